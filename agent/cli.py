@@ -1,0 +1,106 @@
+"""vigie-agent: run, collect, inventory (argument parsing only)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType, ModuleType
+
+from agent import __version__
+from agent.config import DEFAULT_CONFIG, AgentConfig, load_agent_config
+from agent.tomlconfig import ConfigError
+
+EXIT_CONFIG = 2
+EXIT_MISSING_DEPENDENCY = 3
+
+
+def _psutil() -> ModuleType:
+    try:
+        import psutil
+    except ImportError:
+        sys.stderr.write(
+            "vigie-agent: psutil is not installed; install the agent extra: "
+            "pip install 'vigie[agent]'\n"
+        )
+        raise SystemExit(EXIT_MISSING_DEPENDENCY) from None
+    return psutil
+
+
+def _config(path: Path | None, required: bool) -> AgentConfig:
+    if path is None and not required and not DEFAULT_CONFIG.exists():
+        return AgentConfig()
+    return load_agent_config(path or DEFAULT_CONFIG)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from agent.service import AgentService
+
+    config = _config(args.config, required=True)
+    try:
+        service = AgentService(config, _psutil())
+    except (OSError, ValueError) as err:
+        sys.stderr.write(f"vigie-agent: cannot start: {err}\n")
+        return 1
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("agent").info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    service.run(stop)
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from agent.collectors.smart import SmartCollector
+    from agent.lineproto import format_points
+    from agent.service import collect_all, stamp, workstation_collectors
+
+    config = _config(args.config, required=False)
+    now = int(time.time())
+    points = collect_all((*workstation_collectors(_psutil()), SmartCollector(config.smartctl)), now)
+    for line in format_points(stamp(points, config.site, config.host)):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="vigie-agent", description="Vigie workstation agent")
+    parser.add_argument("--version", action="version", version=f"vigie-agent {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the agent service")
+    run.add_argument("--config", type=Path, required=True)
+    run.set_defaults(handler=_run)
+    collect = commands.add_parser("collect", help="collect this host once, line protocol on stdout")
+    collect.add_argument("--once", action="store_true", required=True)
+    collect.add_argument("--config", type=Path)
+    collect.set_defaults(handler=_collect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the vigie-agent command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args))
+    except ConfigError as err:
+        sys.stderr.write(f"vigie-agent: config error: {err}\n")
+        return EXIT_CONFIG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workstation collectors: one module per source, each a class with one `collect` method."""

@@ -1,0 +1,130 @@
+"""`disk` per real filesystem and `diskio` per physical disk (Telegraf names)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+from agent.collectors.base import LogOnce, percent
+from agent.lineproto import Point
+
+log = logging.getLogger(__name__)
+
+# Filesystems that hold no user data; psutil's all=False already drops most pseudo ones.
+_PSEUDO_FS = frozenset(
+    {"squashfs", "tmpfs", "devtmpfs", "overlay", "iso9660", "udf", "ramfs", "autofs", "nsfs"}
+)
+_SKIP_DISKS = re.compile(r"^(loop|ram|zram|sr|fd|dm-)\d*")
+# Linux-only psutil counters -> Telegraf's field names.
+_OPTIONAL_IO = {
+    "busy_time": "io_time",
+    "read_merged_count": "merged_reads",
+    "write_merged_count": "merged_writes",
+}
+_DRIVE = re.compile(r"^([A-Za-z]:)\\?$")
+
+
+def clean_mountpoint(path: str) -> str:
+    """A mount point as a tag value: `C:\\` becomes `C:`.
+
+    A trailing backslash cannot be stored by InfluxDB 1.x, so it is dropped where produced.
+    """
+    match = _DRIVE.match(path)
+    return match.group(1).upper() if match else path
+
+
+class DiskCollector:
+    """Space and inodes of each mounted real filesystem; a vanished mount is skipped."""
+
+    name = "disk"
+
+    def __init__(self, psutil: Any) -> None:
+        self._psutil = psutil
+        self._log = LogOnce(log)
+
+    def collect(self, now: int) -> list[Point]:
+        """One `disk` point per filesystem."""
+        ps = self._psutil
+        try:
+            partitions = ps.disk_partitions(all=False)
+        except (OSError, ps.Error) as err:
+            self._log.warn("partitions", "cannot list filesystems: %s", err)
+            return []
+        points = []
+        seen: set[str] = set()
+        for part in partitions:
+            if part.fstype in _PSEUDO_FS or not part.fstype or part.device in seen:
+                continue
+            # Bind mounts show one device several times: report its first mount point only.
+            seen.add(part.device)
+            try:
+                usage = ps.disk_usage(part.mountpoint)
+            except (OSError, ps.Error) as err:
+                self._log.warn(
+                    f"usage:{part.mountpoint}", "cannot read %s: %s", part.mountpoint, err
+                )
+                continue
+            fields: dict[str, int | float] = {
+                "total": int(usage.total),
+                "used": int(usage.used),
+                "free": int(usage.free),
+                # As df and Telegraf: used / (used + available to users), not used / total.
+                "used_percent": round(percent(usage.used, usage.used + usage.free), 3),
+            }
+            if hasattr(os, "statvfs"):
+                try:
+                    vfs = os.statvfs(part.mountpoint)
+                except OSError as err:
+                    self._log.warn(f"inodes:{part.mountpoint}", "no inodes for %s: %s", part, err)
+                else:
+                    if vfs.f_files:
+                        fields.update(
+                            inodes_total=vfs.f_files,
+                            inodes_free=vfs.f_ffree,
+                            inodes_used=vfs.f_files - vfs.f_ffree,
+                        )
+            tags = {
+                "path": clean_mountpoint(part.mountpoint),
+                "device": os.path.basename(part.device) or part.device.rstrip("\\"),
+                "fstype": part.fstype,
+                "mode": "ro" if "ro" in part.opts.split(",") else "rw",
+            }
+            points.append(Point("disk", tags, fields, now))
+        return points
+
+
+class DiskIOCollector:
+    """Raw I/O counters per disk; the collector turns them into rates."""
+
+    name = "diskio"
+
+    def __init__(self, psutil: Any) -> None:
+        self._psutil = psutil
+        self._log = LogOnce(log)
+
+    def collect(self, now: int) -> list[Point]:
+        """One `diskio` point per physical disk or partition (loop and RAM disks left out)."""
+        try:
+            counters = self._psutil.disk_io_counters(perdisk=True) or {}
+        except (OSError, self._psutil.Error, RuntimeError) as err:
+            self._log.warn("diskio", "cannot read disk I/O counters: %s", err)
+            return []
+        points = []
+        for name, io in sorted(counters.items()):
+            if _SKIP_DISKS.match(name):
+                continue
+            fields = {
+                "reads": int(io.read_count),
+                "writes": int(io.write_count),
+                "read_bytes": int(io.read_bytes),
+                "write_bytes": int(io.write_bytes),
+                "read_time": int(io.read_time),
+                "write_time": int(io.write_time),
+            }
+            for attr, key in _OPTIONAL_IO.items():
+                if hasattr(io, attr):
+                    fields[key] = int(getattr(io, attr))
+            points.append(Point("diskio", {"name": name}, fields, now))
+        return points

@@ -1,0 +1,152 @@
+"""The agent's TOML config (/etc/vigie/agent.toml) as frozen dataclasses, validated at start."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.tomlconfig import ConfigError, Table, load_toml, path_value
+
+DEFAULT_CONFIG = Path("/etc/vigie/agent.toml")
+DEFAULT_SPOOL = Path("/var/lib/vigie/agent-spool.db")
+DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt")
+
+# Tag values are bounded identifiers: printable, no control characters, reasonably short.
+_IDENTIFIER = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolConfig:
+    """Where and how much the agent keeps while the collector is out of reach."""
+
+    path: Path = DEFAULT_SPOOL
+    max_age_days: float = 7.0
+    max_mb: float = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorLink:
+    """How to reach the collector."""
+
+    url: str = ""
+    token_file: Path | None = None
+    timeout: float = 15.0
+    ca_file: Path | None = None
+    allow_insecure_http: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """One device polled by this agent acting as site poller."""
+
+    name: str
+    address: str
+    kind: str
+    interval: int
+    snmp: dict[str, Any] = field(default_factory=dict)
+    ssh: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Everything the agent reads from its config file."""
+
+    site: str = "default"
+    host: str = field(default_factory=socket.gethostname)
+    interval: int = 60
+    smart_interval: int = 1800
+    inventory_interval: int = 86400
+    smartctl: str = "smartctl"
+    collector: CollectorLink = field(default_factory=CollectorLink)
+    spool: SpoolConfig = field(default_factory=SpoolConfig)
+    devices: tuple[DeviceConfig, ...] = ()
+    source: Path | None = None
+
+
+def _identifier(table: Table, key: str, default: Any) -> Any:
+    value = table.string(key, default)
+    if value is not None and not _IDENTIFIER.match(value):
+        raise table.error(key, "must be 1-64 printable characters")
+    return value
+
+
+def _device(table: Table) -> DeviceConfig:
+    name = _identifier(table, "name", ...)
+    address = table.string("address")
+    if not address.strip():
+        raise table.error("address", "must not be empty")
+    kind = table.string("kind", choices=DEVICE_KINDS)
+    interval = table.integer("interval", 120, low=10, high=3600)
+    snmp = table.mapping("snmp")
+    ssh = table.mapping("ssh")
+    if not snmp and not ssh and kind not in ("router", "switch", "nas"):
+        raise table.error("snmp", f"a {kind} needs snmp or ssh credentials")
+    table.done()
+    return DeviceConfig(name, address, kind, interval, snmp, ssh)
+
+
+def parse_agent_config(data: dict[str, Any], path: Path) -> AgentConfig:
+    """Validate a parsed TOML document; raise ConfigError naming the key and the reason."""
+    base = path.parent
+    top = Table(data, path)
+    agent = top.table("agent")
+    site = _identifier(agent, "site", "default")
+    host = _identifier(agent, "host", None) or socket.gethostname()
+    interval = agent.integer("interval", 60, low=1, high=3600)
+    smart_interval = agent.integer("smart_interval", 1800, low=60)
+    inventory_interval = agent.integer("inventory_interval", 86400, low=60)
+    smartctl = agent.string("smartctl", "smartctl")
+    agent.done()
+
+    link = top.table("collector")
+    url = link.string("url", "")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise link.error("url", f"must be an http:// or https:// URL, got {url!r}")
+    collector = CollectorLink(
+        url=url.rstrip("/"),
+        token_file=path_value(link, "token_file", None, base),
+        timeout=link.number("timeout", 15.0, low=1),
+        ca_file=path_value(link, "ca_file", None, base),
+        allow_insecure_http=link.boolean("allow_insecure_http", False),
+    )
+    link.done()
+    if collector.url and collector.token_file is None:
+        raise ConfigError(path, "collector.token_file", "required when collector.url is set")
+
+    spool_table = top.table("spool")
+    spool = SpoolConfig(
+        path=path_value(spool_table, "path", DEFAULT_SPOOL, base) or DEFAULT_SPOOL,
+        max_age_days=spool_table.number("max_age_days", 7.0, low=0.01),
+        max_mb=spool_table.number("max_mb", 100.0, low=1),
+    )
+    spool_table.done()
+
+    devices = tuple(_device(t) for t in top.tables("devices"))
+    names = [d.name for d in devices]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(path, "devices", f"device name {name!r} is used twice")
+    top.done()
+    return AgentConfig(
+        site=site,
+        host=host,
+        interval=interval,
+        smart_interval=smart_interval,
+        inventory_interval=inventory_interval,
+        smartctl=smartctl,
+        collector=collector,
+        spool=spool,
+        devices=devices,
+        source=path,
+    )
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    """Read and validate the agent config file."""
+    return parse_agent_config(load_toml(path), path)

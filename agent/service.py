@@ -1,0 +1,130 @@
+"""The agent service: collect on schedule, spool every batch, forward to the collector."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agent.collectors.base import Collector
+from agent.collectors.cpu import CpuCollector
+from agent.collectors.disks import DiskCollector, DiskIOCollector
+from agent.collectors.memory import MemoryCollector
+from agent.collectors.network import NetCollector
+from agent.collectors.sensors import SensorsCollector
+from agent.collectors.smart import SmartCollector
+from agent.collectors.system import ProcessesCollector, SystemCollector
+from agent.config import AgentConfig
+from agent.lineproto import Point, format_points
+from agent.sender import Forwarder, Sender, read_token
+from agent.spool import Spool
+from agent.telemetry import agent_point
+
+log = logging.getLogger(__name__)
+
+
+def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
+    """The collectors run every metrics cycle, in the order their points go out."""
+    return (
+        CpuCollector(psutil),
+        MemoryCollector(psutil),
+        SystemCollector(psutil),
+        ProcessesCollector(psutil),
+        DiskCollector(psutil),
+        DiskIOCollector(psutil),
+        NetCollector(psutil),
+        SensorsCollector(psutil),
+    )
+
+
+def stamp(points: Sequence[Point], site: str, host: str) -> list[Point]:
+    """Add the `site` and `host` tags every point carries."""
+    return [
+        Point(p.measurement, {**p.tags, "site": site, "host": host}, p.fields, p.time)
+        for p in points
+    ]
+
+
+def collect_all(collectors: Sequence[Collector], now: int) -> list[Point]:
+    """Run each collector once; each one fails alone."""
+    points: list[Point] = []
+    for collector in collectors:
+        points.extend(collector.collect(now))
+    return points
+
+
+class AgentService:
+    """Schedules the cycles and owns the spool and the forwarder."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        psutil: Any,
+        clock: Callable[[], float] = time.time,
+        collectors: tuple[Collector, ...] | None = None,
+    ) -> None:
+        self.config = config
+        self._psutil = psutil
+        self._clock = clock
+        self._collectors = collectors if collectors is not None else workstation_collectors(psutil)
+        self._smart = SmartCollector(config.smartctl)
+        self.spool = Spool(
+            config.spool.path,
+            max_age_seconds=config.spool.max_age_days * 86400,
+            max_bytes=int(config.spool.max_mb * 1024 * 1024),
+            clock=clock,
+        )
+        self.forwarder: Forwarder | None = None
+        if config.collector.url and config.collector.token_file:
+            sender = Sender(config.collector, read_token(config.collector.token_file))
+            self.forwarder = Forwarder(self.spool, sender)
+
+    def _spool_points(self, points: list[Point]) -> None:
+        lines = format_points(stamp(points, self.config.site, self.config.host))
+        if lines:
+            self.spool.put(lines)
+
+    def metrics_cycle(self) -> None:
+        """Collect every workstation metric and spool it with the agent's own telemetry."""
+        started = time.perf_counter()
+        now = int(self._clock())
+        points = collect_all(self._collectors, now)
+        errors = self.forwarder.send_errors if self.forwarder else 0
+        points.append(
+            agent_point(self.spool, errors, time.perf_counter() - started, self._psutil, now)
+        )
+        self._spool_points(points)
+
+    def smart_cycle(self) -> None:
+        """Read SMART data of every disk and spool it."""
+        self._spool_points(self._smart.collect(int(self._clock())))
+
+    def send_tick(self) -> None:
+        """Forward what the spool holds, unless backing off."""
+        if self.forwarder:
+            self.forwarder.drain()
+
+    def run(self, stop: threading.Event) -> None:
+        """Run until `stop` is set; the first cycle starts at a random offset (no stampede)."""
+        import schedule  # the scheduler is only needed by the long-running service
+
+        offset = random.uniform(0, min(self.config.interval, 60))
+        log.info("agent %s/%s starting in %.1f s", self.config.site, self.config.host, offset)
+        if stop.wait(offset):
+            return
+        scheduler = schedule.Scheduler()
+        scheduler.every(self.config.interval).seconds.do(self.metrics_cycle)
+        scheduler.every(self.config.smart_interval).seconds.do(self.smart_cycle)
+        scheduler.every(min(5, self.config.interval)).seconds.do(self.send_tick)
+        self.metrics_cycle()
+        self.smart_cycle()
+        self.send_tick()
+        while not stop.is_set():
+            scheduler.run_pending()
+            idle = scheduler.idle_seconds
+            stop.wait(max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        self.spool.close()
+        log.info("agent stopped")

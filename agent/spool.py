@@ -1,0 +1,178 @@
+"""SQLite store-and-forward: every batch waits here until the collector acknowledges it.
+
+Bounded by age and size (oldest dropped first, and counted); survives kill -9 and reboots
+(WAL with synchronous=FULL: a batch is on disk before `put` returns).
+"""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_LINES_PER_BATCH = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: part of the idempotency key
+    created INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'metrics',   -- metrics | inventory
+    lines INTEGER NOT NULL,
+    body BLOB NOT NULL                      -- gzip, exactly as sent
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One spooled batch, ready to send."""
+
+    seq: int
+    created: int
+    kind: str
+    lines: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    """The spool's state, reported in the agent's own telemetry."""
+
+    batches: int
+    bytes: int
+    oldest_age: int
+    dropped_batches: int
+    dropped_lines: int
+
+
+class Spool:
+    """A durable FIFO of gzip batches with age and size bounds."""
+
+    def __init__(
+        self,
+        path: Path,
+        max_age_seconds: float = 7 * 86400,
+        max_bytes: int = 100 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._max_age = max_age_seconds
+        self._max_bytes = max_bytes
+        self._clock = clock
+        self.agent_id = self._meta("agent_id") or self._set_meta("agent_id", uuid.uuid4().hex)
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> str:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        return value
+
+    def _count(self, key: str, by: int) -> None:
+        self._set_meta(key, str(int(self._meta(key) or 0) + by))
+
+    def put(self, lines: list[str], kind: str = "metrics") -> int:
+        """Spool lines in batches of at most 5,000; returns how many batches were written."""
+        now = int(self._clock())
+        chunks = [
+            lines[i : i + MAX_LINES_PER_BATCH] for i in range(0, len(lines), MAX_LINES_PER_BATCH)
+        ]
+        with self._transaction():
+            for chunk in chunks:
+                body = gzip.compress(("\n".join(chunk) + "\n").encode(), compresslevel=6)
+                self._db.execute(
+                    "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)",
+                    (now, kind, len(chunk), body),
+                )
+            self._enforce_bounds(now)
+        return len(chunks)
+
+    def put_document(self, body: bytes, kind: str) -> None:
+        """Spool one already-encoded document (an inventory) as its own batch."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, 1, ?)",
+                (int(self._clock()), kind, gzip.compress(body)),
+            )
+            self._enforce_bounds(int(self._clock()))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def _enforce_bounds(self, now: int) -> None:
+        old = self._db.execute(
+            "SELECT count(*), coalesce(sum(lines), 0) FROM batch WHERE created < ?",
+            (now - self._max_age,),
+        ).fetchone()
+        if old[0]:
+            self._db.execute("DELETE FROM batch WHERE created < ?", (now - self._max_age,))
+            self._count("dropped_batches", old[0])
+            self._count("dropped_lines", old[1])
+        total = self._db.execute("SELECT coalesce(sum(length(body)), 0) FROM batch").fetchone()[0]
+        while total > self._max_bytes:
+            seq, lines, size = self._db.execute(
+                "SELECT seq, lines, length(body) FROM batch ORDER BY seq LIMIT 1"
+            ).fetchone()
+            self._db.execute("DELETE FROM batch WHERE seq=?", (seq,))
+            self._count("dropped_batches", 1)
+            self._count("dropped_lines", lines)
+            total -= size
+
+    def pending(self, limit: int = 100) -> Iterator[Batch]:
+        """Unsent batches, oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, created, kind, lines, body FROM batch ORDER BY seq LIMIT ?", (limit,)
+        ).fetchall()
+        return (Batch(*row) for row in rows)
+
+    def ack(self, seq: int) -> None:
+        """The collector has the batch: forget it."""
+        self._db.execute("DELETE FROM batch WHERE seq=?", (seq,))
+
+    def drop(self, batch: Batch) -> None:
+        """The collector refused the batch for good: forget it and count it."""
+        with self._transaction():
+            self._db.execute("DELETE FROM batch WHERE seq=?", (batch.seq,))
+            self._count("rejected_batches", 1)
+            self._count("rejected_lines", batch.lines)
+
+    def counter(self, key: str) -> int:
+        """A persistent counter (dropped_batches, rejected_lines...)."""
+        return int(self._meta(key) or 0)
+
+    def stats(self) -> SpoolStats:
+        """Depth, size and age of the spool, and what the bounds dropped."""
+        count, size, oldest = self._db.execute(
+            "SELECT count(*), coalesce(sum(length(body)), 0), min(created) FROM batch"
+        ).fetchone()
+        age = int(self._clock()) - oldest if oldest is not None else 0
+        return SpoolStats(
+            count, size, max(0, age), self.counter("dropped_batches"), self.counter("dropped_lines")
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")

@@ -1,0 +1,261 @@
+"""The FastAPI application; its lifespan starts and drains the store writer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from collector import __version__
+from collector.config import CollectorConfig
+from collector.ingest.write import Refused, check_write
+from collector.repository import Identity, Repository
+from collector.store.db import connect, open_store
+from collector.store.query import SeriesQuery, run_query
+from collector.store.writer import Append, Writer
+from collector.telemetry import Telemetry
+
+MAX_QUERY_RANGE = 5 * 366 * 86400
+
+
+@dataclass
+class Services:
+    """What the request handlers share; built by the lifespan."""
+
+    config: CollectorConfig
+    writer: Writer
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def reader(self) -> sqlite3.Connection:
+        """A read connection for the calling thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.config.storage.path)
+        return conn
+
+    def repository(self) -> Repository:
+        """The relational state, read from the calling thread's connection."""
+        return Repository(self.reader())
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    # `error` is what InfluxDB 1.x clients read, `code`/`message` what 2.x clients read.
+    code = {401: "unauthorized", 403: "forbidden", 413: "request too large"}.get(status, "invalid")
+    return JSONResponse({"error": message, "code": code, "message": message}, status_code=status)
+
+
+def _bearer(authorization: str | None, request: Request) -> str | None:
+    """The token from `Authorization: Token|Bearer …`, Basic auth's password, or `?p=` (v1)."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() in ("token", "bearer"):
+            return value.strip()
+        if scheme.lower() == "basic":
+            with contextlib.suppress(ValueError):
+                return base64.b64decode(value).decode().partition(":")[2]
+    return request.query_params.get("p")
+
+
+def _parse_time(text: str | None, default: int, name: str) -> int:
+    if text is None or text == "":
+        return default
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        raise Refused(400, f"{name}: expected Unix seconds or ISO 8601, got {text!r}") from None
+
+
+def create_app(config: CollectorConfig) -> FastAPI:
+    """Build the application for a config; the store is opened by the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        open_store(config.storage.path).close()
+        writer = Writer(config.storage.path)
+        writer.start()
+        app.state.services = Services(config, writer)
+        try:
+            yield
+        finally:
+            # Every acknowledged request is in ingest_log already; stop() indexes the rest.
+            await asyncio.to_thread(writer.stop)
+
+    app = FastAPI(title="Vigie collector", version=__version__, lifespan=lifespan)
+
+    def services(request: Request) -> Services:
+        return request.app.state.services  # type: ignore[no-any-return]
+
+    def authenticate(request: Request, authorization: str | None) -> Identity:
+        token = _bearer(authorization, request)
+        if not token:
+            raise Refused(401, "missing token: send 'Authorization: Token <token>'")
+        identity = services(request).repository().identify(token)
+        if identity is None:
+            raise Refused(401, "invalid or revoked token")
+        return identity
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return _error(exc.status, exc.reason)
+
+    async def ingest(request: Request, authorization: str | None, precision: str) -> Response:
+        svc = services(request)
+        limits = svc.config.limits
+        try:
+            identity = authenticate(request, authorization)
+            if identity.role == "reader":
+                raise Refused(403, "a reader token may not write")
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limits.max_body_bytes:
+                    raise Refused(413, f"body exceeds max_body_bytes ({limits.max_body_bytes})")
+            now = int(time.time())
+            checked = check_write(
+                bytes(body),
+                request.headers.get("content-encoding", ""),
+                precision,
+                identity,
+                limits,
+                now,
+            )
+        except Refused as err:
+            reason = {401: "auth", 403: "identity", 413: "limit"}.get(err.status, "syntax")
+            svc.telemetry.count_rejection(reason)
+            svc.telemetry.count_request(err.status)
+            return _error(err.status, err.reason)
+        entry = Append(
+            now,
+            identity.site,
+            identity.host,
+            precision,
+            checked.gzip,
+            len(checked.points),
+            bytes(body),
+            request.headers.get("x-vigie-batch"),
+        )
+        try:
+            await asyncio.wrap_future(svc.writer.append(entry))
+        except sqlite3.Error as err:
+            # 5xx: the agent keeps the batch and retries.
+            svc.telemetry.count_request(503)
+            return _error(503, f"store unavailable: {err}")
+        svc.telemetry.count_request(204)
+        return Response(status_code=204)
+
+    @app.post("/write", status_code=204)
+    async def write_v1(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        precision: str = "ns",
+        db: str = "",
+    ) -> Response:
+        """InfluxDB 1.x write endpoint (line protocol, gzip or plain)."""
+        return await ingest(request, authorization, precision)
+
+    @app.post("/api/v2/write", status_code=204)
+    async def write_v2(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        precision: str = "ns",
+        bucket: str = "",
+        org: str = "",
+    ) -> Response:
+        """InfluxDB 2.x write endpoint (line protocol, gzip or plain)."""
+        return await ingest(request, authorization, precision)
+
+    @app.get("/api/v1/query")
+    def query(
+        request: Request,
+        measurement: str,
+        field: str,
+        authorization: Annotated[str | None, Header()] = None,
+        site: str | None = None,
+        host: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        step: Annotated[int, Query(ge=0, le=366 * 86400)] = 0,
+        rate: bool = False,
+    ) -> dict[str, Any]:
+        """Series of one field, raw or averaged per `step` seconds; `rate` for counters."""
+        svc = services(request)
+        identity = authenticate(request, authorization)
+        if identity.role != "reader":
+            raise Refused(403, "reading needs a reader token")
+        now = int(time.time())
+        t_end = _parse_time(end, now, "end")
+        t_start = _parse_time(start, t_end - 3600, "start")
+        if t_start > t_end:
+            raise Refused(400, "start is after end")
+        if t_end - t_start > MAX_QUERY_RANGE:
+            raise Refused(400, "range exceeds 5 years")
+        tags = {k[4:]: v for k, v in request.query_params.items() if k.startswith("tag.")}
+        started = time.perf_counter()
+        svc.writer.sync()
+        series = run_query(
+            svc.reader(),
+            SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate),
+        )
+        svc.telemetry.observe_query(time.perf_counter() - started)
+        return {"series": series}
+
+    @app.get("/healthz")
+    def healthz(request: Request) -> JSONResponse:
+        """Liveness and the state of the store."""
+        svc = services(request)
+        try:
+            svc.reader().execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+            store = "ok"
+        except sqlite3.Error as err:
+            store = f"error: {err}"
+        body = {
+            "status": "ok" if store == "ok" else "degraded",
+            "store": store,
+            "index_backlog": svc.writer.backlog(),
+            "last_ingest": int(svc.writer.last_ingest) or None,
+            "version": __version__,
+        }
+        return JSONResponse(body, status_code=200 if store == "ok" else 503)
+
+    @app.get("/metrics")
+    def metrics(request: Request) -> PlainTextResponse:
+        """The collector's own health in Prometheus text format."""
+        svc = services(request)
+        path = svc.config.storage.path
+        size = sum(
+            p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+        )
+        text = svc.telemetry.render(
+            {
+                "vigie_accepted_lines_total": (
+                    "Lines accepted since start.",
+                    svc.writer.accepted_lines,
+                ),
+                "vigie_duplicate_batches_total": (
+                    "Replayed batches acknowledged.",
+                    svc.writer.duplicates,
+                ),
+                "vigie_index_backlog": ("Accepted requests not yet indexed.", svc.writer.backlog()),
+                "vigie_db_size_bytes": ("SQLite database and WAL size.", size),
+                "vigie_last_ingest_timestamp_seconds": (
+                    "Last accepted write.",
+                    svc.writer.last_ingest,
+                ),
+            }
+        )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    return app

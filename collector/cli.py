@@ -1,0 +1,156 @@
+"""vigie-collector: run, demo, token (argument parsing only)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agent.tomlconfig import ConfigError
+from collector import __version__
+from collector.config import CollectorConfig, load_collector_config
+from collector.repository import ROLES, Repository
+from collector.store.db import StoreError, open_store
+
+EXIT_CONFIG = 2
+EXIT_MISSING_DEPENDENCY = 3
+DEFAULT_CONFIG = Path("/etc/vigie/collector.toml")
+
+
+def _require_server_packages() -> Any:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as err:
+        sys.stderr.write(
+            f"vigie-collector: {err.name} is not installed; install the collector extra: "
+            "pip install 'vigie[collector]'\n"
+        )
+        raise SystemExit(EXIT_MISSING_DEPENDENCY) from None
+    return uvicorn
+
+
+def _load(args: argparse.Namespace) -> CollectorConfig:
+    return load_collector_config(args.config)
+
+
+def serve(config: CollectorConfig, log_level: str = "info") -> None:
+    """Run the collector until SIGINT or SIGTERM."""
+    uvicorn = _require_server_packages()
+    from collector.app import create_app
+
+    open_store(config.storage.path).close()  # fail before binding if the store is unusable
+    server = config.server
+    instance = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=server.host,
+            port=server.port,
+            log_level=log_level,
+            ssl_certfile=str(server.tls_cert) if server.tls_cert else None,
+            ssl_keyfile=str(server.tls_key) if server.tls_key else None,
+            access_log=False,
+        )
+    )
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit code would say
+    # "killed"; a drained, orderly stop exits 0 instead.
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        instance.should_exit = True
+
+    instance.capture_signals = contextlib.nullcontext
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    instance.run()
+
+
+def _run(args: argparse.Namespace) -> int:
+    serve(_load(args))
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    config = _load(args)
+    conn = open_store(config.storage.path)
+    repo = Repository(conn)
+    if args.action == "create":
+        if args.role != "reader" and not (args.site and args.host):
+            sys.stderr.write("vigie-collector: token create needs --site and --host\n")
+            return EXIT_CONFIG
+        if args.role == "poller" and args.site and not args.host:
+            args.host = "poller"
+        print(repo.create_token(args.site or "*", args.host or "*", args.role))
+    elif args.action == "list":
+        for t in repo.list_tokens():
+            state = "revoked" if t.revoked else "active"
+            print(f"{t.token_id}\t{t.role}\t{t.site}\t{t.host}\t{state}")
+    elif args.action == "revoke":
+        if not repo.revoke_token(args.id):
+            sys.stderr.write(f"vigie-collector: no active token with id {args.id}\n")
+            return 1
+        print(f"token {args.id} revoked")
+    conn.close()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from collector.demo import run_demo
+
+    return run_demo(args.dir, args.listen, args.interval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="vigie-collector", description="Vigie collector")
+    parser.add_argument("--version", action="version", version=f"vigie-collector {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+        return sub
+
+    run = with_config(commands.add_parser("run", help="run the collector service"))
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="collector + local agent on an embedded store")
+    demo.add_argument("--listen", default="127.0.0.1:8080")
+    demo.add_argument("--dir", type=Path, default=Path("vigie-demo"))
+    demo.add_argument("--interval", type=int, default=5, help="agent interval in seconds")
+    demo.set_defaults(handler=_demo)
+
+    token = commands.add_parser("token", help="agent and API tokens")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = with_config(actions.add_parser("create", help="print a new token"))
+    create.add_argument("--site")
+    create.add_argument("--host")
+    create.add_argument("--role", choices=ROLES, default="workstation")
+    with_config(actions.add_parser("list", help="list tokens (never the tokens themselves)"))
+    revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
+    revoke.add_argument("id", type=int)
+    token.set_defaults(handler=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the vigie-collector command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.handler(args))
+    except ConfigError as err:
+        sys.stderr.write(f"vigie-collector: config error: {err}\n")
+        return EXIT_CONFIG
+    except StoreError as err:
+        sys.stderr.write(f"vigie-collector: {err}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

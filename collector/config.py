@@ -1,0 +1,188 @@
+"""The collector's TOML config as frozen dataclasses; errors name the file, key and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent.tomlconfig import ConfigError, Table, load_toml, path_value
+
+DEFAULT_STORE = Path("/var/lib/vigie/collector.db")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Where the collector listens."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    """The embedded SQLite store."""
+
+    path: Path = DEFAULT_STORE
+    raw_retention_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one write request may hold; each refusal is a 4xx naming the limit."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    max_lines: int = 50_000
+    max_tags: int = 32
+    max_string_length: int = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    """The optional InfluxDB mirror."""
+
+    url: str = ""
+    api: str = "v1"
+    database: str = "vigie"
+    retention_policy: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+    org: str = ""
+    bucket: str = ""
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Outgoing mail."""
+
+    host: str = ""
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = "vigie@localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Who gets alert mail, in which language, and how it is grouped."""
+
+    recipients: tuple[str, ...] = ()
+    language: str = "fr"
+    group_wait: int = 30
+    digest: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    """Everything the collector reads from its config file."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    limits: Limits = field(default_factory=Limits)
+    influxdb: InfluxConfig = field(default_factory=InfluxConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`host:port` or `[v6]:port` to (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _server(table: Table, base: Path) -> ServerConfig:
+    try:
+        host, port = parse_listen(table.string("listen", "127.0.0.1:8080"))
+    except ValueError as err:
+        raise table.error("listen", str(err)) from None
+    cert = path_value(table, "tls_cert", None, base)
+    key = path_value(table, "tls_key", None, base)
+    if (cert is None) != (key is None):
+        raise table.error("tls_cert", "tls_cert and tls_key go together")
+    table.done()
+    return ServerConfig(host, port, cert, key)
+
+
+def _influx(table: Table) -> InfluxConfig:
+    url = table.string("url", "")
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise table.error("url", f"must be an http:// or https:// URL, got {url!r}")
+    config = InfluxConfig(
+        url=url.rstrip("/"),
+        api=table.string("api", "v1", choices=("v1", "v2")),
+        database=table.string("database", "vigie"),
+        retention_policy=table.string("retention_policy", ""),
+        username=table.string("username", ""),
+        password=table.string("password", ""),
+        org=table.string("org", ""),
+        bucket=table.string("bucket", ""),
+        token=table.string("token", ""),
+    )
+    if url and config.api == "v2":
+        for key in ("org", "bucket", "token"):
+            if not getattr(config, key):
+                raise table.error(key, 'required with api = "v2"')
+    table.done()
+    return config
+
+
+def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
+    """Validate a parsed TOML document."""
+    base = path.parent
+    top = Table(data, path)
+    server = _server(top.table("server"), base)
+    st = top.table("storage")
+    storage = StorageConfig(
+        path=path_value(st, "path", DEFAULT_STORE, base) or DEFAULT_STORE,
+        raw_retention_days=st.integer("raw_retention_days", 30, low=1),
+    )
+    st.done()
+    lt = top.table("limits")
+    default = Limits()
+    limits = Limits(
+        max_body_bytes=lt.integer("max_body_bytes", default.max_body_bytes, low=1024),
+        max_decompressed_bytes=lt.integer(
+            "max_decompressed_bytes", default.max_decompressed_bytes, low=1024
+        ),
+        max_lines=lt.integer("max_lines", default.max_lines, low=1),
+        max_tags=lt.integer("max_tags", default.max_tags, low=2),
+        max_string_length=lt.integer("max_string_length", default.max_string_length, low=16),
+    )
+    lt.done()
+    influxdb = _influx(top.table("influxdb"))
+    sm = top.table("smtp")
+    smtp = SmtpConfig(
+        host=sm.string("host", ""),
+        port=sm.integer("port", 25, low=1, high=65535),
+        security=sm.string("security", "none", choices=("none", "starttls", "tls")),
+        username=sm.string("username", ""),
+        password=sm.string("password", ""),
+        sender=sm.string("sender", "vigie@localhost"),
+    )
+    sm.done()
+    al = top.table("alerts")
+    alerts = AlertsConfig(
+        recipients=al.str_list("recipients", ()),
+        language=al.string("language", "fr", choices=("fr", "en")),
+        group_wait=al.integer("group_wait", 30, low=0),
+        digest=al.boolean("digest", True),
+    )
+    al.done()
+    top.done()
+    return CollectorConfig(server, storage, limits, influxdb, smtp, alerts)
+
+
+def load_collector_config(path: Path) -> CollectorConfig:
+    """Read and validate the collector config file."""
+    return parse_collector_config(load_toml(path), path)
+
+
+__all__ = ["CollectorConfig", "ConfigError", "load_collector_config", "parse_collector_config"]

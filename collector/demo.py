@@ -1,0 +1,63 @@
+"""`vigie-collector demo`: a collector on an embedded store with an agent reporting this machine."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+from pathlib import Path
+
+from agent.config import AgentConfig, CollectorLink, SpoolConfig
+from collector.config import CollectorConfig, ServerConfig, StorageConfig, parse_listen
+from collector.repository import Repository
+from collector.store.db import open_store
+
+
+def run_demo(folder: Path, listen: str, interval: int) -> int:
+    """Run until Ctrl-C; state stays in `folder` so a second run continues the first."""
+    try:
+        import psutil
+    except ImportError:
+        sys.stderr.write("vigie-collector demo needs psutil: pip install 'vigie[agent]'\n")
+        return 3
+    from agent.service import AgentService
+    from collector.cli import serve
+
+    host, port = parse_listen(listen)
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = CollectorConfig(
+        server=ServerConfig(host, port), storage=StorageConfig(path=folder / "collector.db")
+    )
+    conn = open_store(config.storage.path)
+    repo = Repository(conn)
+    token_file = folder / "agent.token"
+    token_file.write_text(repo.create_token("demo", "this-machine", "workstation") + "\n")
+    token_file.chmod(0o600)
+    reader = repo.create_token("*", "*", "reader")
+    conn.close()
+    agent_config = dataclasses.replace(
+        AgentConfig(site="demo", host="this-machine", interval=interval),
+        collector=CollectorLink(url=f"http://{host}:{port}", token_file=token_file),
+        spool=SpoolConfig(path=folder / "agent-spool.db"),
+    )
+    agent = AgentService(agent_config, psutil)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), name="demo-agent", daemon=True)
+    base = f"http://{host}:{port}"
+    print(
+        f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s.\n"
+        f"State in {folder}. Read token: {reader}\n"
+        f"Try: curl -H 'Authorization: Token {reader}' "
+        f"'{base}/api/v1/query?measurement=cpu&field=usage_idle&site=demo'\n"
+        "Ctrl-C stops.",
+        flush=True,
+    )
+    thread.start()
+    try:
+        serve(config, log_level="warning")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    print("Vigie demo stopped.")
+    return 0

@@ -1,0 +1,1 @@
+"""Ingest: parse, authenticate, enforce identity and limits."""

@@ -1,0 +1,228 @@
+"""InfluxDB line-protocol parser, with InfluxDB's escaping rules.
+
+Measurement: `\\,` and `\\ ` are escapes. Tag keys, tag values and field keys: `\\,`, `\\=` and
+`\\ `. String field values: `\\"` and `\\\\`. A backslash before any other character is literal.
+`\\\\` in names and tags decodes to one backslash (InfluxDB 2.x behaviour), which is what
+agent.lineproto writes. Lines with no backslash and no quote take a fast path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+from agent.lineproto import FieldValue
+
+PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
+
+_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_INT = re.compile(r"^[+-]?\d+$")
+_TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
+_FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class LineError(ValueError):
+    """A line that is not valid line protocol; says which line and why."""
+
+    def __init__(self, lineno: int, reason: str) -> None:
+        self.lineno, self.reason = lineno, reason
+        super().__init__(f"line {lineno}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPoint:
+    """A parsed line: tags sorted by key, time in Unix seconds."""
+
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    fields: dict[str, FieldValue]
+    time: int
+    lineno: int
+
+
+def parse_value(text: str) -> FieldValue:
+    """Decode one unquoted field value (float, integer `i`, unsigned `u`, boolean)."""
+    last = text[-1:] if text else ""
+    if last == "i" and _INT.match(text[:-1]):
+        value = int(text[:-1])
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"integer out of range: {text}")
+        return value
+    if last == "u" and text[:-1].isdigit():
+        value = int(text[:-1])
+        if value > _UINT64_MAX:
+            raise ValueError(f"unsigned integer out of range: {text}")
+        return value
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _FLOAT.match(text):
+        return float(text)
+    raise ValueError(f"invalid field value {text!r}")
+
+
+def _unescape(text: str, specials: str) -> str:
+    if "\\" not in text:
+        return text
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\\" and i + 1 < n and text[i + 1] in specials:
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    """Split on `sep` where it is not preceded by an escaping backslash."""
+    parts, start, i, n = [], 0, 0, len(text)
+    while i < n:
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _scan_key_section(line: str) -> tuple[str, int]:
+    """The measurement+tags part (still escaped) and the index just after its space."""
+    i, n = 0, len(line)
+    while i < n:
+        char = line[i]
+        if char == "\\":
+            i += 2
+        elif char == " ":
+            return line[:i], i + 1
+        else:
+            i += 1
+    raise ValueError("missing fields")
+
+
+def _scan_fields(line: str, i: int) -> tuple[list[tuple[str, str, bool]], int]:
+    """(key, raw value, quoted) for each field, and the index where the timestamp starts."""
+    fields: list[tuple[str, str, bool]] = []
+    n = len(line)
+    while True:
+        start = i
+        while i < n and line[i] != "=":
+            if line[i] == "\\":
+                i += 1
+            elif line[i] in ", ":
+                raise ValueError(f"field {line[start:i]!r} has no value")
+            i += 1
+        if i >= n:
+            raise ValueError(f"field {line[start:]!r} has no value")
+        key = _unescape(line[start:i], ",= \\")
+        i += 1
+        if i < n and line[i] == '"':
+            i += 1
+            chars = []
+            while i < n and line[i] != '"':
+                if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\':
+                    i += 1
+                chars.append(line[i])
+                i += 1
+            if i >= n:
+                raise ValueError(f"unterminated string in field {key!r}")
+            fields.append((key, "".join(chars), True))
+            i += 1
+        else:
+            start = i
+            while i < n and line[i] not in ", ":
+                i += 1
+            fields.append((key, line[start:i], False))
+        if i >= n:
+            return fields, n
+        if line[i] == " ":
+            return fields, i + 1
+        i += 1  # a comma: another field follows
+
+
+def _tags(pieces: list[str], unescape: bool) -> tuple[tuple[str, str], ...]:
+    tags = []
+    for piece in pieces:
+        key, sep, value = piece.partition("=") if not unescape else _partition(piece)
+        if not sep or not key or not value:
+            raise ValueError(f"invalid tag {piece!r}: expected key=value")
+        if unescape:
+            key, value = _unescape(key, ",= \\"), _unescape(value, ",= \\")
+        elif "=" in value:
+            raise ValueError(f"invalid tag {piece!r}: unescaped '=' in value")
+        tags.append((key, value))
+    tags.sort()
+    for (a, _), (b, _) in itertools.pairwise(tags):
+        if a == b:
+            raise ValueError(f"duplicate tag {a!r}")
+    return tuple(tags)
+
+
+def _partition(piece: str) -> tuple[str, str, str]:
+    parts = _split_unescaped(piece, "=")
+    if len(parts) != 2:
+        return piece, "", ""
+    return parts[0], "=", parts[1]
+
+
+def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> ParsedPoint:
+    """Parse one non-empty, non-comment line."""
+    try:
+        if "\\" not in line and '"' not in line:
+            parts = line.split(" ")
+            if len(parts) == 1:
+                raise ValueError("missing fields")
+            if len(parts) > 3 or not all(parts):
+                raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
+            head = parts[0].split(",")
+            measurement, tags = head[0], _tags(head[1:], unescape=False)
+            raw_fields = []
+            for piece in parts[1].split(","):
+                key, sep, value = piece.partition("=")
+                if not sep or not key or not value:
+                    raise ValueError(f"invalid field {piece!r}: expected key=value")
+                raw_fields.append((key, value, False))
+            stamp = parts[2] if len(parts) == 3 else ""
+        else:
+            section, i = _scan_key_section(line)
+            head = _split_unescaped(section, ",")
+            measurement = _unescape(head[0], ", \\")
+            tags = _tags(head[1:], unescape=True)
+            raw_fields, i = _scan_fields(line, i)
+            stamp = line[i:]
+        if not measurement:
+            raise ValueError("missing measurement")
+        fields: dict[str, FieldValue] = {}
+        for key, value, quoted in raw_fields:
+            if not key:
+                raise ValueError("empty field key")
+            fields[key] = value if quoted else parse_value(value)
+        if stamp:
+            if not _INT.match(stamp):
+                raise ValueError(f"invalid timestamp {stamp!r}")
+            time = int(stamp) // divisor
+        else:
+            time = default_time
+    except ValueError as err:
+        raise LineError(lineno, str(err)) from None
+    return ParsedPoint(measurement, tags, fields, time, lineno)
+
+
+def parse_lines(text: str, precision: str = "ns", default_time: int = 0) -> list[ParsedPoint]:
+    """Parse a whole body; raise LineError at the first bad line (the batch is refused whole)."""
+    divisor = PRECISIONS[precision]
+    points = []
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t\r")
+        if line and line[0] != "#":
+            points.append(parse_line(line, lineno, divisor, default_time))
+    return points

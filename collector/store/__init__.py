@@ -1,0 +1,1 @@
+"""The embedded SQLite store: schema and migrations, writer, indexer, queries."""

@@ -1,0 +1,111 @@
+"""Opening the collector database: pragmas, schema and migrations (PRAGMA user_version)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+# Each entry migrates from version i to i+1; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- Every accepted write request, appended before the 204; indexed (and mirrored) afterwards.
+    CREATE TABLE ingest_log (
+        id INTEGER PRIMARY KEY,
+        received INTEGER NOT NULL,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        precision TEXT NOT NULL,
+        gzip INTEGER NOT NULL,
+        lines INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE batch_key (
+        key TEXT PRIMARY KEY, log_id INTEGER NOT NULL, received INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        measurement TEXT NOT NULL,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        tags TEXT NOT NULL,          -- JSON object of every tag
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX series_by_host ON series (measurement, site, host);
+    -- One row per series and second: its fields as a JSON object.
+    CREATE TABLE sample (
+        series_id INTEGER NOT NULL,
+        ts INTEGER NOT NULL,
+        fields TEXT NOT NULL,
+        PRIMARY KEY (series_id, ts)
+    ) WITHOUT ROWID;
+    -- Lines that could not be indexed, kept with the reason instead of being lost.
+    CREATE TABLE dead_letter (
+        id INTEGER PRIMARY KEY,
+        created INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE token (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,   -- sha256 of the token: tokens are never stored in clear
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        revoked INTEGER
+    );
+    """,
+)
+
+
+class StoreError(Exception):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the store needs."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def open_store(path: Path) -> sqlite3.Connection:
+    """Create or migrate the database; refuse a damaged one with a recovery hint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    if new:
+        # Created private: it holds token hashes and inventories.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        conn = connect(path)
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise StoreError(f"{path}: database is damaged ({check})")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{path}: schema version {version} is newer than this collector "
+                f"({len(MIGRATIONS)}): upgrade vigie-collector"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            conn.executescript(
+                f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;"
+            )
+    except sqlite3.DatabaseError as err:
+        raise StoreError(
+            f"{path}: cannot open the database ({err}). Keep the file; see docs/RELIABILITY.md "
+            "for `sqlite3 collector.db .recover`"
+        ) from None
+    return conn

@@ -1,0 +1,174 @@
+"""The single writer thread: appends write requests with group commit, then indexes them.
+
+A request is acknowledged once its body is committed to `ingest_log` (one durable write, shared
+by every request that arrived meanwhile); turning it into series and samples happens right
+after, on the same thread, so SQLite never sees two writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from collector.store.db import connect
+from collector.store.indexer import Indexer
+
+log = logging.getLogger(__name__)
+
+BATCH_KEY_DAYS = 10  # longer than an agent's spool keeps a batch (7 days by default)
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """One validated write request."""
+
+    received: int
+    site: str
+    host: str
+    precision: str
+    gzip: bool
+    lines: int
+    body: bytes
+    batch_key: str | None
+
+
+class Writer:
+    """Owns the write connection; everything that changes samples goes through it."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._indexer = Indexer(self._conn)
+        self._queue: queue.Queue[tuple[Append, Future[bool]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self._cond = threading.Condition()
+        self._appended = self._conn.execute(
+            "SELECT coalesce(max(id), 0) FROM ingest_log"
+        ).fetchone()[0]
+        self._indexed = self._indexer.watermark()
+        self.last_ingest = 0.0
+        self.accepted_lines = 0
+        self.duplicates = 0
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread.start()
+
+    def append(self, entry: Append) -> Future[bool]:
+        """Queue a request; the future is True once committed, False for a replayed batch."""
+        future: Future[bool] = Future()
+        self._queue.put((entry, future))
+        return future
+
+    def backlog(self) -> int:
+        """Appended requests not yet indexed."""
+        return int(self._appended - self._indexed)
+
+    def sync(self, timeout: float = 30.0) -> bool:
+        """Wait until everything acknowledged so far is indexed (read-your-writes for queries)."""
+        with self._cond:
+            target = self._appended
+            return bool(self._cond.wait_for(lambda: self._indexed >= target, timeout))
+
+    def stop(self) -> None:
+        """Commit what is queued, index the rest, and close."""
+        self._queue.put(None)
+        self._thread.join()
+        self._conn.close()
+
+    def _commit(self, items: list[tuple[Append, Future[bool]]]) -> None:
+        results: list[bool] = []
+        last_id = self._appended
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for entry, _ in items:
+                if entry.batch_key is not None:
+                    seen = self._conn.execute(
+                        "SELECT 1 FROM batch_key WHERE key=?", (entry.batch_key,)
+                    ).fetchone()
+                    if seen:
+                        results.append(False)
+                        continue
+                cursor = self._conn.execute(
+                    "INSERT INTO ingest_log (received, site, host, precision, gzip, lines, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.received,
+                        entry.site,
+                        entry.host,
+                        entry.precision,
+                        int(entry.gzip),
+                        entry.lines,
+                        entry.body,
+                    ),
+                )
+                last_id = int(cursor.lastrowid or last_id)
+                if entry.batch_key is not None:
+                    self._conn.execute(
+                        "INSERT INTO batch_key VALUES (?, ?, ?)",
+                        (entry.batch_key, last_id, entry.received),
+                    )
+                results.append(True)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("cannot commit %d write requests: %s", len(items), err)
+            for _, future in items:
+                future.set_exception(err)
+            return
+        with self._cond:
+            self._appended = last_id
+        self.last_ingest = time.time()
+        for (entry, future), stored in zip(items, results, strict=True):
+            if stored:
+                self.accepted_lines += entry.lines
+            else:
+                self.duplicates += 1
+            future.set_result(stored)
+
+    def _index_some(self) -> None:
+        try:
+            self._indexer.index_log(limit=20)
+        except sqlite3.Error as err:
+            log.error("indexing failed, will retry: %s", err)
+            time.sleep(1)
+            return
+        with self._cond:
+            self._indexed = self._indexer.watermark()
+            self._cond.notify_all()
+
+    def prune_batch_keys(self, now: float) -> None:
+        """Forget idempotency keys older than any agent could replay."""
+        self._conn.execute(
+            "DELETE FROM batch_key WHERE received < ?", (int(now) - BATCH_KEY_DAYS * 86400,)
+        )
+
+    def _loop(self) -> None:
+        stopping = False
+        while True:
+            items: list[tuple[Append, Future[bool]]] = []
+            try:
+                wait = 0.0 if self._indexed < self._appended else 0.5
+                item = self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
+                while True:
+                    if item is None:
+                        stopping = True
+                    else:
+                        items.append(item)
+                    if len(items) >= 500:
+                        break
+                    item = self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            if items:
+                self._commit(items)
+            if self._indexed < self._appended:
+                self._index_some()
+            elif stopping:
+                return

@@ -1,0 +1,51 @@
+"""Session fixtures: the real services the tests talk to (see tests/services.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests import services
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Influx]:
+    """InfluxDB 1.6.7 on a free loopback port."""
+    with services.run_influxdb(tmp_path_factory.mktemp("influxdb")) as influx:
+        yield influx
+
+
+@pytest.fixture(scope="session")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.SnmpAgent]:
+    """net-snmp snmpd with v2c and v3 authPriv."""
+    with services.run_snmpd(tmp_path_factory.mktemp("snmpd")) as agent:
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.SnmpAgent]:
+    """snmpsim serving recorded real-device walks."""
+    with services.run_snmpsim(tmp_path_factory.mktemp("snmpsim")) as agent:
+        yield agent
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.SshServer]:
+    """OpenSSH sshd with a pinned host key and an authorized client key."""
+    with services.run_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[services.MailSink]:
+    """An SMTP server keeping what it receives."""
+    with services.run_smtp() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Browser]:
+    """Headless Chromium."""
+    with services.run_browser(tmp_path_factory.mktemp("chromium")) as chromium:
+        yield chromium

@@ -1,0 +1,513 @@
+"""Real peers for the tests, each started on a free loopback port and stopped afterwards.
+
+With CI=true a service that cannot start fails the run; elsewhere it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+VENV_BIN = Path(sys.executable).parent
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+TEST_DATA = Path(__file__).parent / "data"
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip elsewhere: a missing service must never pass silently in CI."""
+    if IN_CI:
+        pytest.fail(f"service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+def reference(*parts: str) -> Path:
+    """A file of ../shared/reference, or a skip (a failure in CI) when the folder is absent."""
+    path = SHARED_REFERENCE.joinpath(*parts)
+    if not path.exists():
+        unavailable(f"{path} is absent (../shared/reference is not beside the checkout)")
+    return path
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 at the time of asking."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    check: Callable[[], bool], timeout: float, what: str, proc: Any = None, own: bool = False
+) -> None:
+    """Poll `check` until true; fail with the process output if it died or time ran out.
+
+    A peer that cannot start is `unavailable`; one of Vigie's own programs (`own`) always fails.
+    """
+    give_up = pytest.fail if own else unavailable
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            give_up(f"{what} exited with {proc.returncode}: {_output(proc)}")
+        with contextlib.suppress(OSError, ValueError):
+            if check():
+                return
+        time.sleep(0.1)
+    give_up(f"{what} did not become ready in {timeout} s: {_output(proc)}")
+
+
+def _output(proc: Any) -> str:
+    if proc is None or proc.stdout is None:
+        return ""
+    with contextlib.suppress(Exception):
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(5)
+        return str(proc.stdout.read()[-2000:])
+    return ""
+
+
+def binary(name: str, *candidates: str) -> str:
+    """The path of a program, or unavailable."""
+    for candidate in (name, *candidates):
+        found = shutil.which(candidate) or (candidate if Path(candidate).exists() else None)
+        if found:
+            return found
+    unavailable(f"{name} is not installed (the README's test command installs it)")
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
+    """A child process, terminated (then killed) on exit."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def http_ok(url: str, expected: int = 200) -> bool:
+    """Whether GET url answers `expected`."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) == expected
+    except urllib.error.HTTPError as err:
+        return err.code == expected
+
+
+# InfluxDB --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Influx:
+    """A running InfluxDB 1.x."""
+
+    url: str
+
+    def query(self, q: str, db: str = "") -> dict[str, Any]:
+        """Run InfluxQL and return the decoded JSON."""
+        import json
+        from urllib.parse import urlencode
+
+        params = urlencode({"q": q, "db": db, "epoch": "s"})
+        request = urllib.request.Request(f"{self.url}/query?{params}", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    def write(self, db: str, lines: str) -> int:
+        """Write line protocol at second precision; returns the HTTP status."""
+        request = urllib.request.Request(
+            f"{self.url}/write?db={db}&precision=s", data=lines.encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+
+
+@contextlib.contextmanager
+def run_influxdb(tmp: Path) -> Iterator[Influx]:
+    """InfluxDB 1.x (Debian `influxdb`) with its own config and data in `tmp`."""
+    influxd = binary("influxd", "/usr/bin/influxd")
+    port, rpc = free_port(), free_port()
+    conf = tmp / "influxdb.conf"
+    conf.write_text(
+        f"""reporting-disabled = true
+bind-address = "127.0.0.1:{rpc}"
+[meta]
+  dir = "{tmp}/meta"
+[data]
+  dir = "{tmp}/data"
+  wal-dir = "{tmp}/wal"
+  query-log-enabled = false
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:{port}"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+"""
+    )
+    with process([influxd, "-config", str(conf)]) as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_ok(f"{url}/ping", 204), 30, "influxd", proc)
+        yield Influx(url)
+
+
+# net-snmp snmpd ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnmpAgent:
+    """An SNMP agent on loopback with a v2c community and a v3 authPriv user."""
+
+    host: str
+    port: int
+    community: str = "vigietest"
+    user: str = "vigieuser"
+    auth_key: str = "authpass123"
+    priv_key: str = "privpass123"
+
+    @property
+    def address(self) -> str:
+        """host:port, as net-snmp's tools and the agent config take it."""
+        return f"{self.host}:{self.port}"
+
+    def v2c_args(self, community: str | None = None) -> list[str]:
+        """net-snmp client arguments for v2c."""
+        return ["-v2c", "-c", community or self.community, "-On", "-t", "2", "-r", "1"]
+
+    def v3_args(self, context: str = "") -> list[str]:
+        """net-snmp client arguments for v3 authPriv (SHA/AES)."""
+        args = ["-v3", "-l", "authPriv", "-u", self.user, "-a", "SHA", "-A", self.auth_key]
+        args += ["-x", "AES", "-X", self.priv_key, "-On", "-t", "2", "-r", "1"]
+        return args + (["-n", context] if context else [])
+
+    def get(self, oid: str, args: list[str]) -> str:
+        """snmpget from net-snmp; the output line."""
+        done = subprocess.run(
+            ["snmpget", *args, self.address, oid], capture_output=True, text=True, timeout=15
+        )
+        return done.stdout.strip() or done.stderr.strip()
+
+
+def _snmp_ready(agent: SnmpAgent, args: list[str]) -> bool:
+    return "Timeout" not in agent.get("1.3.6.1.2.1.1.3.0", args) and bool(
+        agent.get("1.3.6.1.2.1.1.3.0", args)
+    )
+
+
+@contextlib.contextmanager
+def run_snmpd(tmp: Path) -> Iterator[SnmpAgent]:
+    """net-snmp snmpd on loopback UDP."""
+    snmpd = binary("snmpd", "/usr/sbin/snmpd")
+    binary("snmpget")
+    agent = SnmpAgent("127.0.0.1", free_port(socket.SOCK_DGRAM))
+    state = tmp / "persist"
+    state.mkdir(exist_ok=True)
+    conf = tmp / "snmpd.conf"
+    conf.write_text(
+        f"""[snmp] persistentDir {state}
+rocommunity {agent.community} 127.0.0.1
+createUser {agent.user} SHA "{agent.auth_key}" AES "{agent.priv_key}"
+rouser {agent.user} priv
+sysLocation Mairie de Vigie-les-Tests
+sysContact support@example.org
+sysName snmpd-test
+"""
+    )
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(state), MIBS="")
+    args = [snmpd, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(tmp / "snmpd.pid")]
+    with process([*args, f"udp:{agent.address}"], env=env) as proc:
+        wait_for(lambda: _snmp_ready(agent, agent.v2c_args()), 20, "snmpd", proc)
+        yield agent
+
+
+# snmpsim ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_snmpsim(tmp: Path) -> Iterator[SnmpAgent]:
+    """snmpsim serving the walks it ships (recorded real devices) plus tests/data/snmp/.
+
+    A data file `recorded/linux-full-walk.snmprec` answers the v2c community
+    `recorded/linux-full-walk` and, in v3, the context of the same name.
+    """
+    responder = binary("snmpsim-command-responder", str(VENV_BIN / "snmpsim-command-responder"))
+    try:
+        import snmpsim
+    except ImportError:
+        unavailable("snmpsim is not installed (pip install snmpsim)")
+    shipped = Path(snmpsim.__file__).parent / "data"
+    data = tmp / "data"
+    shutil.copytree(shipped / "recorded", data / "recorded")
+    own = TEST_DATA / "snmp"
+    if own.is_dir():
+        shutil.copytree(own, data / "vigie")
+    agent = SnmpAgent(
+        "127.0.0.1", free_port(socket.SOCK_DGRAM), community="recorded/linux-full-walk"
+    )
+    args = [
+        responder,
+        f"--data-dir={data}",
+        f"--cache-dir={tmp / 'cache'}",
+        f"--agent-udpv4-endpoint={agent.address}",
+        f"--v3-user={agent.user}",
+        f"--v3-auth-key={agent.auth_key}",
+        "--v3-auth-proto=SHA",
+        f"--v3-priv-key={agent.priv_key}",
+        "--v3-priv-proto=AES",
+        "--logging-method=stderr",
+        "--log-level=error",
+    ]
+    env = dict(os.environ, SNMPSIM_ALLOW_ROOT="true")
+    with process(args, env=env) as proc:
+        wait_for(lambda: _snmp_ready(agent, agent.v2c_args()), 60, "snmpsim", proc)
+        yield agent
+
+
+# OpenSSH sshd ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SshServer:
+    """sshd on loopback with a generated host key and one authorized client key."""
+
+    host: str
+    port: int
+    user: str
+    client_key: Path
+    host_key_line: str  # "ssh-ed25519 AAAA…", as pinned in the agent config
+
+
+@contextlib.contextmanager
+def run_sshd(tmp: Path) -> Iterator[SshServer]:
+    """OpenSSH sshd with its own config, host key and authorized_keys."""
+    sshd = binary("sshd", "/usr/sbin/sshd")
+    keygen = binary("ssh-keygen")
+    host_key, client_key = tmp / "ssh_host_ed25519_key", tmp / "client_ed25519"
+    for key in (host_key, client_key):
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+    (tmp / "authorized_keys").chmod(0o600)
+    Path("/run/sshd").mkdir(exist_ok=True) if os.geteuid() == 0 else None
+    port = free_port()
+    conf = tmp / "sshd_config"
+    conf.write_text(
+        f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {host_key}
+AuthorizedKeysFile {tmp}/authorized_keys
+PidFile {tmp}/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+LogLevel ERROR
+"""
+    )
+    host_line = " ".join(Path(f"{host_key}.pub").read_text().split()[:2])
+    with process([sshd, "-D", "-e", "-f", str(conf)]) as proc:
+        wait_for(lambda: _tcp_banner("127.0.0.1", port).startswith("SSH-2.0"), 20, "sshd", proc)
+        yield SshServer("127.0.0.1", port, getpass.getuser(), client_key, host_line)
+
+
+def _tcp_banner(host: str, port: int) -> str:
+    with socket.create_connection((host, port), timeout=1) as sock:
+        return sock.recv(64).decode(errors="replace")
+
+
+# SMTP (aiosmtpd) -----------------------------------------------------------------------
+
+
+@dataclass
+class MailSink:
+    """An SMTP server that keeps every message it accepts."""
+
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """aiosmtpd hook: keep the message."""
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[Message]:
+        """Wait until `count` messages arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+@contextlib.contextmanager
+def run_smtp() -> Iterator[MailSink]:
+    """aiosmtpd on loopback."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        unavailable("aiosmtpd is not installed (pip install aiosmtpd)")
+    sink = MailSink("127.0.0.1", free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
+
+
+# Headless Chromium -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Browser:
+    """Debian's Chromium, headless, with the flags this closed network needs."""
+
+    executable: str
+    profile: Path
+
+    def args(self) -> list[str]:
+        """Command-line flags for a headless run."""
+        return [
+            self.executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={self.profile}",
+        ]
+
+    def dump_dom(self, url: str, timeout: float = 60) -> str:
+        """The DOM after scripts ran."""
+        done = subprocess.run(
+            [*self.args(), "--virtual-time-budget=3000", "--dump-dom", url],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return done.stdout
+
+
+@contextlib.contextmanager
+def run_browser(tmp: Path) -> Iterator[Browser]:
+    """Headless Chromium (Debian `chromium`)."""
+    executable = binary("chromium", "/usr/bin/chromium", "chromium-browser")
+    yield Browser(executable, tmp / "profile")
+
+
+# Vigie's own processes -----------------------------------------------------------------
+
+
+@dataclass
+class CollectorProcess:
+    """A `vigie-collector run` child process and what a test needs to talk to it."""
+
+    config: Path
+    url: str
+    proc: subprocess.Popen[str] | None = None
+
+    def cli(self, *args: str) -> str:
+        """Run a vigie-collector subcommand against this collector's config; its stdout."""
+        done = subprocess.run(
+            [str(VENV_BIN / "vigie-collector"), *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.strip()
+
+    def token(self, site: str, host: str, role: str = "workstation") -> str:
+        """A new token from `vigie-collector token create`."""
+        if role == "reader":
+            return self.cli("token", "create", "--role", "reader")
+        return self.cli("token", "create", "--site", site, "--host", host, "--role", role)
+
+    def start(self) -> None:
+        """Start (or restart) the service and wait for /healthz."""
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "vigie-collector"), "run", "--config", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wait_for(lambda: http_ok(f"{self.url}/healthz"), 30, "vigie-collector", self.proc, own=True)
+
+    def stop(self, sig: int = 15) -> int:
+        """Send `sig` and wait; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(30)
+
+
+@contextlib.contextmanager
+def run_collector(tmp: Path, extra: str = "") -> Iterator[CollectorProcess]:
+    """`vigie-collector run` on a free port with its store in `tmp`."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = tmp / "collector.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "{tmp}/collector.db"\n{extra}'
+    )
+    collector = CollectorProcess(config, f"http://127.0.0.1:{port}")
+    collector.start()
+    try:
+        yield collector
+    finally:
+        if collector.proc is not None and collector.proc.poll() is None:
+            collector.proc.kill()
+            collector.proc.wait()
+
+
+def agent_config(tmp: Path, url: str, token: str, site: str, host: str, extra: str = "") -> Path:
+    """An agent.toml reporting to `url` every second, spool in `tmp`."""
+    token_file = tmp / "agent.token"
+    token_file.write_text(token + "\n")
+    path = tmp / "agent.toml"
+    path.write_text(
+        f'[agent]\nsite = "{site}"\nhost = "{host}"\ninterval = 1\n'
+        f'[collector]\nurl = "{url}"\ntoken_file = "{token_file}"\ntimeout = 5\n'
+        f'[spool]\npath = "{tmp}/spool.db"\n{extra}'
+    )
+    return path
+
+
+def get_json(url: str, token: str) -> Any:
+    """GET with a token; the decoded JSON."""
+    import json
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())

@@ -1,0 +1,99 @@
+"""Bad config files: exit code 2 naming the file, the key and the reason."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_agent_config
+from agent.tomlconfig import ConfigError
+from collector.config import load_collector_config
+from tests.services import VENV_BIN
+
+
+def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / program), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ('[agent]\nsite = "A"\nintervall = 60\n', "agent.intervall", "unknown key"),
+        ('[agent]\ninterval = "60"\n', "agent.interval", "expected an integer"),
+        ("[agent]\ninterval = 0\n", "agent.interval", "must be at least 1"),
+        ('[collector]\nurl = "ftp://x"\ntoken_file = "t"\n', "collector.url", "http:// or https://"),
+        ('[collector]\nurl = "https://c.example"\n', "collector.token_file", "required"),
+        ("[[devices]]\nname = \"r\"\naddress = \"192.0.2.1\"\nkind = \"toaster\"\n",
+         "devices[0].kind", "must be one of"),
+        ("[agent]\ninterval = true\n", "agent.interval", "got a boolean"),
+    ],
+)
+def test_agent_config_errors_name_key_and_reason(
+    tmp_path: Path, text: str, key: str, reason: str
+) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_agent_config(path)
+    assert caught.value.key == key
+    assert reason in caught.value.reason
+    assert str(path) in str(caught.value)
+
+
+def test_agent_cli_exits_2_on_a_broken_file(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text("[agent\nsite = 1\n")
+    done = run("vigie-agent", "run", "--config", str(path))
+    assert done.returncode == 2
+    assert str(path) in done.stderr and "invalid TOML" in done.stderr and "line 1" in done.stderr
+
+
+def test_agent_cli_exits_2_on_a_missing_file(tmp_path: Path) -> None:
+    done = run("vigie-agent", "run", "--config", str(tmp_path / "absent.toml"))
+    assert done.returncode == 2
+    assert "absent.toml: file not found" in done.stderr
+
+
+def test_collector_cli_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text('[server]\nlisten = "127.0.0.1:8080"\n[storage]\nretention = 3\n')
+    done = run("vigie-collector", "run", "--config", str(path))
+    assert done.returncode == 2
+    assert f"{path}: storage.retention: unknown key" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[server]\nlisten = "nowhere"\n', "server.listen"),
+        ('[influxdb]\nurl = "http://i:8086"\napi = "v2"\n', "influxdb.org"),
+        ('[smtp]\nsecurity = "ssl"\n', "smtp.security"),
+        ('[alerts]\nrecipients = "support@example.org"\n', "alerts.recipients"),
+    ],
+)
+def test_collector_config_errors(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_collector_config(path)
+    assert caught.value.key == key
+
+
+def test_a_valid_agent_config_reads_every_section(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(
+        '[agent]\nsite = "Saint-Agrève"\nhost = "mairie-pc1"\ninterval = 30\n'
+        '[collector]\nurl = "https://vigie.example.org"\ntoken_file = "token"\n'
+        '[spool]\npath = "spool.db"\nmax_mb = 20\n'
+        '[[devices]]\nname = "routeur-mairie"\naddress = "192.0.2.1"\nkind = "router"\n'
+        'snmp = { version = "2c", community = "public" }\n'
+    )
+    config = load_agent_config(path)
+    assert (config.site, config.host, config.interval) == ("Saint-Agrève", "mairie-pc1", 30)
+    assert config.collector.token_file == tmp_path / "token"
+    assert config.spool.path == tmp_path / "spool.db" and config.spool.max_mb == 20
+    assert config.devices[0].snmp == {"version": "2c", "community": "public"}

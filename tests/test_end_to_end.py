@@ -1,0 +1,97 @@
+"""The first slice, with real processes: vigie-agent run -> vigie-collector run -> query."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+import pytest
+
+from tests.services import VENV_BIN, CollectorProcess, agent_config, get_json, run_collector
+
+
+def query(collector: CollectorProcess, token: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
+    return list(get_json(f"{collector.url}/api/v1/query?{urlencode(params)}", token)["series"])
+
+
+def post(url: str, body: bytes, token: str, headers: dict[str, str] | None = None) -> int:
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Token {token}", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
+    with run_collector(tmp_path / "collector") as running:
+        yield running
+
+
+def test_agent_reports_cpu_and_mem_to_collector(
+    collector: CollectorProcess, tmp_path: Path
+) -> None:
+    token = collector.token("Annonay", "mairie-pc1")
+    reader = collector.token("", "", role="reader")
+    config = agent_config(tmp_path, collector.url, token, "Annonay", "mairie-pc1")
+    agent = subprocess.Popen(
+        [str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        cpu: list[dict] = []  # type: ignore[type-arg]
+        while time.monotonic() < deadline and not (cpu and len(cpu[0]["points"]) >= 2):
+            time.sleep(0.5)
+            cpu = query(collector, reader, measurement="cpu", field="usage_idle", site="Annonay")
+        assert cpu, "no cpu point reached the collector"
+        assert cpu[0]["tags"] == {"cpu": "cpu-total", "site": "Annonay", "host": "mairie-pc1"}
+        assert all(0.0 <= value <= 100.0 for _, value in cpu[0]["points"])
+        mem = query(collector, reader, measurement="mem", field="total", host="mairie-pc1")
+        assert mem[0]["points"][-1][1] == psutil.virtual_memory().total
+    finally:
+        agent.terminate()
+        assert agent.wait(15) == 0, agent.stdout.read() if agent.stdout else ""
+
+
+def test_bad_token_is_refused_and_nothing_is_stored(collector: CollectorProcess) -> None:
+    reader = collector.token("", "", role="reader")
+    line = b"cpu,site=Annonay,host=intrus usage_idle=1 1700000000\n"
+    assert post(f"{collector.url}/write?precision=s", line, "vgt_not-a-token") == 401
+    assert (
+        post(
+            f"{collector.url}/write?precision=s",
+            gzip.compress(line),
+            "",
+            {"Content-Encoding": "gzip"},
+        )
+        == 401
+    )
+    found = query(
+        collector,
+        reader,
+        measurement="cpu",
+        field="usage_idle",
+        start="1699990000",
+        end="1700010000",
+    )
+    assert found == []
+
+
+def test_collector_stops_cleanly_on_sigterm(collector: CollectorProcess) -> None:
+    assert collector.stop() == 0
