@@ -71,6 +71,17 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inventory(args: argparse.Namespace) -> int:
+    import json
+
+    from agent.service import current_inventory
+
+    config = _config(args.config, required=False)
+    document = current_inventory(config, _psutil(), int(time.time()))
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="vigie-agent", description="Vigie workstation agent")
@@ -84,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--once", action="store_true", required=True)
     collect.add_argument("--config", type=Path)
     collect.set_defaults(handler=_collect)
+    inventory = commands.add_parser("inventory", help="this host's inventory, GLPI JSON on stdout")
+    inventory.add_argument("--config", type=Path)
+    inventory.set_defaults(handler=_inventory)
     return parser
 
 
@@ -97,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.handler(args))
+    except BrokenPipeError:  # `vigie-agent inventory | head`
+        return 0
     except ConfigError as err:
         sys.stderr.write(f"vigie-agent: config error: {err}\n")
         return EXIT_CONFIG

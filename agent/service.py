@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.collectors.base import Collector
@@ -18,6 +20,7 @@ from agent.collectors.sensors import SensorsCollector
 from agent.collectors.smart import SmartCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.config import AgentConfig
+from agent.inventory.glpi import build_inventory, change_hash
 from agent.lineproto import Point, format_points
 from agent.sender import Forwarder, Sender, read_token
 from agent.spool import Spool
@@ -46,6 +49,19 @@ def stamp(points: Sequence[Point], site: str, host: str) -> list[Point]:
         Point(p.measurement, {**p.tags, "site": site, "host": host}, p.fields, p.time)
         for p in points
     ]
+
+
+def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, Any]:
+    """This host's GLPI inventory document."""
+    from agent.inventory.linux import machine_id
+    from agent.inventory.reader import platform_reader
+
+    deviceid = f"{config.host}-{machine_id()[:12]}"
+    logdate = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    document = build_inventory(platform_reader(psutil), deviceid, logdate)
+    # The configured host name is the identity the collector knows this machine by.
+    document["content"].setdefault("hardware", {})["name"] = config.host
+    return document
 
 
 def collect_all(collectors: Sequence[Collector], now: int) -> list[Point]:
@@ -102,6 +118,20 @@ class AgentService:
         """Read SMART data of every disk and spool it."""
         self._spool_points(self._smart.collect(int(self._clock())))
 
+    def inventory_cycle(self, force: bool = False) -> bool:
+        """Spool the inventory when it changed, or when the last one is older than
+        `inventory_interval`; returns whether one was spooled."""
+        document = current_inventory(self.config, self._psutil, int(self._clock()))
+        digest = change_hash(document)
+        last_hash, last_time = self.spool.last_inventory()
+        due = self._clock() - last_time >= self.config.inventory_interval
+        if not (force or due or digest != last_hash):
+            return False
+        body = json.dumps(document, ensure_ascii=False).encode()
+        self.spool.put_document(body, "inventory")
+        self.spool.remember_inventory(digest, int(self._clock()))
+        return True
+
     def send_tick(self) -> None:
         """Forward what the spool holds, unless backing off."""
         if self.forwarder:
@@ -118,9 +148,12 @@ class AgentService:
         scheduler = schedule.Scheduler()
         scheduler.every(self.config.interval).seconds.do(self.metrics_cycle)
         scheduler.every(self.config.smart_interval).seconds.do(self.smart_cycle)
+        # Checked hourly, sent only when it changed or once per inventory_interval.
+        scheduler.every(min(3600, self.config.inventory_interval)).seconds.do(self.inventory_cycle)
         scheduler.every(min(5, self.config.interval)).seconds.do(self.send_tick)
         self.metrics_cycle()
         self.smart_cycle()
+        self.inventory_cycle()
         self.send_tick()
         while not stop.is_set():
             scheduler.run_pending()

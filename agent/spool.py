@@ -146,6 +146,16 @@ class Spool:
             self._count("rejected_batches", 1)
             self._count("rejected_lines", batch.lines)
 
+    def last_inventory(self) -> tuple[str, int]:
+        """Hash and time of the last inventory spooled."""
+        return self._meta("inventory_hash") or "", int(self._meta("inventory_time") or 0)
+
+    def remember_inventory(self, digest: str, when: int) -> None:
+        """Record the inventory just spooled."""
+        with self._transaction():
+            self._set_meta("inventory_hash", digest)
+            self._set_meta("inventory_time", str(when))
+
     def counter(self, key: str) -> int:
         """A persistent counter (dropped_batches, rejected_lines...)."""
         return int(self._meta(key) or 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import sqlite3
 import threading
 import time
@@ -18,7 +19,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from collector import __version__
 from collector.config import CollectorConfig
-from collector.ingest.write import Refused, check_write
+from collector.ingest.write import Refused, check_write, gunzip_bounded
+from collector.inventory import validate_document
 from collector.repository import Identity, Repository
 from collector.store.db import connect, open_store
 from collector.store.query import SeriesQuery, run_query
@@ -67,6 +69,16 @@ def _bearer(authorization: str | None, request: Request) -> str | None:
     return request.query_params.get("p")
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it grows past `limit`."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Refused(413, f"body exceeds max_body_bytes ({limit})")
+    return bytes(body)
+
+
 def _parse_time(text: str | None, default: int, name: str) -> int:
     if text is None or text == "":
         return default
@@ -107,6 +119,10 @@ def create_app(config: CollectorConfig) -> FastAPI:
             raise Refused(401, "invalid or revoked token")
         return identity
 
+    def reader_only(identity: Identity) -> None:
+        if identity.role != "reader":
+            raise Refused(403, "reading needs a reader token")
+
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.reason)
@@ -118,14 +134,10 @@ def create_app(config: CollectorConfig) -> FastAPI:
             identity = authenticate(request, authorization)
             if identity.role == "reader":
                 raise Refused(403, "a reader token may not write")
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limits.max_body_bytes:
-                    raise Refused(413, f"body exceeds max_body_bytes ({limits.max_body_bytes})")
+            body = await read_body(request, limits.max_body_bytes)
             now = int(time.time())
             checked = check_write(
-                bytes(body),
+                body,
                 request.headers.get("content-encoding", ""),
                 precision,
                 identity,
@@ -144,7 +156,7 @@ def create_app(config: CollectorConfig) -> FastAPI:
             precision,
             checked.gzip,
             len(checked.points),
-            bytes(body),
+            body,
             request.headers.get("x-vigie-batch"),
         )
         try:
@@ -177,6 +189,61 @@ def create_app(config: CollectorConfig) -> FastAPI:
         """InfluxDB 2.x write endpoint (line protocol, gzip or plain)."""
         return await ingest(request, authorization, precision)
 
+    @app.post("/api/v1/inventory", status_code=204)
+    async def post_inventory(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        host: str | None = None,
+    ) -> Response:
+        """Store a GLPI inventory (gzip allowed); a poller names the device with `?host=`."""
+        svc = services(request)
+        identity = authenticate(request, authorization)
+        body = await read_body(request, svc.config.limits.max_body_bytes)
+        if request.headers.get("content-encoding", "").lower() == "gzip" or body[:2] == b"\x1f\x8b":
+            body = gunzip_bounded(body, svc.config.limits.max_decompressed_bytes)
+        try:
+            document = json.loads(body)
+        except ValueError as err:
+            raise Refused(400, f"inventory is not valid JSON: {err}") from None
+        problem = validate_document(document)
+        if problem:
+            raise Refused(400, f"inventory: {problem}")
+        if identity.role == "poller":
+            target = host or str(document["content"].get("hardware", {}).get("name", ""))
+        else:
+            target = host or identity.host
+        if not target or not identity.may_write(identity.site, target):
+            raise Refused(403, f"this token may not send the inventory of host={target!r}")
+        received = int(time.time())
+        await asyncio.to_thread(
+            lambda: svc.repository().save_inventory(
+                identity.site, target, document, received, request.headers.get("x-vigie-batch")
+            )
+        )
+        return Response(status_code=204)
+
+    @app.get("/api/v1/inventory/{site}/{host}")
+    def get_inventory(
+        request: Request,
+        site: str,
+        host: str,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """A host's latest inventory and the history of its changes."""
+        reader_only(authenticate(request, authorization))
+        repo = services(request).repository()
+        found = repo.inventory(site, host)
+        if found is None:
+            raise Refused(404, f"no inventory for {site}/{host}")
+        received, document = found
+        return {
+            "site": site,
+            "host": host,
+            "received": received,
+            "document": document,
+            "changes": repo.inventory_changes(site, host),
+        }
+
     @app.get("/api/v1/query")
     def query(
         request: Request,
@@ -192,9 +259,7 @@ def create_app(config: CollectorConfig) -> FastAPI:
     ) -> dict[str, Any]:
         """Series of one field, raw or averaged per `step` seconds; `rate` for counters."""
         svc = services(request)
-        identity = authenticate(request, authorization)
-        if identity.role != "reader":
-            raise Refused(403, "reading needs a reader token")
+        reader_only(authenticate(request, authorization))
         now = int(time.time())
         t_end = _parse_time(end, now, "end")
         t_start = _parse_time(start, t_end - 3600, "start")

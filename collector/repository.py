@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from collector.inventory import Change, diff_inventories
 
 ROLES = ("workstation", "poller", "reader")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
@@ -85,6 +89,69 @@ class Repository:
             "SELECT id, site, host, role, created, revoked FROM token ORDER BY id"
         ).fetchall()
         return [TokenInfo(*row) for row in rows]
+
+    def save_inventory(
+        self,
+        site: str,
+        host: str,
+        document: dict[str, Any],
+        received: int,
+        batch_key: str | None = None,
+    ) -> list[Change] | None:
+        """Keep the latest document of a host and record what changed since the previous one;
+        None for a replayed batch (same `X-Vigie-Batch`), which changes nothing."""
+        text = json.dumps(document, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            if batch_key is not None:
+                seen = self._conn.execute(
+                    "SELECT 1 FROM batch_key WHERE key=?", (batch_key,)
+                ).fetchone()
+                if seen:
+                    self._conn.execute("ROLLBACK")
+                    return None
+                # log_id 0: an inventory, kept in its own table rather than in ingest_log.
+                self._conn.execute("INSERT INTO batch_key VALUES (?, 0, ?)", (batch_key, received))
+            row = self._conn.execute(
+                "SELECT hash, document FROM inventory WHERE site=? AND host=?", (site, host)
+            ).fetchone()
+            changes = diff_inventories(json.loads(row[1]), document) if row else []
+            self._conn.execute(
+                "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?, ?)",
+                (site, host, document.get("itemtype", "Computer"), received, digest, text),
+            )
+            self._conn.executemany(
+                "INSERT INTO inventory_change "
+                "(site, host, received, section, change, item, before, after) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (site, host, received, c.section, c.change, c.item, c.before, c.after)
+                    for c in changes
+                ],
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return changes
+
+    def inventory(self, site: str, host: str) -> tuple[int, dict[str, Any]] | None:
+        """(received, document) of a host's latest inventory."""
+        row = self._conn.execute(
+            "SELECT received, document FROM inventory WHERE site=? AND host=?", (site, host)
+        ).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def inventory_changes(self, site: str, host: str, limit: int = 200) -> list[dict[str, Any]]:
+        """A host's inventory history, newest first."""
+        rows = self._conn.execute(
+            "SELECT received, section, change, item, before, after FROM inventory_change "
+            "WHERE site=? AND host=? ORDER BY received DESC, id LIMIT ?",
+            (site, host, limit),
+        ).fetchall()
+        keys = ("received", "section", "change", "item", "before", "after")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def revoke_token(self, token_id: int) -> bool:
         """Revoke a token by id; False when there is no such active token."""

@@ -25,10 +25,17 @@ def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
         ('[agent]\nsite = "A"\nintervall = 60\n', "agent.intervall", "unknown key"),
         ('[agent]\ninterval = "60"\n', "agent.interval", "expected an integer"),
         ("[agent]\ninterval = 0\n", "agent.interval", "must be at least 1"),
-        ('[collector]\nurl = "ftp://x"\ntoken_file = "t"\n', "collector.url", "http:// or https://"),
+        (
+            '[collector]\nurl = "ftp://x"\ntoken_file = "t"\n',
+            "collector.url",
+            "http:// or https://",
+        ),
         ('[collector]\nurl = "https://c.example"\n', "collector.token_file", "required"),
-        ("[[devices]]\nname = \"r\"\naddress = \"192.0.2.1\"\nkind = \"toaster\"\n",
-         "devices[0].kind", "must be one of"),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1"\nkind = "toaster"\n',
+            "devices[0].kind",
+            "must be one of",
+        ),
         ("[agent]\ninterval = true\n", "agent.interval", "got a boolean"),
     ],
 )

@@ -59,6 +59,30 @@ MIGRATIONS: tuple[str, ...] = (
         revoked INTEGER
     );
     """,
+    """
+    -- The latest GLPI inventory of each host, and what changed between two of them.
+    CREATE TABLE inventory (
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        itemtype TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (site, host)
+    );
+    CREATE TABLE inventory_change (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        section TEXT NOT NULL,       -- softwares, memories, storages...
+        change TEXT NOT NULL,        -- added | removed | changed
+        item TEXT NOT NULL,          -- what the item is (software name, memory slot...)
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX inventory_change_by_host ON inventory_change (site, host, received);
+    """,
 )
 
 

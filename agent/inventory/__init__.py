@@ -1,0 +1,1 @@
+"""Hardware and software inventory in GLPI's native format (itemtype Computer)."""

@@ -1,0 +1,88 @@
+"""The GLPI inventory document: assembled from a platform reader, hashed to detect changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from agent import __version__
+
+log = logging.getLogger(__name__)
+
+# Parts of the document that change without anything being installed or removed; left out of
+# the change hash so that free space or a reboot alone does not resend the inventory.
+_VOLATILE = {("operatingsystem", "boot_time"), ("drives", "free"), ("hardware", "lastloggeduser")}
+
+
+class PlatformReader(Protocol):
+    """What a platform (linux.py, windows.py) provides; each method may raise OSError."""
+
+    def hardware(self) -> dict[str, Any]: ...
+    def bios(self) -> dict[str, Any]: ...
+    def operatingsystem(self) -> dict[str, Any]: ...
+    def cpus(self) -> list[dict[str, Any]]: ...
+    def memories(self) -> list[dict[str, Any]]: ...
+    def storages(self) -> list[dict[str, Any]]: ...
+    def drives(self) -> list[dict[str, Any]]: ...
+    def networks(self) -> list[dict[str, Any]]: ...
+    def softwares(self) -> list[dict[str, Any]]: ...
+    def batteries(self) -> list[dict[str, Any]]: ...
+
+
+SECTIONS = (
+    "hardware",
+    "bios",
+    "operatingsystem",
+    "cpus",
+    "memories",
+    "storages",
+    "drives",
+    "networks",
+    "softwares",
+    "batteries",
+)
+
+
+def _clean(value: Any) -> Any:
+    """Drop empty values: GLPI's schema rejects nulls and empty strings are noise."""
+    if isinstance(value, dict):
+        return {k: c for k, v in value.items() if (c := _clean(v)) not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [c for v in value if (c := _clean(v)) not in (None, "", [], {})]
+    return value
+
+
+def build_inventory(reader: PlatformReader, deviceid: str, logdate: str) -> dict[str, Any]:
+    """The whole document; a section that cannot be read is left out and logged."""
+    content: dict[str, Any] = {"versionclient": f"vigie-agent-{__version__}"}
+    for section in SECTIONS:
+        method: Callable[[], Any] = getattr(reader, section)
+        try:
+            value = _clean(method())
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("inventory: cannot read %s: %s", section, err)
+            continue
+        if value:
+            content[section] = value
+    content["accesslog"] = {"logdate": logdate}
+    return {"action": "inventory", "deviceid": deviceid, "itemtype": "Computer", "content": content}
+
+
+def change_hash(document: dict[str, Any]) -> str:
+    """A hash of what matters in the document (volatile values and dates left out)."""
+    content = {k: v for k, v in document["content"].items() if k != "accesslog"}
+    stable: dict[str, Any] = {}
+    for section, value in content.items():
+        if isinstance(value, list):
+            stable[section] = [
+                {k: v for k, v in item.items() if (section, k) not in _VOLATILE} for item in value
+            ]
+        elif isinstance(value, dict):
+            stable[section] = {k: v for k, v in value.items() if (section, k) not in _VOLATILE}
+        else:
+            stable[section] = value
+    text = json.dumps(stable, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,138 @@
+"""The agent's store-and-forward: order, bounds, persistence, backoff, 4xx vs 5xx."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from agent.config import CollectorLink
+from agent.sender import Forwarder, Outcome, Sender
+from agent.spool import MAX_LINES_PER_BATCH, Spool
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lines(n: int, start: int = 0) -> list[str]:
+    return [f"cpu,host=pc usage_idle={i}i {1_800_000_000 + i}" for i in range(start, start + n)]
+
+
+def test_batches_are_split_kept_in_order_and_survive_reopening(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db")
+    assert spool.put(lines(MAX_LINES_PER_BATCH + 10)) == 2
+    spool.put(lines(3, start=100))
+    agent_id = spool.agent_id
+    spool.close()
+    reopened = Spool(tmp_path / "spool.db")
+    assert reopened.agent_id == agent_id
+    batches = list(reopened.pending())
+    assert [b.lines for b in batches] == [MAX_LINES_PER_BATCH, 10, 3]
+    assert [b.seq for b in batches] == sorted(b.seq for b in batches)
+    first = gzip.decompress(batches[0].body).decode().splitlines()
+    assert first[0] == lines(1)[0]
+
+
+def test_age_bound_drops_oldest_and_counts(tmp_path: Path) -> None:
+    clock = Clock()
+    spool = Spool(tmp_path / "spool.db", max_age_seconds=3600, clock=clock)
+    spool.put(lines(5))
+    clock.now += 1800
+    spool.put(lines(7))
+    clock.now += 2000  # the first batch is now 3800 s old
+    spool.put(lines(1))
+    stats = spool.stats()
+    assert stats.batches == 2 and stats.dropped_batches == 1 and stats.dropped_lines == 5
+    assert stats.oldest_age == 2000
+
+
+def test_size_bound_drops_oldest_first(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", max_bytes=10_000)
+    import random
+
+    rng = random.Random(1)
+    for i in range(30):  # incompressible-ish lines so the size grows
+        spool.put([f"m,host=pc v={rng.random()} {i}" for _ in range(100)])
+    stats = spool.stats()
+    assert stats.bytes <= 10_000
+    assert stats.dropped_batches > 0
+    remaining = [b.seq for b in spool.pending(limit=1000)]
+    assert remaining == list(range(31 - len(remaining), 31))  # the newest ones stayed
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    statuses: ClassVar[list[int]] = []
+    received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = self.statuses.pop(0) if self.statuses else 204
+        self.received.append((self.path, self.headers.get("X-Vigie-Batch", ""), body))
+        self.send_response(status)
+        self.end_headers()
+        if status != 204:
+            self.wfile.write(b'{"error": "test"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, type[Recorder]]]:
+    handler = type("H", (Recorder,), {"statuses": [], "received": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}", handler
+    httpd.shutdown()
+
+
+def test_forwarder_retries_5xx_with_backoff_and_drops_4xx(
+    tmp_path: Path, server: tuple[str, type[Recorder]]
+) -> None:
+    url, handler = server
+    clock = Clock(0)
+    spool = Spool(tmp_path / "spool.db")
+    for i in range(3):
+        spool.put(lines(2, start=i * 10))
+    forwarder = Forwarder(spool, Sender(CollectorLink(url=url), "tok"), clock=clock)
+    handler.statuses[:] = [503]
+    assert forwarder.drain() == 0  # 503: stop and back off
+    assert spool.stats().batches == 3 and forwarder.send_errors == 1
+    assert forwarder.drain() == 0 and len(handler.received) == 1  # still backing off
+    clock.now += 301
+    handler.statuses[:] = [400]
+    assert forwarder.drain() == 2  # first batch refused for good, the other two stored
+    assert spool.stats().batches == 0 and spool.counter("rejected_batches") == 1
+    keys = [key for _, key, _ in handler.received]
+    assert keys[0] == keys[1]  # the retried batch kept its idempotency key
+    assert [int(k.split(":")[1]) for k in keys[1:]] == [1, 2, 3]
+
+
+def test_plain_http_to_a_remote_collector_is_refused() -> None:
+    with pytest.raises(ValueError, match="refusing plain HTTP"):
+        Sender(CollectorLink(url="http://vigie.example.org"), "tok")
+    Sender(CollectorLink(url="http://vigie.example.org", allow_insecure_http=True), "tok")
+    Sender(CollectorLink(url="http://127.0.0.1:8080"), "tok")
+
+
+def test_unreachable_collector_is_a_retry(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spool = Spool(tmp_path / "spool.db")
+    spool.put(lines(1))
+    sender = Sender(CollectorLink(url=f"http://127.0.0.1:{port}", timeout=2), "tok")
+    result = sender.send(next(iter(spool.pending())), spool.agent_id)
+    assert result.outcome is Outcome.RETRY
