@@ -24,6 +24,7 @@ from collector.inventory import validate_document
 from collector.repository import Identity, Repository
 from collector.store.db import connect, open_store
 from collector.store.query import SeriesQuery, run_query
+from collector.store.rollup import Retention
 from collector.store.writer import Append, Writer
 from collector.telemetry import Telemetry
 
@@ -96,7 +97,9 @@ def create_app(config: CollectorConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_store(config.storage.path).close()
-        writer = Writer(config.storage.path)
+        writer = Writer(
+            config.storage.path, Retention(raw=config.storage.raw_retention_days * 86400)
+        )
         writer.start()
         app.state.services = Services(config, writer)
         try:
@@ -256,6 +259,7 @@ def create_app(config: CollectorConfig) -> FastAPI:
         end: str | None = None,
         step: Annotated[int, Query(ge=0, le=366 * 86400)] = 0,
         rate: bool = False,
+        agg: Annotated[str, Query(pattern="^(mean|min|max|last)$")] = "mean",
     ) -> dict[str, Any]:
         """Series of one field, raw or averaged per `step` seconds; `rate` for counters."""
         svc = services(request)
@@ -270,9 +274,11 @@ def create_app(config: CollectorConfig) -> FastAPI:
         tags = {k[4:]: v for k, v in request.query_params.items() if k.startswith("tag.")}
         started = time.perf_counter()
         svc.writer.sync()
+        raw_since = now - svc.config.storage.raw_retention_days * 86400
         series = run_query(
             svc.reader(),
-            SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate),
+            SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate, agg),
+            raw_since,
         )
         svc.telemetry.observe_query(time.perf_counter() - started)
         return {"series": series}

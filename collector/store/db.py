@@ -83,6 +83,25 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX inventory_change_by_host ON inventory_change (site, host, received);
     """,
+    """
+    -- Aggregates of numeric fields per 5 min (res 300) and per hour (res 3600).
+    CREATE TABLE rollup (
+        series_id INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        res INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        count INTEGER NOT NULL,
+        last REAL NOT NULL,
+        PRIMARY KEY (series_id, res, field, bucket)
+    ) WITHOUT ROWID;
+    -- Buckets already rolled up that received late points (a spool arriving after an outage).
+    CREATE TABLE rollup_dirty (
+        series_id INTEGER NOT NULL, bucket INTEGER NOT NULL, PRIMARY KEY (series_id, bucket)
+    ) WITHOUT ROWID;
+    """,
 )
 
 

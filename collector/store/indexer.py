@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from agent.lineproto import escape_key, escape_measurement
 from collector.ingest.lineproto import LineError, ParsedPoint, parse_lines
+from collector.store.rollup import FIVE_MINUTES, rolled_until
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Indexer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._series: dict[str, int] = {}
+        self.rolled_until = rolled_until(conn)
 
     def _series_id(self, point: ParsedPoint) -> int:
         key = series_key(point.measurement, point.tags)
@@ -81,11 +83,16 @@ class Indexer:
         """Store points (inside the caller's transaction); same series and second merge fields."""
         rows = []
         last_seen: dict[int, int] = {}
+        late: set[tuple[int, int]] = set()
         for point in points:
             sid = self._series_id(point)
             rows.append((sid, point.time, json.dumps(point.fields, ensure_ascii=False)))
             if point.time > last_seen.get(sid, 0):
                 last_seen[sid] = point.time
+            if point.time < self.rolled_until:
+                late.add((sid, point.time - point.time % FIVE_MINUTES))
+        if late:
+            self._conn.executemany("INSERT OR IGNORE INTO rollup_dirty VALUES (?, ?)", late)
         self._conn.executemany(
             "INSERT INTO sample (series_id, ts, fields) VALUES (?, ?, ?) "
             "ON CONFLICT(series_id, ts) DO UPDATE SET fields=json_patch(fields, excluded.fields)",

@@ -1,4 +1,4 @@
-"""Reading series back: raw points, step averages, and per-second rates of counters."""
+"""Reading series back: raw points or rollups, step aggregates, per-second rates of counters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from collector.store.rollup import RESOLUTIONS, rolled_until
+
 COUNTER32 = 2**32
+AGGREGATES = ("mean", "min", "max", "last")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,25 @@ class SeriesQuery:
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     step: int = 0  # 0: raw points
     rate: bool = False
+    agg: str = "mean"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Aggregate of the values in one time bucket."""
+
+    ts: int
+    min: float
+    max: float
+    sum: float
+    count: int
+    last: float
+
+    def value(self, agg: str) -> float:
+        """The bucket's value for an aggregate name."""
+        if agg == "mean":
+            return self.sum / self.count
+        return float(getattr(self, agg))
 
 
 def counter_rate(points: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -35,37 +57,45 @@ def counter_rate(points: Iterable[tuple[int, float]]) -> list[tuple[int, float]]
         if previous is not None and ts > previous[0]:
             delta = value - previous[1]
             if delta < 0:
-                delta = (
-                    COUNTER32 - previous[1] + value
-                    if COUNTER32 / 2 <= previous[1] < COUNTER32
-                    else -1
-                )
+                wrapped = COUNTER32 / 2 <= previous[1] < COUNTER32
+                delta = COUNTER32 - previous[1] + value if wrapped else -1
             if delta >= 0:
                 out.append((ts, delta / (ts - previous[0])))
         previous = (ts, value)
     return out
 
 
-def bucket_mean(points: Iterable[tuple[int, float]], step: int) -> list[tuple[int, float]]:
-    """Average of the points in each `step`-second bucket, stamped at the bucket start."""
-    sums: dict[int, list[float]] = {}
-    for ts, value in points:
-        acc = sums.setdefault(ts - ts % step, [0.0, 0.0])
-        acc[0] += value
-        acc[1] += 1
-    return [(ts, total / count) for ts, (total, count) in sorted(sums.items())]
+def merge_buckets(buckets: Iterable[Bucket], step: int) -> list[Bucket]:
+    """Combine buckets (or single points as buckets) into `step`-second buckets."""
+    out: dict[int, Bucket] = {}
+    for b in sorted(buckets, key=lambda b: b.ts):
+        ts = b.ts - b.ts % step
+        a = out.get(ts)
+        out[ts] = (
+            b
+            if a is None
+            else Bucket(
+                ts, min(a.min, b.min), max(a.max, b.max), a.sum + b.sum, a.count + b.count, b.last
+            )
+        )
+    return [dataclasses.replace(b, ts=ts) for ts, b in sorted(out.items())]
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
+    if isinstance(value, bool | int | float):
         return float(value)
     return None
 
 
-def run_query(conn: sqlite3.Connection, q: SeriesQuery) -> list[dict[str, object]]:
-    """Every series that matches, with its points in time order."""
+def resolution(step: int, start: int, raw_since: int) -> int:
+    """The coarsest stored resolution not coarser than `step`; a rollup whenever the range
+    starts before the raw data kept (0 = raw)."""
+    fitting = [r for r in RESOLUTIONS if r <= step]
+    res = max(fitting, default=0)
+    return res or (RESOLUTIONS[0] if start < raw_since else 0)
+
+
+def _matching_series(conn: sqlite3.Connection, q: SeriesQuery) -> list[tuple[int, str]]:
     sql = "SELECT id, tags FROM series WHERE measurement=?"
     args: list[object] = [q.measurement]
     if q.site is not None:
@@ -77,22 +107,59 @@ def run_query(conn: sqlite3.Connection, q: SeriesQuery) -> list[dict[str, object
     for name, value in sorted(q.tags.items()):
         sql += " AND json_extract(tags, ?) = ?"
         args += [f'$."{name}"', value]
+    return [(int(i), str(t)) for i, t in conn.execute(sql + " ORDER BY key", args).fetchall()]
+
+
+def _raw(
+    conn: sqlite3.Connection, sid: int, path: str, start: int, end: int
+) -> list[tuple[int, float]]:
+    rows = conn.execute(
+        "SELECT ts, json_extract(fields, ?) FROM sample "
+        "WHERE series_id=? AND ts >= ? AND ts <= ? ORDER BY ts",
+        (path, sid, start, end),
+    ).fetchall()
+    return [(ts, v) for ts, raw in rows if (v := _number(raw)) is not None]
+
+
+def _rollup(
+    conn: sqlite3.Connection, sid: int, field: str, res: int, start: int, end: int
+) -> list[Bucket]:
+    rows = conn.execute(
+        "SELECT bucket, min, max, sum, count, last FROM rollup "
+        "WHERE series_id=? AND res=? AND field=? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+        (sid, res, field, start - start % res, end),
+    ).fetchall()
+    return [Bucket(*row) for row in rows]
+
+
+def run_query(
+    conn: sqlite3.Connection, q: SeriesQuery, raw_since: int = 0
+) -> list[dict[str, object]]:
+    """Every matching series with its points in time order. Rollups answer for the part of the
+    range already rolled up; raw samples for the rest."""
     path = '$."' + q.field.replace('"', '""') + '"'
-    result = []
+    res = resolution(q.step, q.start, raw_since)
+    until = rolled_until(conn) if res else q.start
     # A rate needs the point just before the window to give the window's first value.
-    lead = (q.step or 3600) if q.rate else 0
-    for sid, tags in conn.execute(sql + " ORDER BY key", args).fetchall():
-        rows = conn.execute(
-            "SELECT ts, json_extract(fields, ?) FROM sample "
-            "WHERE series_id=? AND ts BETWEEN ? AND ? ORDER BY ts",
-            (path, sid, q.start - lead, q.end),
-        ).fetchall()
-        points = [(ts, v) for ts, raw in rows if (v := _number(raw)) is not None]
+    lead = max(q.step, res, 300) if q.rate else 0
+    result = []
+    for sid, tags in _matching_series(conn, q):
+        if res:
+            buckets = _rollup(conn, sid, q.field, res, q.start - lead, min(until, q.end + 1))
+            raw = _raw(conn, sid, path, max(until, q.start - lead), q.end)
+        else:
+            buckets, raw = [], _raw(conn, sid, path, q.start - lead, q.end)
         if q.rate:
-            points = counter_rate(points)
-        points = [(ts, v) for ts, v in points if ts >= q.start]
+            lasts = [(b.ts, b.last) for b in buckets] + raw
+            points = [(ts, v) for ts, v in counter_rate(lasts) if ts >= q.start]
+            singles = [Bucket(ts, v, v, v, 1, v) for ts, v in points]
+        else:
+            singles = [b for b in buckets if b.ts >= q.start - q.start % max(res, 1)]
+            singles += [Bucket(ts, v, v, v, 1, v) for ts, v in raw if ts >= q.start]
         if q.step:
-            points = bucket_mean(points, q.step)
-        if points:
-            result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in points]})
+            values = [(b.ts, b.value(q.agg)) for b in merge_buckets(singles, q.step)]
+        else:
+            values = [(b.ts, b.value(q.agg)) for b in singles]
+        if values:
+            result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in values]})
     return result

@@ -12,12 +12,14 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from collector.store.db import connect
 from collector.store.indexer import Indexer
+from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,26 @@ class Append:
     batch_key: str | None
 
 
+# Queued instead of an Append to ask the writer thread for a maintenance pass.
+_MAINTAIN: Append = Append(0, "", "", "s", False, 0, b"", None)
+
+
 class Writer:
     """Owns the write connection; everything that changes samples goes through it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        retention: Retention | None = None,
+        clock: Callable[[], float] = time.time,
+        maintenance_every: float = 30.0,
+    ) -> None:
         self._conn = connect(path)
+        self._retention = retention or Retention()
+        self._clock = clock
+        self._maintenance_every = maintenance_every
+        self._last_maintenance = 0.0
+        self._last_retention = 0.0
         self._indexer = Indexer(self._conn)
         self._queue: queue.Queue[tuple[Append, Future[bool]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
@@ -143,11 +160,37 @@ class Writer:
             self._indexed = self._indexer.watermark()
             self._cond.notify_all()
 
-    def prune_batch_keys(self, now: float) -> None:
-        """Forget idempotency keys older than any agent could replay."""
-        self._conn.execute(
-            "DELETE FROM batch_key WHERE received < ?", (int(now) - BATCH_KEY_DAYS * 86400,)
-        )
+    def maintain(self) -> None:
+        """Roll up closed windows (looping while behind); once a day, enforce retention and
+        forget idempotency keys older than any agent could replay. Runs on the writer thread."""
+        now = int(self._clock())
+        self._last_maintenance = time.monotonic()
+        try:
+            while True:
+                self._conn.execute("BEGIN IMMEDIATE")
+                done = roll_up(self._conn, now)
+                self._conn.execute("COMMIT")
+                self._indexer.rolled_until = rolled_until(self._conn)
+                if not done:
+                    break
+            if now - self._last_retention >= 86400:
+                self._conn.execute("BEGIN IMMEDIATE")
+                enforce_retention(self._conn, now, self._retention)
+                self._conn.execute(
+                    "DELETE FROM batch_key WHERE received < ?", (now - BATCH_KEY_DAYS * 86400,)
+                )
+                self._conn.execute("COMMIT")
+                self._last_retention = now
+        except sqlite3.Error as err:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("store maintenance failed, will retry: %s", err)
+
+    def request_maintenance(self) -> Future[bool]:
+        """Run `maintain` on the writer thread now; the future resolves when it is done."""
+        future: Future[bool] = Future()
+        self._queue.put((_MAINTAIN, future))
+        return future
 
     def _loop(self) -> None:
         stopping = False
@@ -166,9 +209,17 @@ class Writer:
                     item = self._queue.get_nowait()
             except queue.Empty:
                 pass
+            maintenance = [f for entry, f in items if entry is _MAINTAIN]
+            items = [(entry, f) for entry, f in items if entry is not _MAINTAIN]
             if items:
                 self._commit(items)
             if self._indexed < self._appended:
                 self._index_some()
+                if not maintenance:
+                    continue
             elif stopping:
                 return
+            if maintenance or time.monotonic() - self._last_maintenance >= self._maintenance_every:
+                self.maintain()
+                for future in maintenance:
+                    future.set_result(True)

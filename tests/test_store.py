@@ -1,0 +1,182 @@
+"""The embedded store: append, index, rollups, late data, retention, rates, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.store.db import MIGRATIONS, StoreError, open_store
+from collector.store.query import SeriesQuery, counter_rate, run_query
+from collector.store.rollup import Retention
+from collector.store.writer import Append, Writer
+
+T0 = 1_800_000_000 - 1_800_000_000 % 3600  # an hour boundary
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[tuple[Writer, sqlite3.Connection, Clock]]:
+    path = tmp_path / "collector.db"
+    open_store(path).close()
+    clock = Clock(T0)
+    writer = Writer(path, Retention(raw=2 * 86400), clock=clock, maintenance_every=10**9)
+    writer.start()
+    conn = sqlite3.connect(path)
+    yield writer, conn, clock
+    writer.stop()
+    conn.close()
+
+
+def append(writer: Writer, lines: list[str], key: str | None = None) -> bool:
+    body = ("\n".join(lines) + "\n").encode()
+    entry = Append(T0, "s", "h", "s", False, len(lines), body, key)
+    stored = writer.append(entry).result(10)
+    assert writer.sync(10)
+    return stored
+
+
+def q(conn: sqlite3.Connection, **kw: object) -> list[list[float]]:
+    params: dict[str, object] = {
+        "measurement": "disk",
+        "field": "used",
+        "start": T0,
+        "end": T0 + 86400,
+    }
+    params.update(kw)
+    series = run_query(conn, SeriesQuery(**params))  # type: ignore[arg-type]
+    return series[0]["points"] if series else []  # type: ignore[return-value]
+
+
+def test_replayed_batch_is_acknowledged_not_stored(
+    store: tuple[Writer, sqlite3.Connection, Clock],
+) -> None:
+    writer, conn, _ = store
+    assert append(writer, [f"disk,site=s,host=h used=1i {T0}"], key="agent:1") is True
+    assert append(writer, [f"disk,site=s,host=h used=2i {T0 + 60}"], key="agent:1") is False
+    assert conn.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 1
+    assert q(conn) == [[T0, 1.0]]
+
+
+def test_rollups_match_raw_and_answer_long_ranges(
+    store: tuple[Writer, sqlite3.Connection, Clock],
+) -> None:
+    writer, conn, clock = store
+    # Two hours of a disk filling by 10 per minute, one point a minute.
+    append(writer, [f"disk,site=s,host=h,path=/ used={i * 10}i {T0 + 60 * i}" for i in range(120)])
+    clock.now = T0 + 3 * 3600
+    writer.request_maintenance().result(10)
+    five = conn.execute(
+        "SELECT bucket, min, max, sum, count, last FROM rollup WHERE res=300 ORDER BY bucket"
+    ).fetchall()
+    assert len(five) == 24
+    assert five[0] == (T0, 0.0, 40.0, 100.0, 5, 40.0)
+    hour = conn.execute(
+        "SELECT min, max, count, last FROM rollup WHERE res=3600 ORDER BY bucket"
+    ).fetchall()
+    assert hour == [(0.0, 590.0, 60, 590.0), (600.0, 1190.0, 60, 1190.0)]
+    # step >= 1 h reads the hourly rollup; the means equal the raw means.
+    assert q(conn, step=3600) == [[T0, 295.0], [T0 + 3600, 895.0]]
+    assert q(conn, step=3600, agg="max") == [[T0, 590.0], [T0 + 3600, 1190.0]]
+    assert q(conn, step=600)[:2] == [[T0, 45.0], [T0 + 600, 145.0]]
+    assert len(q(conn)) == 120  # raw
+
+
+def test_late_points_recompute_their_bucket(
+    store: tuple[Writer, sqlite3.Connection, Clock],
+) -> None:
+    writer, conn, clock = store
+    append(writer, [f"disk,site=s,host=h used=10i {T0 + 60}"])
+    clock.now = T0 + 3600
+    writer.request_maintenance().result(10)
+    # A spool that arrives after an outage carries a point for a bucket already rolled up.
+    append(writer, [f"disk,site=s,host=h used=30i {T0 + 120}"])
+    writer.request_maintenance().result(10)
+    row = conn.execute(
+        "SELECT sum, count, last FROM rollup WHERE res=300 AND bucket=?", (T0,)
+    ).fetchone()
+    assert row == (40.0, 2, 30.0)
+    assert conn.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0] == 0
+
+
+def test_retention_drops_raw_only_once_rolled_up(
+    store: tuple[Writer, sqlite3.Connection, Clock],
+) -> None:
+    writer, conn, clock = store
+    append(writer, [f"disk,site=s,host=h used={i}i {T0 + 60 * i}" for i in range(60)])
+    clock.now = T0 + 3 * 86400  # past the 2-day raw retention of this fixture
+    writer.request_maintenance().result(10)
+    assert conn.execute("SELECT count(*) FROM sample").fetchone()[0] == 0
+    # The range now starts before the raw data kept: answered from rollups.
+    series = run_query(conn, SeriesQuery("disk", "used", T0, T0 + 3600), raw_since=T0 + 86400)
+    points: list[list[float]] = series[0]["points"]  # type: ignore[assignment]
+    assert [p[1] for p in points][:2] == [2.0, 7.0]
+
+
+def test_counter_rates_handle_wrap_and_reset() -> None:
+    wrap = [(0, 4_294_967_000.0), (10, 704.0)]  # Counter32 wrapped: 1000 octets in 10 s
+    assert counter_rate(wrap) == [(10, 100.0)]
+    reset = [(0, 1_000_000.0), (10, 500.0), (20, 1500.0)]  # rebooted: no negative rate
+    assert counter_rate(reset) == [(20, 100.0)]
+
+
+def test_rate_query(store: tuple[Writer, sqlite3.Connection, Clock]) -> None:
+    writer, conn, _ = store
+    append(
+        writer,
+        [
+            f"net,site=s,host=h,interface=eth0 bytes_recv={i * 6000}i {T0 + 60 * i}"
+            for i in range(10)
+        ],
+    )
+    points = q(conn, measurement="net", field="bytes_recv", rate=True, start=T0 + 60)
+    assert points and all(v == 100.0 for _, v in points)
+
+
+def test_damaged_database_is_refused_with_a_recovery_hint(tmp_path: Path) -> None:
+    path = tmp_path / "collector.db"
+    open_store(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="recover"):
+        open_store(path)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "collector.db"
+    open_store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this collector"):
+        open_store(path)
+
+
+def test_reopening_keeps_data_and_migrates_old_schema(tmp_path: Path) -> None:
+    path = tmp_path / "collector.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    conn.execute(
+        "INSERT INTO token (hash, site, host, role, created) VALUES ('x', 's', 'h', 'reader', 0)"
+    )
+    conn.commit()
+    conn.close()
+    conn = open_store(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM token").fetchone()[0] == 1
+
+
+def test_new_database_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "collector.db"
+    open_store(path).close()
+    assert path.stat().st_mode & 0o077 == 0
