@@ -21,6 +21,7 @@ from collector import __version__
 from collector.config import CollectorConfig
 from collector.ingest.write import Refused, check_write, gunzip_bounded
 from collector.inventory import validate_document
+from collector.mirror.forwarder import Forwarder
 from collector.repository import Identity, Repository
 from collector.store.db import connect, open_store
 from collector.store.query import SeriesQuery, run_query
@@ -37,6 +38,7 @@ class Services:
 
     config: CollectorConfig
     writer: Writer
+    mirror: Forwarder | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     _local: threading.local = field(default_factory=threading.local)
 
@@ -97,16 +99,24 @@ def create_app(config: CollectorConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_store(config.storage.path).close()
+        mirror = Forwarder(config.storage.path, config.influxdb) if config.influxdb.url else None
         writer = Writer(
-            config.storage.path, Retention(raw=config.storage.raw_retention_days * 86400)
+            config.storage.path,
+            Retention(raw=config.storage.raw_retention_days * 86400),
+            mirrored=mirror is not None,
         )
+        if mirror is not None:
+            writer.on_commit = mirror.poke
+            mirror.start()
         writer.start()
-        app.state.services = Services(config, writer)
+        app.state.services = Services(config, writer, mirror)
         try:
             yield
         finally:
             # Every acknowledged request is in ingest_log already; stop() indexes the rest.
             await asyncio.to_thread(writer.stop)
+            if mirror is not None:
+                await asyncio.to_thread(mirror.stop)
 
     app = FastAPI(title="Vigie collector", version=__version__, lifespan=lifespan)
 
@@ -292,13 +302,19 @@ def create_app(config: CollectorConfig) -> FastAPI:
             store = "ok"
         except sqlite3.Error as err:
             store = f"error: {err}"
-        body = {
+        body: dict[str, Any] = {
             "status": "ok" if store == "ok" else "degraded",
             "store": store,
             "index_backlog": svc.writer.backlog(),
             "last_ingest": int(svc.writer.last_ingest) or None,
             "version": __version__,
         }
+        if svc.mirror is not None:
+            body["influxdb"] = {
+                "outbox_requests": svc.mirror.depth(),
+                "dead_letters": svc.mirror.dead_letters,
+                "last_error": svc.mirror.last_error or None,
+            }
         return JSONResponse(body, status_code=200 if store == "ok" else 503)
 
     @app.get("/metrics")
@@ -309,24 +325,23 @@ def create_app(config: CollectorConfig) -> FastAPI:
         size = sum(
             p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
         )
-        text = svc.telemetry.render(
-            {
-                "vigie_accepted_lines_total": (
-                    "Lines accepted since start.",
-                    svc.writer.accepted_lines,
-                ),
-                "vigie_duplicate_batches_total": (
-                    "Replayed batches acknowledged.",
-                    svc.writer.duplicates,
-                ),
-                "vigie_index_backlog": ("Accepted requests not yet indexed.", svc.writer.backlog()),
-                "vigie_db_size_bytes": ("SQLite database and WAL size.", size),
-                "vigie_last_ingest_timestamp_seconds": (
-                    "Last accepted write.",
-                    svc.writer.last_ingest,
-                ),
-            }
-        )
+        writer = svc.writer
+        gauges: dict[str, tuple[str, float]] = {
+            "vigie_accepted_lines_total": ("Lines accepted since start.", writer.accepted_lines),
+            "vigie_duplicate_batches_total": ("Replayed batches acknowledged.", writer.duplicates),
+            "vigie_index_backlog": ("Accepted requests not yet indexed.", writer.backlog()),
+            "vigie_db_size_bytes": ("SQLite database and WAL size.", size),
+            "vigie_last_ingest_timestamp_seconds": ("Last accepted write.", writer.last_ingest),
+        }
+        if svc.mirror is not None:
+            mirror = svc.mirror
+            gauges["vigie_outbox_requests"] = ("Requests InfluxDB lacks.", mirror.depth())
+            gauges["vigie_mirror_sent_lines_total"] = ("Lines sent to InfluxDB.", mirror.sent_lines)
+            gauges["vigie_mirror_dead_letters_total"] = (
+                "Kept in dead_letter.",
+                mirror.dead_letters,
+            )
+        text = svc.telemetry.render(gauges)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return app

@@ -54,6 +54,7 @@ class InfluxConfig:
     org: str = ""
     bucket: str = ""
     token: str = field(default="", repr=False)
+    retry_max_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ def _influx(table: Table) -> InfluxConfig:
         org=table.string("org", ""),
         bucket=table.string("bucket", ""),
         token=table.string("token", ""),
+        retry_max_seconds=table.number("retry_max_seconds", 60.0, low=0.1),
     )
     if url and config.api == "v2":
         for key in ("org", "bucket", "token"):

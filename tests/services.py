@@ -148,10 +148,11 @@ class Influx:
 
 
 @contextlib.contextmanager
-def run_influxdb(tmp: Path) -> Iterator[Influx]:
-    """InfluxDB 1.x (Debian `influxdb`) with its own config and data in `tmp`."""
+def run_influxdb(tmp: Path, port: int | None = None) -> Iterator[Influx]:
+    """InfluxDB 1.x (Debian `influxdb`) with its own config and data in `tmp`; start it again
+    on the same folder and `port` to restart it with its data."""
     influxd = binary("influxd", "/usr/bin/influxd")
-    port, rpc = free_port(), free_port()
+    port, rpc = port or free_port(), free_port()
     conf = tmp / "influxdb.conf"
     conf.write_text(
         f"""reporting-disabled = true

@@ -53,6 +53,7 @@ class Writer:
         retention: Retention | None = None,
         clock: Callable[[], float] = time.time,
         maintenance_every: float = 30.0,
+        mirrored: bool = False,
     ) -> None:
         self._conn = connect(path)
         self._retention = retention or Retention()
@@ -60,6 +61,8 @@ class Writer:
         self._maintenance_every = maintenance_every
         self._last_maintenance = 0.0
         self._last_retention = 0.0
+        self._mirrored = mirrored  # keep ingest_log rows until InfluxDB has them too
+        self.on_commit: Callable[[], None] = lambda: None
         self._indexer = Indexer(self._conn)
         self._queue: queue.Queue[tuple[Append, Future[bool]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
@@ -142,6 +145,7 @@ class Writer:
         with self._cond:
             self._appended = last_id
         self.last_ingest = time.time()
+        self.on_commit()
         for (entry, future), stored in zip(items, results, strict=True):
             if stored:
                 self.accepted_lines += entry.lines
@@ -181,10 +185,24 @@ class Writer:
                 )
                 self._conn.execute("COMMIT")
                 self._last_retention = now
+            self._prune_log(now)
         except sqlite3.Error as err:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             log.error("store maintenance failed, will retry: %s", err)
+
+    def _prune_log(self, now: int) -> None:
+        """Drop ingest_log rows that are indexed (and mirrored), after an hour kept for
+        inspection. The outbox therefore grows while InfluxDB is down, as long as disk lasts."""
+        done = self._indexer.watermark()
+        if self._mirrored:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key='mirrored_log_id'"
+            ).fetchone()
+            done = min(done, int(row[0]) if row else 0)
+        self._conn.execute(
+            "DELETE FROM ingest_log WHERE id <= ? AND received < ?", (done, now - 3600)
+        )
 
     def request_maintenance(self) -> Future[bool]:
         """Run `maintain` on the writer thread now; the future resolves when it is done."""

@@ -1,0 +1,280 @@
+"""Forwards accepted write requests to InfluxDB, in order, from the `ingest_log` outbox.
+
+The watermark `mirrored_log_id` in `meta` says what InfluxDB has; a crash resends at most the
+batch in flight (InfluxDB overwrites a point with the same series and time, so that is
+harmless). 5xx and connection errors are retried with backoff; a 4xx batch goes to the
+dead-letter table with the server's message.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from collector.config import InfluxConfig
+from collector.ingest.lineproto import LineError, parse_lines
+from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
+from collector.store.db import connect
+from collector.store.indexer import decode_body, with_identity
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 5000
+
+
+class Retry(Exception):
+    """The target is down or overloaded: try the same batch again later."""
+
+
+class Rejected(Exception):
+    """The target refused the batch for good (4xx)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """Lines from consecutive ingest_log rows, up to MAX_LINES (one row is never split)."""
+
+    last_log_id: int
+    lines: list[str]
+    unstorable: list[tuple[str, str]]  # (reason, the point as v2 line protocol)
+
+
+def read_outbox(
+    conn: sqlite3.Connection, after: int, formatter: Callable[..., str]
+) -> OutboxBatch | None:
+    """The next batch after watermark `after`, formatted for the target."""
+    rows = conn.execute(
+        "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
+        "WHERE id > ? ORDER BY id LIMIT 200",
+        (after,),
+    ).fetchall()
+    if not rows:
+        return None
+    lines: list[str] = []
+    unstorable: list[tuple[str, str]] = []
+    last = after
+    for log_id, received, site, host, precision, gzipped, body in rows:
+        try:
+            parsed = parse_lines(decode_body(body, bool(gzipped)), precision, received)
+        except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
+            unstorable.append((f"ingest_log {log_id}: {err}", ""))
+            last = log_id
+            continue
+        if lines and len(lines) + len(parsed) > MAX_LINES:
+            break
+        for point in with_identity(parsed, site, host):
+            p = to_point(point)
+            try:
+                lines.append(formatter(p))
+            except Unstorable as err:
+                unstorable.append((str(err), format_v2(p)))
+        last = log_id
+    return OutboxBatch(last, lines, unstorable)
+
+
+class V1Target:
+    """InfluxDB's 1.x write API (also served by 2.x and 3.x): /write with db and rp."""
+
+    format = staticmethod(format_v1)
+
+    def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
+        params = {"db": config.database, "precision": "s"}
+        if config.retention_policy:
+            params["rp"] = config.retention_policy
+        self._url = f"{config.url}/write?{urlencode(params)}"
+        self._config = config
+        self._timeout = timeout
+        self._headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if config.token:
+            self._headers["Authorization"] = f"Token {config.token}"
+        elif config.username:
+            pair = f"{config.username}:{config.password}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+
+    def prepare(self) -> None:
+        """Create the database if it is missing (1.x; harmless elsewhere)."""
+        query = urlencode({"q": f'CREATE DATABASE "{self._config.database}"'})
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config
+            f"{self._config.url}/query?{query}", method="POST", headers=self._headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout):  # noqa: S310
+                pass
+        except (urllib.error.URLError, OSError) as err:
+            log.info("influxdb: could not create database %s: %s", self._config.database, err)
+
+    def send(self, lines: list[str]) -> None:
+        """POST the lines; raises Retry or Rejected."""
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config
+            self._url, data="\n".join(lines).encode(), method="POST", headers=self._headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout):  # noqa: S310
+                return
+        except urllib.error.HTTPError as err:
+            message = err.read(2000).decode(errors="replace")
+            if err.code == 404 and "database not found" in message:
+                # Created at start unless InfluxDB was down then: create it now and resend.
+                self.prepare()
+                raise Retry(f"HTTP 404: {message}") from None
+            if 400 <= err.code < 500 and err.code not in (408, 429):
+                raise Rejected(f"HTTP {err.code}: {message}") from None
+            raise Retry(f"HTTP {err.code}: {message}") from None
+        except (urllib.error.URLError, OSError) as err:
+            raise Retry(str(getattr(err, "reason", err))) from None
+
+
+class V2Target:
+    """InfluxDB's 2.x write API through influxdb-client, synchronous."""
+
+    format = staticmethod(format_v2)
+
+    def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
+        from influxdb_client.client.influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self._config = config
+        self._client = InfluxDBClient(
+            url=config.url, token=config.token, org=config.org, timeout=int(timeout * 1000)
+        )
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def prepare(self) -> None:
+        """Nothing to create: the bucket belongs to the InfluxDB administrator."""
+
+    def send(self, lines: list[str]) -> None:
+        """Write the lines; raises Retry or Rejected."""
+        from influxdb_client.client.exceptions import InfluxDBError
+        from influxdb_client.domain.write_precision import WritePrecision
+
+        try:
+            self._api.write(
+                bucket=self._config.bucket,
+                org=self._config.org,
+                record="\n".join(lines),
+                write_precision=WritePrecision.S,  # type: ignore[arg-type]
+            )
+        except InfluxDBError as err:
+            status = err.response.status if err.response is not None else 0
+            if 400 <= status < 500 and status not in (408, 429):
+                raise Rejected(f"HTTP {status}: {err.message}") from None
+            raise Retry(f"HTTP {status}: {err.message}") from None
+        except OSError as err:  # urllib3 errors derive from it
+            raise Retry(str(err)) from None
+
+
+class Forwarder:
+    """The mirror's thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: InfluxConfig,
+        base_delay: float = 1.0,
+    ) -> None:
+        self._conn = connect(path)
+        self._target: V1Target | V2Target = (
+            V2Target(config) if config.api == "v2" else V1Target(config)
+        )
+        self._base, self._max = base_delay, config.retry_max_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="influx-mirror", daemon=True)
+        self.sent_lines = 0
+        self.dead_letters = 0
+        self.last_error = ""
+
+    def watermark(self) -> int:
+        """The last ingest_log id InfluxDB has."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='mirrored_log_id'").fetchone()
+        return int(row[0]) if row else 0
+
+    def depth(self) -> int:
+        """Accepted write requests InfluxDB does not have yet."""
+        row = self._conn.execute(
+            "SELECT count(*) FROM ingest_log WHERE id > ?", (self.watermark(),)
+        ).fetchone()
+        return int(row[0])
+
+    def start(self) -> None:
+        """Start forwarding."""
+        self._thread.start()
+
+    def poke(self) -> None:
+        """New data arrived: look at the outbox now."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop after the batch in flight."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self._conn.close()
+
+    def _dead_letter(self, reason: str, body: str) -> None:
+        self._conn.execute(
+            "INSERT INTO dead_letter (created, target, reason, body) VALUES (?, 'influxdb', ?, ?)",
+            (int(time.time()), reason, body.encode()),
+        )
+        self.dead_letters += 1
+
+    def _advance(self, batch: OutboxBatch) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        for reason, line in batch.unstorable:
+            log.warning("influxdb: point kept in dead_letter: %s", reason)
+            self._dead_letter(reason, line)
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('mirrored_log_id', ?)", (batch.last_log_id,)
+        )
+        self._conn.execute("COMMIT")
+
+    def forward_once(self) -> bool:
+        """Send one batch; True if there may be more. Raises Retry."""
+        batch = read_outbox(self._conn, self.watermark(), self._target.format)
+        if batch is None:
+            return False
+        # One ingest_log row may hold more than MAX_LINES: send it in slices. A Retry part-way
+        # resends the earlier slices, which InfluxDB overwrites with the same values.
+        for start in range(0, len(batch.lines), MAX_LINES):
+            chunk = batch.lines[start : start + MAX_LINES]
+            try:
+                self._target.send(chunk)
+            except Rejected as err:
+                log.error("influxdb refused %d lines: %s", len(chunk), err)
+                batch.unstorable.append((str(err), "\n".join(chunk)))
+            else:
+                self.sent_lines += len(chunk)
+        self._advance(batch)
+        return True
+
+    def _loop(self) -> None:
+        self._target.prepare()
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                more = self.forward_once()
+                failures = 0
+                self.last_error = ""
+            except Retry as err:
+                failures += 1
+                delay = min(self._max, self._base * 2 ** min(failures - 1, 10))
+                self.last_error = str(err)
+                log.warning("influxdb unreachable (%s); retry in %.0f s", err, delay)
+                self._stop.wait(delay)
+                continue
+            except sqlite3.Error as err:
+                log.error("influxdb mirror cannot read the outbox: %s", err)
+                self._stop.wait(5)
+                continue
+            if not more:
+                self._wake.wait(1.0)
+                self._wake.clear()
