@@ -171,6 +171,7 @@ def create_app(config: CollectorConfig) -> FastAPI:
             len(checked.points),
             body,
             request.headers.get("x-vigie-batch"),
+            checked.points,
         )
         try:
             await asyncio.wrap_future(svc.writer.append(entry))

@@ -153,6 +153,7 @@ def run_influxdb(tmp: Path, port: int | None = None) -> Iterator[Influx]:
     on the same folder and `port` to restart it with its data."""
     influxd = binary("influxd", "/usr/bin/influxd")
     port, rpc = port or free_port(), free_port()
+    tmp.mkdir(parents=True, exist_ok=True)
     conf = tmp / "influxdb.conf"
     conf.write_text(
         f"""reporting-disabled = true

@@ -15,6 +15,9 @@ from collector.store.rollup import FIVE_MINUTES, rolled_until
 log = logging.getLogger(__name__)
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
     """The canonical key of a series: measurement and sorted tags, escaped as line protocol."""
     return escape_measurement(measurement) + "".join(
@@ -55,13 +58,15 @@ class Indexer:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._series: dict[str, int] = {}
+        # (measurement, tags) -> series id: tuples hash faster than escaping a key each time.
+        self._series: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self.rolled_until = rolled_until(conn)
+        self.parsed: dict[int, list[ParsedPoint]] = {}  # ingest_log id -> points, not yet indexed
 
     def _series_id(self, point: ParsedPoint) -> int:
-        key = series_key(point.measurement, point.tags)
-        sid = self._series.get(key)
+        sid = self._series.get((point.measurement, point.tags))
         if sid is None:
+            key = series_key(point.measurement, point.tags)
             tags = dict(point.tags)
             row = self._conn.execute(
                 "INSERT INTO series (key, measurement, site, host, tags, last_seen) "
@@ -76,7 +81,7 @@ class Indexer:
                     point.time,
                 ),
             ).fetchone()
-            sid = self._series[key] = int(row[0])
+            sid = self._series[(point.measurement, point.tags)] = int(row[0])
         return sid
 
     def index(self, points: list[ParsedPoint]) -> None:
@@ -86,7 +91,7 @@ class Indexer:
         late: set[tuple[int, int]] = set()
         for point in points:
             sid = self._series_id(point)
-            rows.append((sid, point.time, json.dumps(point.fields, ensure_ascii=False)))
+            rows.append((sid, point.time, _encode(point.fields)))
             if point.time > last_seen.get(sid, 0):
                 last_seen[sid] = point.time
             if point.time < self.rolled_until:
@@ -117,7 +122,9 @@ class Indexer:
         try:
             for log_id, received, site, host, precision, gzipped, body in rows:
                 try:
-                    points = parse_lines(decode_body(body, bool(gzipped)), precision, received)
+                    points = self.parsed.pop(log_id, None) or parse_lines(
+                        decode_body(body, bool(gzipped)), precision, received
+                    )
                 except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
                     # Checked before the 204, so this means a bug: keep the body, never drop it.
                     log.error("ingest_log %s cannot be indexed: %s", log_id, err)

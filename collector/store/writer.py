@@ -14,9 +14,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.ingest.lineproto import ParsedPoint
 from collector.store.db import connect
 from collector.store.indexer import Indexer
 from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
@@ -38,6 +39,9 @@ class Append:
     lines: int
     body: bytes
     batch_key: str | None
+    # Parsed on the request path; handed to the indexer in memory so it need not parse again
+    # (after a restart the indexer parses the stored body instead).
+    points: list[ParsedPoint] | None = field(default=None, compare=False, repr=False)
 
 
 # Queued instead of an Append to ask the writer thread for a maintenance pass.
@@ -128,6 +132,8 @@ class Writer:
                     ),
                 )
                 last_id = int(cursor.lastrowid or last_id)
+                if entry.points is not None:
+                    self._indexer.parsed[last_id] = entry.points
                 if entry.batch_key is not None:
                     self._conn.execute(
                         "INSERT INTO batch_key VALUES (?, ?, ?)",

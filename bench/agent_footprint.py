@@ -1,0 +1,270 @@
+"""Agent footprint: resident memory and CPU time per collection cycle, side by side with
+Prometheus node_exporter, Zabbix agent and Glances (Debian packages), on this machine.
+
+Each program runs for --seconds at a 5 s cycle (the cost of a cycle does not depend on the
+interval; a short one gives more cycles to average). Run: .venv/bin/python -m bench.agent_footprint
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.server
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.services import free_port
+
+RESULTS = Path(__file__).parent / "results"
+TICK = os.sysconf("SC_CLK_TCK")
+CYCLE = 5.0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def rss_kib(pids: list[int]) -> int:
+    """Summed resident memory."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def family(root: int) -> list[int]:
+    """A process and its descendants."""
+    out = [root]
+    for pid in out:
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        out += [int(c) for c in children]
+    return out
+
+
+def measure(
+    name: str,
+    args: list[str],
+    seconds: float,
+    per_cycle: Callable[[], None] | None = None,
+    warmup: float = 6.0,
+    env: dict[str, str] | None = None,
+) -> dict[str, float | str]:
+    """Run a program, let it warm up, then measure CPU over `seconds` and RSS at the end."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + warmup
+        while time.monotonic() < deadline:
+            if per_cycle:
+                per_cycle()
+            time.sleep(CYCLE if per_cycle else 0.5)
+        pids = family(proc.pid)
+        start_cpu, start = cpu_seconds(pids), time.monotonic()
+        cycles = 0
+        while time.monotonic() - start < seconds:
+            if per_cycle:
+                per_cycle()
+            cycles += 1
+            time.sleep(CYCLE)
+        pids = family(proc.pid)
+        used = cpu_seconds(pids) - start_cpu
+        rss = rss_kib(pids)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {
+        "program": name,
+        "rss_mib": rss / 1024,
+        "cpu_ms_per_cycle": 1000 * used / cycles,
+        "processes": len(pids),
+    }
+
+
+def sink() -> tuple[str, http.server.ThreadingHTTPServer]:
+    """A collector stand-in that acknowledges everything (the agent's sends are measured too)."""
+
+    class Ack(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ack)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+def low_free_port() -> int:
+    """A free port below 32768: zabbix_agentd refuses a ListenPort above 32767."""
+    for port in range(23050, 32767):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 32768")
+
+
+def zabbix_get(port: int, key: str) -> None:
+    """One passive check, Zabbix protocol (ZBXD header + key)."""
+    data = key.encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"ZBXD\x01" + struct.pack("<Q", len(data)) + data)
+        while sock.recv(65536):
+            pass
+
+
+# What a Zabbix "Linux by Zabbix agent" template asks for each minute, roughly.
+ZABBIX_ITEMS = [
+    "system.cpu.util[,user]",
+    "system.cpu.util[,system]",
+    "system.cpu.util[,idle]",
+    "system.cpu.util[,iowait]",
+    "system.cpu.load[all,avg1]",
+    "system.cpu.load[all,avg5]",
+    "vm.memory.size[available]",
+    "vm.memory.size[total]",
+    "system.swap.size[,free]",
+    "system.uptime",
+    "system.boottime",
+    "proc.num[]",
+    "proc.num[,,run]",
+    "system.users.num",
+    "vfs.fs.size[/,used]",
+    "vfs.fs.size[/,pused]",
+    "vfs.fs.inode[/,pfree]",
+    "vfs.dev.read[vda,sectors]",
+    "vfs.dev.write[vda,sectors]",
+    "net.if.in[eth0]",
+    "net.if.out[eth0]",
+    "net.if.in[eth0,errors]",
+    "net.if.out[eth0,errors]",
+]
+
+
+def main() -> None:
+    """Measure every program and print a Markdown table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url, server = sink()
+        (Path(tmp) / "token").write_text("bench\n")
+        config = Path(tmp) / "agent.toml"
+        config.write_text(
+            f'[agent]\nsite = "bench"\nhost = "pc"\ninterval = {int(CYCLE)}\n'
+            "smart_interval = 86400\n"
+            f'inventory_interval = 86400\n[collector]\nurl = "{url}"\ntoken_file = "token"\n'
+            f'[spool]\npath = "spool.db"\n'
+        )
+        agent = str(Path(sys.executable).parent / "vigie-agent")
+        results.append(
+            measure("vigie-agent", [agent, "run", "--config", str(config)], args.seconds, warmup=70)
+        )  # past its random start offset and first inventory
+        server.shutdown()
+
+        port = free_port()
+        scrape_url = f"http://127.0.0.1:{port}/metrics"
+
+        def scrape() -> None:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(scrape_url, timeout=10).read()
+
+        results.append(
+            measure(
+                "prometheus-node-exporter (per scrape)",
+                ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"],
+                args.seconds,
+                per_cycle=scrape,
+            )
+        )
+
+        zport = low_free_port()
+        zconf = Path(tmp) / "zabbix_agentd.conf"
+        zconf.write_text(
+            f"Server=127.0.0.1\nListenIP=127.0.0.1\nListenPort={zport}\nStartAgents=3\n"
+            f"PidFile={tmp}/zabbix.pid\nLogType=console\nHostname=bench\n"
+            "AllowRoot=1\n"
+        )
+
+        def poll() -> None:
+            for key in ZABBIX_ITEMS:
+                with contextlib.suppress(OSError):
+                    zabbix_get(zport, key)
+
+        results.append(
+            measure(
+                "zabbix_agentd (23 passive items)",
+                ["zabbix_agentd", "-f", "-c", str(zconf)],
+                args.seconds,
+                per_cycle=poll,
+            )
+        )
+        results.append(
+            measure(
+                "glances (CSV export)",
+                [
+                    "glances",
+                    "-q",
+                    "-t",
+                    str(int(CYCLE)),
+                    "--export",
+                    "csv",
+                    "--export-csv-file",
+                    f"{tmp}/glances.csv",
+                    "--disable-webui",
+                ],
+                args.seconds,
+                warmup=10,
+            )
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "agent_footprint.json").write_text(json.dumps(results, indent=2) + "\n")
+    base = results[1]
+    print(
+        "| program | RSS (MiB) | CPU per cycle (ms) | RSS vs node_exporter | CPU vs node_exporter |"
+    )
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r['program']} | {r['rss_mib']:.1f} | {r['cpu_ms_per_cycle']:.1f} | "
+            f"{float(r['rss_mib']) / float(base['rss_mib']):.2f} | "
+            f"{float(r['cpu_ms_per_cycle']) / max(float(base['cpu_ms_per_cycle']), 0.01):.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
