@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 FieldValue = float | int | bool | str
@@ -51,13 +51,19 @@ def format_field(value: FieldValue) -> str | None:
     return escape_string_field(value)
 
 
-def format_point(point: Point) -> str | None:
-    """Render a point as one line; None when no field survives (a line needs one field)."""
-    fields = []
-    for key, value in point.fields.items():
+def format_fields(fields: Mapping[str, FieldValue], key: Callable[[str], str] = escape_key) -> str:
+    """The field set of a line, `key` escaping the names; "" when no value can be sent."""
+    pairs = []
+    for name, value in fields.items():
         text = format_field(value)
         if text is not None:
-            fields.append(f"{escape_key(key)}={text}")
+            pairs.append(f"{key(name)}={text}")
+    return ",".join(pairs)
+
+
+def format_point(point: Point) -> str | None:
+    """Render a point as one line; None when no field survives (a line needs one field)."""
+    fields = format_fields(point.fields)
     if not fields:
         return None
     head = escape_measurement(point.measurement)
@@ -65,7 +71,7 @@ def format_point(point: Point) -> str | None:
         value = point.tags[key]
         if value != "":  # An empty tag value is invalid in line protocol: leave the tag out.
             head += f",{escape_key(key)}={escape_key(value)}"
-    return f"{head} {','.join(fields)} {point.time}"
+    return f"{head} {fields} {point.time}"
 
 
 def format_points(points: list[Point]) -> list[str]:

@@ -506,6 +506,16 @@ def agent_config(tmp: Path, url: str, token: str, site: str, host: str, extra: s
     return path
 
 
+def start_agent(config: Path) -> subprocess.Popen[str]:
+    """`vigie-agent run --config FILE` as a child process."""
+    return subprocess.Popen(
+        [str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def get_json(url: str, token: str) -> Any:
     """GET with a token; the decoded JSON."""
     import json

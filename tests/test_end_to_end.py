@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +13,7 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
-from tests.services import VENV_BIN, CollectorProcess, agent_config, get_json, run_collector
+from tests.services import CollectorProcess, agent_config, get_json, run_collector, start_agent
 
 
 def query(collector: CollectorProcess, token: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
@@ -47,12 +46,7 @@ def test_agent_reports_cpu_and_mem_to_collector(
     token = collector.token("Annonay", "mairie-pc1")
     reader = collector.token("", "", role="reader")
     config = agent_config(tmp_path, collector.url, token, "Annonay", "mairie-pc1")
-    agent = subprocess.Popen(
-        [str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    agent = start_agent(config)
     try:
         deadline = time.monotonic() + 30
         cpu: list[dict] = []  # type: ignore[type-arg]

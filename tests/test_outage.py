@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
-from tests.services import VENV_BIN, agent_config, get_json, run_collector
+from tests.services import agent_config, get_json, run_collector, start_agent
 
 
 def stored_batches(db: Path) -> tuple[list[int], int]:
@@ -28,12 +27,7 @@ def test_outage_then_recovery_stores_every_batch_once(tmp_path: Path) -> None:
     with run_collector(tmp_path / "collector") as collector:
         token = collector.token("Privas", "ecole-pc2")
         config = agent_config(tmp_path, collector.url, token, "Privas", "ecole-pc2")
-        agent = subprocess.Popen(
-            [str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        agent = start_agent(config)
         try:
             db = tmp_path / "collector" / "collector.db"
             deadline = time.monotonic() + 20

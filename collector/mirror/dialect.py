@@ -8,7 +8,7 @@ point is refused here (it goes to the dead-letter table with the reason), never 
 
 from __future__ import annotations
 
-from agent.lineproto import Point, format_field, format_point
+from agent.lineproto import Point, format_fields, format_point
 from collector.ingest.lineproto import ParsedPoint
 
 
@@ -40,14 +40,10 @@ def format_v1(point: Point) -> str:
         tag = point.tags[key]
         if tag:
             head += f",{_v1_escape(key, ',= ', 'tag key')}={_v1_escape(tag, ',= ', 'tag value')}"
-    fields = []
-    for key, value in point.fields.items():
-        text = format_field(value)
-        if text is not None:
-            fields.append(f"{_v1_escape(key, ',= ', 'field key')}={text}")
+    fields = format_fields(point.fields, lambda name: _v1_escape(name, ",= ", "field key"))
     if not fields:
         raise Unstorable("no field left to write")
-    return f"{head} {','.join(fields)} {point.time}"
+    return f"{head} {fields} {point.time}"
 
 
 def format_v2(point: Point) -> str:
