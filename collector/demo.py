@@ -32,8 +32,10 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
     conn = open_store(config.storage.path)
     repo = Repository(conn)
     token_file = folder / "agent.token"
-    token_file.write_text(repo.create_token("demo", "this-machine", "workstation") + "\n")
-    token_file.chmod(0o600)
+    # A second run continues the first: keep the agent's token if it is still valid.
+    if not (token_file.exists() and repo.identify(token_file.read_text().strip())):
+        token_file.write_text(repo.create_token("demo", "this-machine", "workstation") + "\n")
+        token_file.chmod(0o600)
     reader = repo.create_token("*", "*", "reader")
     conn.close()
     agent_config = dataclasses.replace(

@@ -159,16 +159,18 @@ class Writer:
                 self.duplicates += 1
             future.set_result(stored)
 
-    def _index_some(self) -> None:
+    def _index_some(self) -> bool:
+        """Index a few appended requests; False when SQLite refused (retried later)."""
         try:
             self._indexer.index_log(limit=20)
         except sqlite3.Error as err:
             log.error("indexing failed, will retry: %s", err)
             time.sleep(1)
-            return
+            return False
         with self._cond:
             self._indexed = self._indexer.watermark()
             self._cond.notify_all()
+        return True
 
     def maintain(self) -> None:
         """Roll up closed windows (looping while behind); once a day, enforce retention and
@@ -238,7 +240,9 @@ class Writer:
             if items:
                 self._commit(items)
             if self._indexed < self._appended:
-                self._index_some()
+                if not self._index_some() and stopping:
+                    # The requests stay in ingest_log; the next start indexes them.
+                    return
                 if not maintenance:
                     continue
             elif stopping:
