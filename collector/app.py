@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from collector import __version__
 from collector.config import CollectorConfig
-from collector.ingest.write import Refused, check_write, gunzip_bounded
+from collector.ingest.write import Refused, check_write, decompress
 from collector.inventory import validate_document
 from collector.mirror.forwarder import Forwarder
 from collector.repository import Identity, Repository
@@ -213,8 +213,11 @@ def create_app(config: CollectorConfig) -> FastAPI:
         svc = services(request)
         identity = authenticate(request, authorization)
         body = await read_body(request, svc.config.limits.max_body_bytes)
-        if request.headers.get("content-encoding", "").lower() == "gzip" or body[:2] == b"\x1f\x8b":
-            body = gunzip_bounded(body, svc.config.limits.max_decompressed_bytes)
+        body, _ = decompress(
+            body,
+            request.headers.get("content-encoding", ""),
+            svc.config.limits.max_decompressed_bytes,
+        )
         try:
             document = json.loads(body)
         except ValueError as err:

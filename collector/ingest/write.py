@@ -40,6 +40,17 @@ def gunzip_bounded(body: bytes, limit: int) -> bytes:
     return out
 
 
+def decompress(body: bytes, content_encoding: str, limit: int) -> tuple[bytes, bool]:
+    """The body as sent, gunzipped when declared or recognised as gzip (bounded by `limit`);
+    also says whether it was gzip."""
+    gzipped = content_encoding.strip().lower() == "gzip" or body[:2] == b"\x1f\x8b"
+    if gzipped:
+        return gunzip_bounded(body, limit), True
+    if len(body) > limit:
+        raise Refused(413, f"body exceeds max_decompressed_bytes ({limit})")
+    return body, False
+
+
 def check_limits(points: list[ParsedPoint], limits: Limits) -> None:
     """Tag count and string lengths, naming the line that breaks one."""
     for point in points:
@@ -87,10 +98,7 @@ def check_write(
     """Every check a write request goes through; raises Refused."""
     if precision not in PRECISIONS:
         raise Refused(400, f"unknown precision {precision!r}: use one of s, ms, us, ns")
-    gzipped = content_encoding.strip().lower() == "gzip" or body[:2] == b"\x1f\x8b"
-    text_bytes = gunzip_bounded(body, limits.max_decompressed_bytes) if gzipped else body
-    if not gzipped and len(body) > limits.max_decompressed_bytes:
-        raise Refused(413, f"body exceeds max_decompressed_bytes ({limits.max_decompressed_bytes})")
+    text_bytes, gzipped = decompress(body, content_encoding, limits.max_decompressed_bytes)
     try:
         text = text_bytes.decode()
     except UnicodeDecodeError as err:

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from collector.config import InfluxConfig
 from collector.ingest.lineproto import LineError, parse_lines
 from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
-from collector.store.db import connect
+from collector.store.db import connect, read_mark, write_mark
 from collector.store.indexer import decode_body, with_identity
 
 log = logging.getLogger(__name__)
@@ -195,8 +195,7 @@ class Forwarder:
 
     def watermark(self) -> int:
         """The last ingest_log id InfluxDB has."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key='mirrored_log_id'").fetchone()
-        return int(row[0]) if row else 0
+        return read_mark(self._conn, "mirrored_log_id") or 0
 
     def depth(self) -> int:
         """Accepted write requests InfluxDB does not have yet."""
@@ -232,9 +231,7 @@ class Forwarder:
         for reason, line in batch.unstorable:
             log.warning("influxdb: point kept in dead_letter: %s", reason)
             self._dead_letter(reason, line)
-        self._conn.execute(
-            "INSERT OR REPLACE INTO meta VALUES ('mirrored_log_id', ?)", (batch.last_log_id,)
-        )
+        write_mark(self._conn, "mirrored_log_id", batch.last_log_id)
         self._conn.execute("COMMIT")
 
     def forward_once(self) -> bool:

@@ -105,6 +105,17 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def read_mark(conn: sqlite3.Connection, key: str) -> int | None:
+    """An integer watermark kept in `meta` (indexed_log_id, mirrored_log_id...), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def write_mark(conn: sqlite3.Connection, key: str, value: int) -> None:
+    """Set an integer watermark in `meta` (inside the caller's transaction)."""
+    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+
 class StoreError(Exception):
     """The database cannot be used as it is; the message says what to do."""
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from agent.lineproto import escape_key, escape_measurement
 from collector.ingest.lineproto import LineError, ParsedPoint, parse_lines
+from collector.store.db import read_mark, write_mark
 from collector.store.rollup import FIVE_MINUTES, rolled_until
 
 log = logging.getLogger(__name__)
@@ -135,9 +136,7 @@ class Indexer:
                     )
                     continue
                 self.index(with_identity(points, site, host))
-            self._conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('indexed_log_id', ?)", (rows[-1][0],)
-            )
+            write_mark(self._conn, "indexed_log_id", rows[-1][0])
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -147,5 +146,4 @@ class Indexer:
 
     def watermark(self) -> int:
         """The id of the last indexed request."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key='indexed_log_id'").fetchone()
-        return int(row[0]) if row else 0
+        return read_mark(self._conn, "indexed_log_id") or 0

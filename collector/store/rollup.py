@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from collector.store.db import read_mark, write_mark
+
 FIVE_MINUTES, HOUR, DAY = 300, 3600, 86400
 RESOLUTIONS = (FIVE_MINUTES, HOUR)
 GRACE = 120  # seconds a window stays open for points still on their way
@@ -55,21 +57,16 @@ GROUP BY series_id, field, hour
 """
 
 
-def _watermark(conn: sqlite3.Connection, key: str) -> int | None:
-    row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-    return int(row[0]) if row else None
-
-
 def rolled_until(conn: sqlite3.Connection) -> int:
     """Points before this time are in the 5-minute rollup."""
-    return _watermark(conn, "rollup_300_until") or 0
+    return read_mark(conn, "rollup_300_until") or 0
 
 
 def roll_up(conn: sqlite3.Connection, now: int) -> int:
     """Roll up closed windows and dirty buckets (inside the caller's transaction); returns the
     number of seconds of history rolled up, so the caller can loop while behind."""
     done = 0
-    until = _watermark(conn, "rollup_300_until")
+    until = read_mark(conn, "rollup_300_until")
     if until is None:
         first = conn.execute("SELECT min(ts) FROM sample").fetchone()[0]
         if first is None:
@@ -85,7 +82,7 @@ def roll_up(conn: sqlite3.Connection, now: int) -> int:
             _FROM_FIVE_MINUTES.format(where="bucket >= ? AND bucket < ?"),
             (until - until % HOUR, end),
         )
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_300_until', ?)", (end,))
+        write_mark(conn, "rollup_300_until", end)
         done = end - until
     dirty = conn.execute("SELECT series_id, bucket FROM rollup_dirty LIMIT 500").fetchall()
     for series_id, bucket in dirty:

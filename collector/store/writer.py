@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.ingest.lineproto import ParsedPoint
-from collector.store.db import connect
+from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
 from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
 
@@ -204,10 +204,7 @@ class Writer:
         inspection. The outbox therefore grows while InfluxDB is down, as long as disk lasts."""
         done = self._indexer.watermark()
         if self._mirrored:
-            row = self._conn.execute(
-                "SELECT value FROM meta WHERE key='mirrored_log_id'"
-            ).fetchone()
-            done = min(done, int(row[0]) if row else 0)
+            done = min(done, read_mark(self._conn, "mirrored_log_id") or 0)
         self._conn.execute(
             "DELETE FROM ingest_log WHERE id <= ? AND received < ?", (done, now - 3600)
         )
