@@ -1,4 +1,4 @@
-"""vigie-agent: run, collect, inventory (argument parsing only)."""
+"""vigie-agent: run, collect, inventory, poll (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,47 @@ def _inventory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _poll(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    config = _config(args.config, required=True)
+    devices = [d for d in config.devices if args.device in (None, d.name)]
+    if not devices:
+        known = ", ".join(d.name for d in config.devices) or "none configured"
+        sys.stderr.write(f"vigie-agent: no device {args.device!r} (devices: {known})\n")
+        return EXIT_CONFIG
+    try:
+        from agent.poller.poll import Poller
+        from agent.poller.site import device_lines
+    except ImportError as err:
+        sys.stderr.write(
+            f"vigie-agent: {err.name} is not installed; install the poller extra: "
+            "pip install 'vigie[poller]'\n"
+        )
+        return EXIT_MISSING_DEPENDENCY
+
+    async def poll() -> int:
+        poller = Poller()
+        if args.inventory:
+            documents = [await poller.inventory(d) for d in devices]
+            print(json.dumps([d for d in documents if d], ensure_ascii=False, indent=2))
+            return 0 if all(documents) else 1
+        results = await poller.poll_all(devices, int(time.time()))
+        for name, points in results.items():
+            for line in device_lines(points, config.site, name):
+                print(line)
+        failed = [
+            p
+            for ps in results.values()
+            for p in ps
+            if p.measurement == "device_poll" and not p.fields["ok"]
+        ]
+        return 1 if failed else 0
+
+    return asyncio.run(poll())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="vigie-agent", description="Vigie workstation agent")
@@ -98,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     inventory = commands.add_parser("inventory", help="this host's inventory, GLPI JSON on stdout")
     inventory.add_argument("--config", type=Path)
     inventory.set_defaults(handler=_inventory)
+    poll = commands.add_parser(
+        "poll", help="poll the configured devices once, line protocol on stdout"
+    )
+    poll.add_argument("--config", type=Path, required=True)
+    poll.add_argument("--device", help="only this device (its name in the config)")
+    poll.add_argument("--inventory", action="store_true", help="print GLPI inventories instead")
+    poll.set_defaults(handler=_poll)
     return parser
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.poller.credentials import SnmpCredentials, SshCredentials
 from agent.tomlconfig import ConfigError, Table, load_toml, path_value
 
 DEFAULT_CONFIG = Path("/etc/vigie/agent.toml")
@@ -39,16 +40,25 @@ class CollectorLink:
     allow_insecure_http: bool = False
 
 
+REACH_METHODS = ("auto", "icmp", "tcp", "off")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:
     """One device polled by this agent acting as site poller."""
 
     name: str
-    address: str
+    address: str  # host, host:port or [v6]:port; the port is the SNMP (else SSH) port
     kind: str
     interval: int
-    snmp: dict[str, Any] = field(default_factory=dict)
-    ssh: dict[str, Any] = field(default_factory=dict)
+    snmp: SnmpCredentials | None = None
+    ssh: SshCredentials | None = None
+    reach: str = "auto"
+
+    @property
+    def host(self) -> str:
+        """The address without its port."""
+        return split_address(self.address)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +84,70 @@ def _identifier(table: Table, key: str, default: Any) -> Any:
     return value
 
 
-def _device(table: Table) -> DeviceConfig:
+def split_address(address: str) -> tuple[str, int | None]:
+    """("host", port or None) from "host", "host:port", "[v6]" or "[v6]:port"."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif address.count(":") == 1:
+        host, _, port = address.partition(":")
+    else:
+        host, port = address, ""
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"bad port {port!r}")
+    return host, int(port) if port else None
+
+
+def _device(table: Table, secrets: dict[str, Any]) -> DeviceConfig:
     name = _identifier(table, "name", ...)
     address = table.string("address")
+    try:
+        _, port = split_address(address.strip())
+    except ValueError as err:
+        raise table.error("address", str(err)) from None
     if not address.strip():
         raise table.error("address", "must not be empty")
     kind = table.string("kind", choices=DEVICE_KINDS)
     interval = table.integer("interval", 120, low=10, high=3600)
-    snmp = table.mapping("snmp")
-    ssh = table.mapping("ssh")
-    if not snmp and not ssh and kind not in ("router", "switch", "nas"):
+    reach = table.string("reach", "auto", choices=REACH_METHODS)
+    hidden = secrets.get(name, {})
+    tables: dict[str, dict[str, Any]] = {}
+    for key in ("snmp", "ssh"):
+        tables[key] = {**table.mapping(key), **hidden.get(key, {})}
+    if port is not None:
+        tables["snmp" if tables["snmp"] else "ssh"].setdefault("port", port)
+    try:
+        snmp = SnmpCredentials.from_config(tables["snmp"]) if tables["snmp"] else None
+    except (ValueError, TypeError) as err:
+        raise table.error("snmp", str(err)) from None
+    try:
+        ssh = (
+            SshCredentials.from_config(tables["ssh"], table.path.parent) if tables["ssh"] else None
+        )
+    except (ValueError, TypeError) as err:
+        raise table.error("ssh", str(err)) from None
+    if snmp is None and ssh is None and kind not in ("router", "switch", "nas"):
         raise table.error("snmp", f"a {kind} needs snmp or ssh credentials")
     table.done()
-    return DeviceConfig(name, address, kind, interval, snmp, ssh)
+    return DeviceConfig(name, address.strip(), kind, interval, snmp, ssh, reach)
+
+
+def load_secrets(path: Path) -> dict[str, Any]:
+    """The secrets file: `[NAME.snmp]`/`[NAME.ssh]` tables merged into the device NAME.
+    It must be readable by its owner only, since it holds communities and keys."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        raise ConfigError(path, "", f"cannot read the secrets file: {err.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            path, "", f"secrets file is readable by others (mode {mode & 0o777:o}); chmod 600 it"
+        )
+    data = load_toml(path)
+    for name, value in data.items():
+        if not isinstance(value, dict) or set(value) - {"snmp", "ssh"}:
+            raise ConfigError(path, name, "expected tables [NAME.snmp] and/or [NAME.ssh]")
+    return data
 
 
 def parse_agent_config(data: dict[str, Any], path: Path) -> AgentConfig:
@@ -127,7 +188,14 @@ def parse_agent_config(data: dict[str, Any], path: Path) -> AgentConfig:
     )
     spool_table.done()
 
-    devices = tuple(_device(t) for t in top.tables("devices"))
+    poller = top.table("poller")
+    secrets_file = path_value(poller, "secrets_file", None, base)
+    poller.done()
+    secrets = load_secrets(secrets_file) if secrets_file else {}
+    devices = tuple(_device(t, secrets) for t in top.tables("devices"))
+    unknown_secrets = sorted(set(secrets) - {d.name for d in devices})
+    if unknown_secrets:
+        raise ConfigError(secrets_file or path, unknown_secrets[0], "no device has this name")
     names = [d.name for d in devices]
     for name in names:
         if names.count(name) > 1:

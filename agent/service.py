@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.collectors.base import Collector
 from agent.collectors.cpu import CpuCollector
@@ -25,6 +26,9 @@ from agent.lineproto import Point, format_points
 from agent.sender import Forwarder, Sender, read_token
 from agent.spool import Spool
 from agent.telemetry import agent_point
+
+if TYPE_CHECKING:  # pysnmp and paramiko load only when devices are configured
+    from agent.poller.site import Output
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class AgentService:
             max_bytes=int(config.spool.max_mb * 1024 * 1024),
             clock=clock,
         )
+        self.poller_output: queue.Queue[Output] = queue.Queue()
         self.forwarder: Forwarder | None = None
         if config.collector.url and config.collector.token_file:
             sender = Sender(config.collector, read_token(config.collector.token_file))
@@ -132,8 +137,21 @@ class AgentService:
         self.spool.remember_inventory(digest, int(self._clock()))
         return True
 
+    def spool_poller_output(self) -> None:
+        """Spool what the site poller produced since the last tick."""
+        while True:
+            try:
+                item = self.poller_output.get_nowait()
+            except queue.Empty:
+                return
+            if item.kind == "inventory":
+                self.spool.put_document(item.document, "inventory")
+            elif item.lines:
+                self.spool.put(list(item.lines))
+
     def send_tick(self) -> None:
-        """Forward what the spool holds, unless backing off."""
+        """Spool the poller's results and forward what the spool holds, unless backing off."""
+        self.spool_poller_output()
         if self.forwarder:
             self.forwarder.drain()
 
@@ -145,6 +163,19 @@ class AgentService:
         log.info("agent %s/%s starting in %.1f s", self.config.site, self.config.host, offset)
         if stop.wait(offset):
             return
+        site_poller = None
+        if self.config.devices:
+            from agent.poller.site import SitePoller
+
+            site_poller = SitePoller(
+                self.config.devices,
+                self.config.site,
+                self.poller_output,
+                stop,
+                self.config.inventory_interval,
+                self._clock,
+            )
+            site_poller.start()
         scheduler = schedule.Scheduler()
         scheduler.every(self.config.interval).seconds.do(self.metrics_cycle)
         scheduler.every(self.config.smart_interval).seconds.do(self.smart_cycle)
@@ -159,5 +190,8 @@ class AgentService:
             scheduler.run_pending()
             idle = scheduler.idle_seconds
             stop.wait(max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        if site_poller is not None:
+            site_poller.join(timeout=10)
+            self.spool_poller_output()
         self.spool.close()
         log.info("agent stopped")

@@ -46,6 +46,11 @@ class Table:
         self._prefix = prefix
         self._used: set[str] = set()
 
+    @property
+    def path(self) -> Path:
+        """The file this table was read from."""
+        return self._path
+
     def _name(self, key: str) -> str:
         return f"{self._prefix}.{key}" if self._prefix else key
 

@@ -226,7 +226,10 @@ def create_app(config: CollectorConfig) -> FastAPI:
         if problem:
             raise Refused(400, f"inventory: {problem}")
         if identity.role == "poller":
-            target = host or str(document["content"].get("hardware", {}).get("name", ""))
+            # A polled device's document names it (GLPI: network_device; a computer: hardware).
+            content = document["content"]
+            named = content.get("network_device") or content.get("hardware") or {}
+            target = host or str(named.get("name", "") if isinstance(named, dict) else "")
         else:
             target = host or identity.host
         if not target or not identity.may_write(identity.site, target):

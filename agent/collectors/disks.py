@@ -13,7 +13,7 @@ from agent.lineproto import Point
 log = logging.getLogger(__name__)
 
 # Filesystems that hold no user data; psutil's all=False already drops most pseudo ones.
-_PSEUDO_FS = frozenset(
+PSEUDO_FS = frozenset(
     {"squashfs", "tmpfs", "devtmpfs", "overlay", "iso9660", "udf", "ramfs", "autofs", "nsfs"}
 )
 _SKIP_DISKS = re.compile(r"^(loop|ram|zram|sr|fd|dm-)\d*")
@@ -55,7 +55,7 @@ class DiskCollector:
         points = []
         seen: set[str] = set()
         for part in partitions:
-            if part.fstype in _PSEUDO_FS or not part.fstype or part.device in seen:
+            if part.fstype in PSEUDO_FS or not part.fstype or part.device in seen:
                 continue
             # Bind mounts show one device several times: report its first mount point only.
             seen.add(part.device)

@@ -10,7 +10,7 @@ from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
 
-_SKIP_PREFIXES = ("lo", "veth", "docker", "virbr", "br-")
+SKIP_INTERFACE_PREFIXES = ("lo", "veth", "docker", "virbr", "br-")
 
 
 class NetCollector:
@@ -46,5 +46,6 @@ class NetCollector:
                 now,
             )
             for name, c in sorted(counters.items())
-            if not name.startswith(_SKIP_PREFIXES) and name != "Loopback Pseudo-Interface 1"
+            if not name.startswith(SKIP_INTERFACE_PREFIXES)
+            and name != "Loopback Pseudo-Interface 1"
         ]

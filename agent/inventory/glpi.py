@@ -14,7 +14,16 @@ log = logging.getLogger(__name__)
 
 # Parts of the document that change without anything being installed or removed; left out of
 # the change hash so that free space or a reboot alone does not resend the inventory.
-_VOLATILE = {("operatingsystem", "boot_time"), ("drives", "free"), ("hardware", "lastloggeduser")}
+_VOLATILE = {
+    ("operatingsystem", "boot_time"),
+    ("drives", "free"),
+    ("hardware", "lastloggeduser"),
+    ("network_device", "uptime"),
+    ("network_ports", "iflastchange"),
+    ("network_ports", "ifstatus"),
+}
+# Sections that are readings, not equipment: page counters and toner levels move every day.
+_VOLATILE_SECTIONS = {"accesslog", "pagecounters", "cartridges"}
 
 
 class PlatformReader(Protocol):
@@ -46,12 +55,12 @@ SECTIONS = (
 )
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """Drop empty values: GLPI's schema rejects nulls and empty strings are noise."""
     if isinstance(value, dict):
-        return {k: c for k, v in value.items() if (c := _clean(v)) not in (None, "", [], {})}
+        return {k: c for k, v in value.items() if (c := clean(v)) not in (None, "", [], {})}
     if isinstance(value, list):
-        return [c for v in value if (c := _clean(v)) not in (None, "", [], {})]
+        return [c for v in value if (c := clean(v)) not in (None, "", [], {})]
     return value
 
 
@@ -61,7 +70,7 @@ def build_inventory(reader: PlatformReader, deviceid: str, logdate: str) -> dict
     for section in SECTIONS:
         method: Callable[[], Any] = getattr(reader, section)
         try:
-            value = _clean(method())
+            value = clean(method())
         except (OSError, ValueError, KeyError) as err:
             log.warning("inventory: cannot read %s: %s", section, err)
             continue
@@ -73,7 +82,7 @@ def build_inventory(reader: PlatformReader, deviceid: str, logdate: str) -> dict
 
 def change_hash(document: dict[str, Any]) -> str:
     """A hash of what matters in the document (volatile values and dates left out)."""
-    content = {k: v for k, v in document["content"].items() if k != "accesslog"}
+    content = {k: v for k, v in document["content"].items() if k not in _VOLATILE_SECTIONS}
     stable: dict[str, Any] = {}
     for section, value in content.items():
         if isinstance(value, list):
