@@ -37,6 +37,34 @@ def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
             "must be one of",
         ),
         ("[agent]\ninterval = true\n", "agent.interval", "got a boolean"),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1"\nkind = "printer"\n',
+            "devices[0].snmp",
+            "needs snmp or ssh",
+        ),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1"\nkind = "ups"\n'
+            'snmp = { version = "3", user = "u", auth_protocol = "SHA1024" }\n',
+            "devices[0].snmp",
+            "auth_protocol must be one of",
+        ),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1"\nkind = "ups"\n'
+            'snmp = { version = "2c", comunity = "x" }\n',
+            "devices[0].snmp",
+            "unknown key 'comunity'",
+        ),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1:99999"\nkind = "router"\n',
+            "devices[0].address",
+            "bad port",
+        ),
+        (
+            '[[devices]]\nname = "r"\naddress = "192.0.2.1"\nkind = "linux"\n'
+            'ssh = { user = "root", key_file = "k", host_key = "AAAA" }\n',
+            "devices[0].ssh",
+            "host_key must read",
+        ),
     ],
 )
 def test_agent_config_errors_name_key_and_reason(
@@ -103,4 +131,28 @@ def test_a_valid_agent_config_reads_every_section(tmp_path: Path) -> None:
     assert (config.site, config.host, config.interval) == ("Saint-Agrève", "mairie-pc1", 30)
     assert config.collector.token_file == tmp_path / "token"
     assert config.spool.path == tmp_path / "spool.db" and config.spool.max_mb == 20
-    assert config.devices[0].snmp == {"version": "2c", "community": "public"}
+    assert config.devices[0].snmp is not None
+    assert (config.devices[0].snmp.version, config.devices[0].snmp.community) == ("2c", "public")
+
+
+def test_device_secrets_come_from_a_private_file(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[copieur.snmp]\ncommunity = "s3cret"\n')
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'[poller]\nsecrets_file = "{secrets}"\n'
+        '[[devices]]\nname = "copieur"\naddress = "192.0.2.9:1161"\nkind = "printer"\n'
+        'snmp = { version = "2c" }\n'
+    )
+    secrets.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_agent_config(config)
+    secrets.chmod(0o600)
+    (device,) = load_agent_config(config).devices
+    assert device.snmp is not None
+    assert device.snmp.community == "s3cret" and device.snmp.port == 1161
+    assert device.host == "192.0.2.9"
+    assert "s3cret" not in repr(device)  # secrets never reach a log line
+    secrets.write_text('[copieur.snmp]\ncommunity = "x"\n[imprimante.snmp]\ncommunity = "x"\n')
+    with pytest.raises(ConfigError, match="no device has this name"):
+        load_agent_config(config)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pyasn1.type import univ
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -29,7 +30,6 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmNoAuthProtocol,
     usmNoPrivProtocol,
 )
-from pyasn1.type import univ
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from agent.poller.credentials import AUTH_NAMES, PRIV_NAMES, SnmpCredentials
@@ -123,7 +123,9 @@ def integers(values: Mapping[str, Value], oids: Mapping[str, str]) -> dict[str, 
     """The integer readings among `values`, by name. SnmpError when the device answered only
     with values of the wrong type (garbage is a status, not silently nothing)."""
     found = {name: v for name, oid in oids.items() if isinstance(v := values.get(oid), int)}
-    wrong = [name for name, oid in oids.items() if values.get(oid) is not None and name not in found]
+    wrong = [
+        name for name, oid in oids.items() if values.get(oid) is not None and name not in found
+    ]
     if wrong and not found:
         raise SnmpError(f"device sent non-integer values for {', '.join(wrong)}")
     return found

@@ -1,0 +1,215 @@
+"""The SNMP poller against real agents: net-snmp snmpd (compared with net-snmp's own tools) and
+snmpsim serving recorded real devices and the .snmprec files in tests/data/snmp/."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from agent.poller.snmp import text
+from tests.poller_support import by, inventory, num, poll, snmp_device, status
+from tests.services import SnmpAgent, reference
+
+
+def bulkwalk(agent: SnmpAgent, args: list[str], oid: str) -> dict[str, str]:
+    """snmpbulkwalk from net-snmp: {index below oid: value as printed with -Oqv-like output}."""
+    done = subprocess.run(
+        ["snmpbulkwalk", *args, "-Oq", "-Ot", "-Oe", agent.address, oid],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    rows = {}
+    for line in done.stdout.splitlines():
+        name, _, value = line.partition(" ")
+        rows[name[len(oid) + 2 :]] = value.strip().strip('"')
+    return rows
+
+
+def test_snmpd_interfaces_equal_net_snmp(snmpd: SnmpAgent) -> None:
+    args = snmpd.v2c_args()
+    names_before = bulkwalk(snmpd, args, "1.3.6.1.2.1.31.1.1.1.1")
+    octets_before = bulkwalk(snmpd, args, "1.3.6.1.2.1.31.1.1.1.6")
+    points = poll(snmp_device(snmpd, "nas", "nas"))["nas"]
+    octets_after = bulkwalk(snmpd, args, "1.3.6.1.2.1.31.1.1.1.6")
+    speeds = bulkwalk(snmpd, args, "1.3.6.1.2.1.2.2.1.5")
+    opers = bulkwalk(snmpd, args, "1.3.6.1.2.1.2.2.1.8")
+    assert status(points).fields["ok"] is True, status(points).fields
+    interfaces = by(points, "interface")
+    assert {p.tags["ifname"] for p in interfaces} == set(names_before.values())
+    for index, name in names_before.items():
+        (point,) = by(interfaces, "interface", ifname=name)
+        # Counter64 read between two snmpbulkwalks of the same counter
+        in_octets = num(point, "in_octets")
+        assert int(octets_before[index]) <= in_octets <= int(octets_after[index])
+        assert point.fields["speed"] == int(speeds[index]) or speeds[index].startswith("4294967295")
+        assert point.fields["oper_status"] == int(opers[index])
+
+
+def test_snmpd_storage_equals_net_snmp_over_v3(snmpd: SnmpAgent) -> None:
+    args = snmpd.v3_args()
+    descrs = bulkwalk(snmpd, args, "1.3.6.1.2.1.25.2.3.1.3")
+    types = bulkwalk(snmpd, args, "1.3.6.1.2.1.25.2.3.1.2")
+    units = bulkwalk(snmpd, args, "1.3.6.1.2.1.25.2.3.1.4")
+    sizes = bulkwalk(snmpd, args, "1.3.6.1.2.1.25.2.3.1.5")
+    points = poll(snmp_device(snmpd, "nas", "nas", v3_context=""))["nas"]
+    assert status(points).fields["ok"] is True, status(points).fields
+    fixed = [i for i, t in types.items() if t.endswith("25.2.1.4")]
+    assert fixed, "snmpd reports no fixed disk on this machine"
+    disks = {p.tags["path"]: p for p in by(points, "disk")}
+    for index in fixed:
+        point = disks[descrs[index]]
+        assert point.fields["total"] == int(units[index].split()[0]) * int(sizes[index])
+        assert 0 <= num(point, "used_percent") <= 100
+    # UCD memory (kB) agrees with the kernel's MemTotal
+    (mem,) = by(points, "mem")
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    assert mem.fields["total"] == int(meminfo["MemTotal"].split()[0]) * 1024
+    (system,) = [p for p in by(points, "system") if "load1" in p.fields]
+    assert num(system, "load1") >= 0
+
+
+def test_recorded_windows_host_cleaned(snmpsim: SnmpAgent) -> None:
+    points = poll(snmp_device(snmpsim, "winxp", "nas", "recorded/winxp-full-walk"))["winxp"]
+    names = {p.tags["ifname"] for p in by(points, "interface")}
+    # ifDescr ends in a NUL byte on Windows: gone from the tag
+    assert "MS TCP Loopback interface" in names
+    assert not any("\x00" in n for n in names)
+    disks = {p.tags["path"]: p.fields for p in by(points, "disk")}
+    # "C:\ Label:  Serial Number 1848504c" becomes C:
+    assert set(disks) == {"C:", "Z:"}
+    assert disks["C:"]["total"] == 16384 * 1952447
+    assert disks["C:"]["used"] == 16384 * 1884128
+    assert num(by(points, "mem")[0], "total") > 0
+
+
+def test_recorded_eaton_ups_through_the_vendor_mib(snmpsim: SnmpAgent) -> None:
+    device = snmp_device(snmpsim, "eaton", "ups", v3_context="recorded/eaton-9PX-partial-walk")
+    points = poll(device)["eaton"]
+    (ups,) = by(points, "ups")
+    assert ups.tags["mib"] == "xups"
+    assert ups.fields["runtime_minutes"] == 17218 // 60
+    assert ups.fields["charge_percent"] == 100
+    assert ups.fields["output_source"] == 3  # normal
+    assert ups.fields["input_voltage"] == 243.0
+
+
+def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
+    v2c = snmp_device(snmpsim, "ups2", "ups", "vigie/ups-rfc1628")
+    v3 = snmp_device(snmpsim, "ups3", "ups", v3_context="vigie/ups-rfc1628")
+    results = poll(v2c, v3)
+    (a,), (b,) = by(results["ups2"], "ups"), by(results["ups3"], "ups")
+    assert a.fields == b.fields
+    assert a.tags["mib"] == "rfc1628"
+    expected = {
+        "battery_status": 2, "runtime_minutes": 23, "charge_percent": 100,
+        "on_battery_seconds": 0, "output_source": 3, "load_percent": 18.0,
+        "input_voltage": 231.0, "output_voltage": 230.0, "battery_voltage": 27.2,
+        "test_result": 1, "alarms": 0,
+    }  # fmt: skip
+    assert {k: a.fields[k] for k in expected} == expected
+
+
+def test_printer_supplies_sentinels_and_errors(snmpsim: SnmpAgent) -> None:
+    points = poll(snmp_device(snmpsim, "copieur", "printer", "vigie/printer-hp-m507"))["copieur"]
+    supplies = {p.tags["supply"]: p for p in by(points, "printer_supply")}
+    # the description came as hex with a trailing NUL
+    toner = supplies["Black Cartridge HP 87A CF287A"]
+    assert toner.tags["type"] == "toner"
+    assert toner.fields == {"max_capacity": 100, "level": 8, "percent": 8.0, "state": 0}
+    drum = supplies["Imaging Drum"]
+    assert drum.fields == {"state": -3}  # "some remaining": no level, no percent
+    (printer,) = by(points, "printer")
+    assert printer.fields["page_count"] == 18021
+    assert printer.fields["errors"] == "low_toner"
+    assert printer.fields["status"] == 3
+
+
+def test_switch_64bit_counters_and_entity_sensors(snmpsim: SnmpAgent) -> None:
+    points = poll(snmp_device(snmpsim, "sw", "switch", "vigie/switch-hpe-1820"))["sw"]
+    ports = {p.tags["ifname"]: p.fields for p in by(points, "interface")}
+    assert ports["3"]["in_octets"] == 12884901888123  # ifHCInOctets, not the 32-bit column
+    assert ports["3"]["in_errors"] == 17
+    assert ports["2"]["oper_status"] == 2 and ports["2"]["admin_status"] == 1
+    assert ports["1"]["speed"] == 1_000_000_000
+    (temp,) = by(points, "temp")
+    assert temp.tags["sensor"] == "Chassis temperature" and temp.fields["temp"] == 41.2
+    sensors = {p.tags["sensor"]: (p.tags["unit"], p.fields["value"]) for p in by(points, "sensor")}
+    assert sensors == {"Fan 1": ("rpm", 5400.0), "PSU 12V rail": ("volts_dc", 12.05)}
+
+
+def test_inventories_follow_the_glpi_schema(snmpsim: SnmpAgent) -> None:
+    schema_file = reference("glpi-inventory", "inventory.schema.json")
+    schema = json.loads(schema_file.read_text())
+    printer = inventory(snmp_device(snmpsim, "copieur", "printer", "vigie/printer-hp-m507"))
+    switch = inventory(snmp_device(snmpsim, "sw", "switch", "vigie/switch-hpe-1820"))
+    assert printer is not None and switch is not None
+    for document in (printer, switch):
+        jsonschema.validate(document, schema)
+    assert printer["itemtype"] == "Printer"
+    device = printer["content"]["network_device"]
+    assert (device["serial"], device["model"]) == ("PHCVN191TG", "HP LaserJet M507")
+    assert device["ips"] == ["10.59.29.175"] and device["mac"] == "00:68:eb:f2:be:10"
+    assert printer["content"]["cartridges"] == [{"tonerblack": "8"}]
+    assert printer["content"]["pagecounters"] == {"total": 18021}
+    assert switch["itemtype"] == "NetworkEquipment"
+    assert switch["content"]["network_device"]["firmware"] == "PT.02.13"
+    assert [p["ifalias"] for p in switch["content"]["network_ports"] if "ifalias" in p] == [
+        "uplink mairie",
+        "wifi ecole",
+    ]
+
+
+def test_bad_devices_fail_alone_with_a_clear_status(snmpsim: SnmpAgent, snmpd: SnmpAgent) -> None:
+    good = snmp_device(snmpsim, "ups", "ups", "vigie/ups-rfc1628")
+    wrong_community = snmp_device(snmpd, "wrong", "router", "not-the-community")
+    bad_auth = snmp_device(snmpd, "badauth", "router", v3_context="", auth_key="wrongwrong1")
+    garbage = snmp_device(snmpsim, "garbage", "ups", "vigie/garbage")
+    empty = snmp_device(snmpsim, "empty", "switch", "recorded/solaris-system")
+    started = time.monotonic()
+    results = poll(good, wrong_community, bad_auth, garbage, empty)
+    elapsed = time.monotonic() - started
+    assert status(results["ups"]).fields["ok"] is True
+    assert by(results["ups"], "ups")
+    wrong = status(results["wrong"]).fields
+    assert wrong["ok"] is False and "wrong community" in str(wrong["error"])
+    auth = status(results["badauth"]).fields
+    assert auth["ok"] is False and "authentication failed" in str(auth["error"])
+    junk = status(results["garbage"]).fields
+    assert junk["ok"] is False and "non-integer" in str(junk["error"])
+    # an empty ifTable and no sensors is not an error: just no interface points
+    assert status(results["empty"]).fields["ok"] is True
+    assert by(results["empty"], "system") and not by(results["empty"], "interface")
+    # the silent ones cost their timeout once, concurrently, not one after the other
+    assert elapsed < 8, elapsed
+
+
+def test_deadline_cuts_a_poll_that_never_ends(snmpd: SnmpAgent) -> None:
+    # A device that never answers, with retries that would take 5 × 10 s: cut at the deadline.
+    device = snmp_device(snmpd, "slow", "router", "nobody", interval=10)
+    assert device.snmp is not None
+    device = dataclasses.replace(
+        device, snmp=dataclasses.replace(device.snmp, timeout=10.0, retries=5)
+    )
+    started = time.monotonic()
+    points = poll(device)["slow"]
+    assert time.monotonic() - started < 10
+    assert "did not finish within 8 s" in str(status(points).fields["error"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"eth0\x00", "eth0"),
+        (b"54 6F 6E 65 72 20 6E 6F 69 72", "Toner noir"),
+        (b"Imprimante \xe9tage", "Imprimante étage"),  # Latin-1 from an old printer
+        (b"12 34", "12 34"),  # digits in pairs that decode to control bytes stay as they are
+        (None, ""),
+    ],
+)
+def test_text_cleaning(raw: bytes | None, expected: str) -> None:
+    assert text(raw) == expected
