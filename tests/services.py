@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.error
@@ -71,14 +72,22 @@ def wait_for(
     give_up(f"{what} did not become ready in {timeout} s: {_output(proc)}")
 
 
+# Where each service child writes its output: a file, not a pipe nobody reads (a busy snmpd
+# logging into a full pipe blocks and stops answering).
+_LOGS: dict[int, Path] = {}
+
+
 def _output(proc: Any) -> str:
-    if proc is None or proc.stdout is None:
+    if proc is None:
         return ""
     with contextlib.suppress(Exception):
         if proc.poll() is None:
             proc.terminate()
             proc.wait(5)
-        return str(proc.stdout.read()[-2000:])
+        if proc.pid in _LOGS:
+            return _LOGS[proc.pid].read_text(errors="replace")[-2000:]
+        if proc.stdout is not None:
+            return str(proc.stdout.read()[-2000:])
     return ""
 
 
@@ -94,13 +103,18 @@ def binary(name: str, *candidates: str) -> str:
 
 @contextlib.contextmanager
 def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
-    """A child process, terminated (then killed) on exit."""
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    """A child process, its output in a temporary file, terminated (then killed) on exit."""
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
+        prefix=f"{Path(args[0]).name}-", suffix=".log", delete=False
     )
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, text=True, **kwargs)
+    _LOGS[proc.pid] = Path(log.name)
     try:
         yield proc
     finally:
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
+        _LOGS.pop(proc.pid, None)
         if proc.poll() is None:
             proc.terminate()
             try:
