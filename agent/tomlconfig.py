@@ -72,6 +72,10 @@ class Table:
             raise self.error(key, f"expected {label}, got {type(value).__name__} {value!r}")
         return value
 
+    def names(self) -> list[str]:
+        """The keys present (for tables keyed by name, such as sites)."""
+        return list(self._data)
+
     def has(self, key: str) -> bool:
         """Whether the key is present."""
         return key in self._data

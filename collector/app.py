@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,11 +19,14 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from collector import __version__
+from collector.alerting import Alerting
 from collector.config import CollectorConfig
 from collector.ingest.write import Refused, check_write, decompress
 from collector.inventory import validate_document
 from collector.mirror.forwarder import Forwarder
 from collector.repository import Identity, Repository
+from collector.rules.load import load_rules
+from collector.rules.model import RuleSet
 from collector.store.db import connect, open_store
 from collector.store.query import SeriesQuery, run_query
 from collector.store.rollup import Retention
@@ -39,6 +43,7 @@ class Services:
     config: CollectorConfig
     writer: Writer
     mirror: Forwarder | None = None
+    alerting: Alerting | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     _local: threading.local = field(default_factory=threading.local)
 
@@ -93,8 +98,12 @@ def _parse_time(text: str | None, default: int, name: str) -> int:
         raise Refused(400, f"{name}: expected Unix seconds or ISO 8601, got {text!r}") from None
 
 
-def create_app(config: CollectorConfig) -> FastAPI:
-    """Build the application for a config; the store is opened by the lifespan."""
+def create_app(
+    config: CollectorConfig, ruleset: RuleSet | None = None, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """Build the application for a config; the store is opened by the lifespan. `clock` and
+    `ruleset` are for tests (the rules default to the shipped ones plus the configured files)."""
+    rules = ruleset if ruleset is not None else load_rules(config.alerts.rules)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,16 +118,21 @@ def create_app(config: CollectorConfig) -> FastAPI:
             writer.on_commit = mirror.poke
             mirror.start()
         writer.start()
-        app.state.services = Services(config, writer, mirror)
+        alerting = Alerting(config, rules, writer, clock, mirrored=mirror is not None)
+        if app.state.run_alerting:
+            alerting.start()
+        app.state.services = Services(config, writer, mirror, alerting)
         try:
             yield
         finally:
+            await asyncio.to_thread(alerting.stop)
             # Every acknowledged request is in ingest_log already; stop() indexes the rest.
             await asyncio.to_thread(writer.stop)
             if mirror is not None:
                 await asyncio.to_thread(mirror.stop)
 
     app = FastAPI(title="Vigie collector", version=__version__, lifespan=lifespan)
+    app.state.run_alerting = True  # tests turn the threads off and call tick() themselves
 
     def services(request: Request) -> Services:
         return request.app.state.services  # type: ignore[no-any-return]
@@ -133,8 +147,13 @@ def create_app(config: CollectorConfig) -> FastAPI:
         return identity
 
     def reader_only(identity: Identity) -> None:
-        if identity.role != "reader":
-            raise Refused(403, "reading needs a reader token")
+        if identity.role not in ("reader", "technician"):
+            raise Refused(403, "reading needs a reader or technician token")
+
+    def technician_only(identity: Identity) -> str:
+        if identity.role != "technician":
+            raise Refused(403, "this action needs a technician token")
+        return f"token:{identity.token_id}"
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
@@ -145,8 +164,8 @@ def create_app(config: CollectorConfig) -> FastAPI:
         limits = svc.config.limits
         try:
             identity = authenticate(request, authorization)
-            if identity.role == "reader":
-                raise Refused(403, "a reader token may not write")
+            if identity.role in ("reader", "technician"):
+                raise Refused(403, f"a {identity.role} token may not write")
             body = await read_body(request, limits.max_body_bytes)
             now = int(time.time())
             checked = check_write(
@@ -299,6 +318,118 @@ def create_app(config: CollectorConfig) -> FastAPI:
         )
         svc.telemetry.observe_query(time.perf_counter() - started)
         return {"series": series}
+
+    def alerting_of(request: Request) -> Alerting:
+        alerting = services(request).alerting
+        assert alerting is not None
+        return alerting
+
+    @app.get("/api/v1/alerts")
+    def list_alerts(
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        state: Annotated[str, Query(pattern="^(active|firing|pending|resolved|all)$")] = "active",
+        site: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> dict[str, Any]:
+        """Alerts (active = pending and firing), newest first, with why each is quiet."""
+        reader_only(authenticate(request, authorization))
+        states = {
+            "active": ("pending", "firing"),
+            "all": ("pending", "firing", "resolved"),
+        }.get(state, (state,))
+        repo = services(request).repository()
+        now = int(clock())
+        silences = repo.silences(now)
+        notifier = alerting_of(request).notifier
+        inhibited = notifier.inhibited_sites(repo.alerts(("firing",)))
+        return {
+            "alerts": [
+                {
+                    **dataclasses.asdict(alert),
+                    "summary": notifier.describe(alert, now),
+                    "quiet": notifier.quiet(alert, silences, inhibited, now) or None,
+                }
+                for alert in repo.alerts(states, site, limit)
+            ]
+        }
+
+    @app.post("/api/v1/alerts/{alert_id}/ack")
+    def acknowledge(
+        request: Request, alert_id: int, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Acknowledge a firing alert: no more reminders while it lasts."""
+        author = technician_only(authenticate(request, authorization))
+        repo = services(request).repository()
+        if not repo.acknowledge(alert_id, author, int(clock())):
+            raise Refused(404, f"no firing alert {alert_id}")
+        return {"id": alert_id, "acknowledged_by": author}
+
+    @app.get("/api/v1/silences")
+    def list_silences(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Silences and maintenance windows in force or to come."""
+        reader_only(authenticate(request, authorization))
+        found = services(request).repository().silences(int(clock()))
+        return {"silences": [dataclasses.asdict(s) for s in found]}
+
+    @app.post("/api/v1/silences", status_code=201)
+    async def add_silence(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> dict[str, Any]:
+        """Silence (from now, for `duration` seconds or until `ends`) or plan a maintenance
+        window (`starts` in the future): by site, host and/or rule; `comment` says why."""
+        author = technician_only(authenticate(request, authorization))
+        try:
+            body = json.loads(await read_body(request, 65536))
+        except ValueError as err:
+            raise Refused(400, f"expected a JSON object: {err}") from None
+        if not isinstance(body, dict):
+            raise Refused(400, "expected a JSON object")
+        now = int(clock())
+        scope = {k: body.get(k) for k in ("site", "host", "rule")}
+        if not any(scope.values()):
+            raise Refused(400, "a silence needs at least one of site, host, rule")
+        if not all(v is None or isinstance(v, str) for v in scope.values()):
+            raise Refused(400, "site, host and rule must be strings")
+        starts = _parse_time(str(body["starts"]) if "starts" in body else None, now, "starts")
+        if "ends" in body:
+            ends = _parse_time(str(body["ends"]), now, "ends")
+        elif isinstance(body.get("duration"), int) and body["duration"] > 0:
+            ends = starts + body["duration"]
+        else:
+            raise Refused(400, "give `ends` (time) or `duration` (seconds)")
+        if ends <= starts:
+            raise Refused(400, "a silence must end after it starts")
+        comment = str(body.get("comment", ""))[:500]
+        kind = "maintenance" if starts > now else "silence"
+        silence_id = (
+            services(request)
+            .repository()
+            .add_silence(
+                scope["site"],
+                scope["host"],
+                scope["rule"],
+                starts,
+                ends,
+                author,
+                comment,
+                kind,
+                now,
+            )
+        )
+        return {"id": silence_id, "starts": starts, "ends": ends, "kind": kind}
+
+    @app.delete("/api/v1/silences/{silence_id}", status_code=204)
+    def end_silence(
+        request: Request, silence_id: int, authorization: Annotated[str | None, Header()] = None
+    ) -> Response:
+        """Unsilence now."""
+        technician_only(authenticate(request, authorization))
+        if not services(request).repository().end_silence(silence_id, int(clock())):
+            raise Refused(404, f"no silence {silence_id} in force")
+        return Response(status_code=204)
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""vigie-collector: run, demo, token (argument parsing only)."""
+"""vigie-collector: run, demo, token, rules (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from agent.tomlconfig import ConfigError
 from collector import __version__
 from collector.config import CollectorConfig, load_collector_config
 from collector.repository import ROLES, Repository
+from collector.rules.load import RuleError
 from collector.store.db import StoreError, open_store
 
 EXIT_CONFIG = 2
@@ -43,12 +44,14 @@ def serve(config: CollectorConfig, log_level: str = "info") -> None:
     """Run the collector until SIGINT or SIGTERM."""
     uvicorn = _require_server_packages()
     from collector.app import create_app
+    from collector.rules.load import load_rules
 
     open_store(config.storage.path).close()  # fail before binding if the store is unusable
+    ruleset = load_rules(config.alerts.rules)  # a broken rule file stops the start
     server = config.server
     instance = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, ruleset),
             host=server.host,
             port=server.port,
             log_level=log_level,
@@ -79,7 +82,7 @@ def _token(args: argparse.Namespace) -> int:
     conn = open_store(config.storage.path)
     repo = Repository(conn)
     if args.action == "create":
-        if args.role != "reader" and not (args.site and args.host):
+        if args.role in ("workstation", "poller") and not (args.site and args.host):
             sys.stderr.write("vigie-collector: token create needs --site and --host\n")
             return EXIT_CONFIG
         if args.role == "poller" and args.site and not args.host:
@@ -95,6 +98,26 @@ def _token(args: argparse.Namespace) -> int:
             return 1
         print(f"token {args.id} revoked")
     conn.close()
+    return 0
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from collector.rules.load import load_rules
+
+    try:
+        if args.action == "check":
+            ruleset = load_rules(args.files)
+            print(
+                f"ok: {len(ruleset.rules)} rules (defaults included), "
+                f"{len(ruleset.overrides)} overrides"
+            )
+        else:
+            config = _load(args)
+            for rule in load_rules(config.alerts.rules).rules:
+                print(f"{rule.name}\t{rule.kind}\t{rule.severity}\t{rule.measurement}")
+    except RuleError as err:
+        sys.stderr.write(f"vigie-collector: {err}\n")
+        return EXIT_CONFIG
     return 0
 
 
@@ -133,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
     revoke.add_argument("id", type=int)
     token.set_defaults(handler=_token)
+
+    rules = commands.add_parser("rules", help="alert rules")
+    rule_actions = rules.add_subparsers(dest="action", required=True)
+    check = rule_actions.add_parser("check", help="validate rule files (with the defaults)")
+    check.add_argument("files", type=Path, nargs="+")
+    with_config(rule_actions.add_parser("list", help="the rules in force"))
+    rules.set_defaults(handler=_rules)
     return parser
 
 
@@ -150,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:
         sys.stderr.write(f"vigie-collector: {err}\n")
         return 1
+    except RuleError as err:
+        sys.stderr.write(f"vigie-collector: rule error: {err}\n")
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.tomlconfig import ConfigError, Table, load_toml, path_value
 
@@ -67,6 +69,7 @@ class SmtpConfig:
     username: str = ""
     password: str = field(default="", repr=False)
     sender: str = "vigie@localhost"
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,15 @@ class AlertsConfig:
     language: str = "fr"
     group_wait: int = 30
     digest: bool = True
+    digest_hour: int = 8
+    timezone: str = "Europe/Paris"
+    repeat_warning: int = 86400
+    repeat_critical: int = 4 * 3600
+    max_mails_per_hour: int = 10
+    evaluation_interval: int = 30
+    rules: tuple[Path, ...] = ()
+    site_recipients: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    public_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +180,38 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
         username=sm.string("username", ""),
         password=sm.string("password", ""),
         sender=sm.string("sender", "vigie@localhost"),
+        timeout=sm.number("timeout", 30.0, low=1),
     )
     sm.done()
     al = top.table("alerts")
+    sites = al.table("sites")
+    site_recipients = {}
+    for site in sites.names():
+        entry = sites.table(site)
+        site_recipients[site] = entry.str_list("recipients", ())
+        entry.done()
+    sites.done()
+    timezone = al.string("timezone", "Europe/Paris")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise al.error("timezone", f"unknown time zone {timezone!r}") from None
     alerts = AlertsConfig(
         recipients=al.str_list("recipients", ()),
         language=al.string("language", "fr", choices=("fr", "en")),
         group_wait=al.integer("group_wait", 30, low=0),
         digest=al.boolean("digest", True),
+        digest_hour=al.integer("digest_hour", 8, low=0, high=23),
+        timezone=timezone,
+        repeat_warning=al.integer("repeat_warning", 86400, low=60),
+        repeat_critical=al.integer("repeat_critical", 4 * 3600, low=60),
+        max_mails_per_hour=al.integer("max_mails_per_hour", 10, low=1),
+        evaluation_interval=al.integer("evaluation_interval", 30, low=1, high=3600),
+        rules=tuple(
+            p if p.is_absolute() else base / p for p in map(Path, al.str_list("rules", ()))
+        ),
+        site_recipients=site_recipients,
+        public_url=al.string("public_url", ""),
     )
     al.done()
     top.done()

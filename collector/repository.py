@@ -1,5 +1,5 @@
-"""Relational state (tokens for now; users, inventory, alerts and silences as they come) behind
-one module, so that another SQL database can replace SQLite for large installations."""
+"""Relational state (tokens, inventory, alerts, silences, the mail queue) behind one module, so
+that another SQL database can replace SQLite for large installations."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from collector.inventory import Change, diff_inventories
 
-ROLES = ("workstation", "poller", "reader")
+ROLES = ("workstation", "poller", "reader", "technician")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
 
 
@@ -34,6 +34,79 @@ class Identity:
         if self.role == "poller":
             return site == self.site
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert as stored."""
+
+    id: int
+    key: str
+    rule: str
+    severity: str
+    site: str
+    host: str
+    labels: dict[str, str]
+    state: str
+    since: int
+    fired_at: int | None
+    resolved_at: int | None
+    clear_since: int | None
+    value: float
+    eta: int | None
+    updated: int
+    acked_by: str | None
+    acked_at: int | None
+    notified_at: int | None
+    notified_state: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence or maintenance window; None matches anything."""
+
+    id: int
+    site: str | None
+    host: str | None
+    rule: str | None
+    starts: int
+    ends: int
+    author: str
+    comment: str
+    kind: str
+
+    def covers(self, alert: AlertRow, now: int) -> bool:
+        """Whether the silence is in force for this alert at `now`."""
+        return (
+            self.starts <= now < self.ends
+            and self.site in (None, alert.site)
+            and self.host in (None, alert.host)
+            and self.rule in (None, alert.rule)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One queued mail to one recipient."""
+
+    id: int
+    recipient: str
+    subject: str
+    body: str
+    state: str
+    attempts: int
+
+
+_SELECT_ALERT = (
+    "SELECT id, key, rule, severity, site, host, labels, state, since, fired_at, resolved_at, "
+    "clear_since, value, eta, updated, acked_by, acked_at, notified_at, notified_state FROM alert"
+)
+
+
+def _alert(row: tuple[Any, ...]) -> AlertRow:
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return AlertRow(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +233,220 @@ class Repository:
             (int(time.time()), token_id),
         )
         return cursor.rowcount == 1
+
+    # --- alerts ------------------------------------------------------------------------
+
+    def active_alerts(self) -> dict[str, AlertRow]:
+        """Pending and firing alerts by key."""
+        rows = self._conn.execute(_SELECT_ALERT + " WHERE state != 'resolved'").fetchall()
+        return {r.key: r for r in map(_alert, rows)}
+
+    def alerts(
+        self, states: tuple[str, ...], site: str | None = None, limit: int = 1000
+    ) -> list[AlertRow]:
+        """Alerts in these states, newest first."""
+        marks = ",".join("?" * len(states))
+        sql = _SELECT_ALERT + f" WHERE state IN ({marks})"
+        args: list[Any] = list(states)
+        if site is not None:
+            sql += " AND site=?"
+            args.append(site)
+        sql += " ORDER BY updated DESC, id DESC LIMIT ?"
+        return [_alert(r) for r in self._conn.execute(sql, [*args, limit]).fetchall()]
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        """One alert by id."""
+        row = self._conn.execute(_SELECT_ALERT + " WHERE id=?", (alert_id,)).fetchone()
+        return None if row is None else _alert(row)
+
+    def open_alert(
+        self,
+        key: str,
+        rule: str,
+        severity: str,
+        labels: dict[str, str],
+        state: str,
+        since: int,
+        value: float,
+        eta: int | None,
+        now: int,
+    ) -> None:
+        """A new pending or firing alert."""
+        cursor = self._conn.execute(
+            "INSERT INTO alert (key, rule, severity, site, host, labels, state, since, fired_at, "
+            "value, eta, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key, rule, severity, labels.get("site", ""), labels.get("host", ""),
+                json.dumps(labels, sort_keys=True, ensure_ascii=False), state, since,
+                now if state == "firing" else None, value, eta, now,
+            ),
+        )  # fmt: skip
+        self._event(int(cursor.lastrowid or 0), now, state, value)
+
+    def update_alert(
+        self,
+        alert: AlertRow,
+        state: str,
+        value: float,
+        eta: int | None,
+        now: int,
+        clear_since: int | None = None,
+    ) -> None:
+        """Move an alert on (or refresh its value); resolved alerts get their end time."""
+        fired_at = alert.fired_at or (now if state == "firing" else None)
+        self._conn.execute(
+            "UPDATE alert SET state=?, value=?, eta=?, updated=?, fired_at=?, clear_since=?, "
+            "resolved_at=? WHERE id=?",
+            (
+                state, value, eta, now, fired_at, clear_since,
+                now if state == "resolved" else None, alert.id,
+            ),
+        )  # fmt: skip
+        if state != alert.state:
+            self._event(alert.id, now, state, value)
+
+    def drop_alert(self, alert: AlertRow) -> None:
+        """Forget a pending alert whose condition ended before it fired."""
+        self._conn.execute("DELETE FROM alert_event WHERE alert_id=?", (alert.id,))
+        self._conn.execute("DELETE FROM alert WHERE id=?", (alert.id,))
+
+    def _event(self, alert_id: int, ts: int, state: str, value: float) -> None:
+        self._conn.execute(
+            "INSERT INTO alert_event VALUES (?, ?, ?, ?)", (alert_id, ts, state, value)
+        )
+
+    def alert_history(self, alert_id: int) -> list[tuple[int, str, float]]:
+        """(time, state, value) of each change of an alert."""
+        rows = self._conn.execute(
+            "SELECT ts, state, value FROM alert_event WHERE alert_id=? ORDER BY ts, rowid",
+            (alert_id,),
+        ).fetchall()
+        return [(int(t), str(s), float(v)) for t, s, v in rows]
+
+    def acknowledge(self, alert_id: int, author: str, now: int) -> bool:
+        """Mark a firing alert as seen: no repeat mails while it lasts."""
+        cursor = self._conn.execute(
+            "UPDATE alert SET acked_by=?, acked_at=? WHERE id=? AND state='firing'",
+            (author, now, alert_id),
+        )
+        return cursor.rowcount == 1
+
+    def mark_notified(self, alert_ids: list[int], state: str, now: int) -> None:
+        """Record that a mail about these alerts is queued."""
+        self._conn.executemany(
+            "UPDATE alert SET notified_at=?, notified_state=? WHERE id=?",
+            [(now, state, i) for i in alert_ids],
+        )
+
+    def to_notify(self) -> list[AlertRow]:
+        """Firing alerts, and resolved ones whose firing was announced but not their end."""
+        rows = self._conn.execute(
+            _SELECT_ALERT + " WHERE state='firing' "
+            "OR (state='resolved' AND notified_state='firing') ORDER BY site, id"
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    # --- silences ----------------------------------------------------------------------
+
+    def add_silence(
+        self,
+        site: str | None,
+        host: str | None,
+        rule: str | None,
+        starts: int,
+        ends: int,
+        author: str,
+        comment: str,
+        kind: str,
+        now: int,
+    ) -> int:
+        """A silence (from now) or a maintenance window (planned); returns its id."""
+        cursor = self._conn.execute(
+            "INSERT INTO silence (site, host, rule, starts, ends, author, comment, kind, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (site, host, rule, starts, ends, author, comment, kind, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def silences(self, now: int, include_expired: bool = False) -> list[Silence]:
+        """Silences in force or to come (and past ones on request)."""
+        sql = "SELECT id, site, host, rule, starts, ends, author, comment, kind FROM silence"
+        rows = self._conn.execute(
+            sql + ("" if include_expired else " WHERE ends > ?") + " ORDER BY starts",
+            () if include_expired else (now,),
+        ).fetchall()
+        return [Silence(*r) for r in rows]
+
+    def end_silence(self, silence_id: int, now: int) -> bool:
+        """Unsilence: end it now (kept for the record)."""
+        cursor = self._conn.execute(
+            "UPDATE silence SET ends=? WHERE id=? AND ends > ?", (now, silence_id, now)
+        )
+        return cursor.rowcount == 1
+
+    # --- the mail queue ------------------------------------------------------------------
+
+    def enqueue_mail(
+        self, recipient: str, subject: str, body: str, now: int, per_hour: int, summary: str
+    ) -> None:
+        """Queue a mail; past `per_hour` mails to this recipient in the last hour, it is folded
+        into one held summary mail instead (a storm sends a summary, not a hundred mails)."""
+        recent = self._conn.execute(
+            "SELECT count(*) FROM mail WHERE recipient=? AND created > ? AND state != 'held'",
+            (recipient, now - 3600),
+        ).fetchone()[0]
+        if recent < per_hour:
+            self._conn.execute(
+                "INSERT INTO mail (recipient, subject, body, created, state, next_attempt) "
+                "VALUES (?, ?, ?, ?, 'queued', ?)",
+                (recipient, subject, body, now, now),
+            )
+            return
+        held = self._conn.execute(
+            "SELECT id, body FROM mail WHERE recipient=? AND state='held'", (recipient,)
+        ).fetchone()
+        entry = f"--- {subject}\n{body}"
+        if held is None:
+            self._conn.execute(
+                "INSERT INTO mail (recipient, subject, body, created, state, next_attempt) "
+                "VALUES (?, ?, ?, ?, 'held', ?)",
+                (recipient, summary, entry, now, now + 3600),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE mail SET body=? WHERE id=?", (f"{held[1]}\n\n{entry}", held[0])
+            )
+
+    def release_held(self, now: int) -> None:
+        """A held summary goes out once its hour is over."""
+        self._conn.execute(
+            "UPDATE mail SET state='queued', created=? WHERE state='held' AND next_attempt <= ?",
+            (now, now),
+        )
+
+    def due_mail(self, now: int, limit: int = 50) -> list[Mail]:
+        """Queued mail whose time has come, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id, recipient, subject, body, state, attempts FROM mail "
+            "WHERE state='queued' AND next_attempt <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [Mail(*r) for r in rows]
+
+    def mail_sent(self, mail_id: int, now: int) -> None:
+        """The server accepted the mail."""
+        self._conn.execute(
+            "UPDATE mail SET state='sent', sent_at=?, error=NULL WHERE id=?", (now, mail_id)
+        )
+
+    def mail_failed(self, mail: Mail, error: str, retry_at: int | None) -> None:
+        """A failed attempt: retried at `retry_at`, or given up (None) with the reason."""
+        self._conn.execute(
+            "UPDATE mail SET attempts=attempts+1, error=?, state=?, next_attempt=? WHERE id=?",
+            (error[:500], "queued" if retry_at is not None else "failed", retry_at or 0, mail.id),
+        )
+
+    def mail_counts(self) -> dict[str, int]:
+        """How many mails are in each state (for /metrics and /healthz)."""
+        rows = self._conn.execute("SELECT state, count(*) FROM mail GROUP BY state").fetchall()
+        return {str(s): int(c) for s, c in rows}

@@ -66,7 +66,7 @@ def test_poll_command_prints_lines_and_fails_on_a_bad_device(
     )  # fmt: skip
     assert done.returncode == 1
     assert "wrong community" in done.stderr
-    assert "device_poll,host=copieur,method=snmp,site=Privas ok=false" in done.stdout
+    assert "device_poll,host=copieur,kind=printer,method=snmp,site=Privas ok=false" in done.stdout
     unknown = subprocess.run(
         [vigie_agent, "poll", "--config", str(config), "--device", "nope"],
         capture_output=True, text=True, timeout=60,

@@ -50,7 +50,7 @@ class DevicePoll:
             fields.update(requests=self.requests, varbinds=self.varbinds)
         if method == "ssh":
             fields["host_key_mismatch"] = self.host_key_mismatch
-        return Point("device_poll", {"method": method}, fields, now)
+        return Point("device_poll", {"method": method, "kind": self.device.kind}, fields, now)
 
 
 class Poller:
@@ -139,7 +139,9 @@ class Poller:
         self, device: DeviceConfig, ports: tuple[int, ...], now: int, out: list[Point]
     ) -> None:
         outcome = await reach.probe(device.host, device.reach, ports)
-        out.append(outcome.point(now))
+        point = outcome.point(now)
+        # The kind lets the collector tell a router down (the whole site cut off) from the rest.
+        out.append(Point(point.measurement, {**point.tags, "kind": device.kind}, point.fields, now))
 
     async def poll_all(self, devices: Sequence[DeviceConfig], now: int) -> dict[str, list[Point]]:
         """Poll every device at once; {device name: points}."""

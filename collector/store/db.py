@@ -102,6 +102,62 @@ MIGRATIONS: tuple[str, ...] = (
         series_id INTEGER NOT NULL, bucket INTEGER NOT NULL, PRIMARY KEY (series_id, bucket)
     ) WITHOUT ROWID;
     """,
+    """
+    -- Alerts: one row per occurrence (pending -> firing -> resolved), kept as history.
+    CREATE TABLE alert (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,                -- rule + labels: what deduplicates
+        rule TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        labels TEXT NOT NULL,             -- JSON
+        state TEXT NOT NULL,              -- pending | firing | resolved
+        since INTEGER NOT NULL,           -- data time the condition began
+        fired_at INTEGER,
+        resolved_at INTEGER,
+        clear_since INTEGER,              -- hold-down (keep_firing_for) start
+        value REAL NOT NULL,
+        eta INTEGER,                      -- forecast crossing time
+        updated INTEGER NOT NULL,
+        acked_by TEXT,
+        acked_at INTEGER,
+        notified_at INTEGER,              -- last firing notification queued
+        notified_state TEXT               -- 'firing' once announced, 'resolved' once closed
+    );
+    CREATE UNIQUE INDEX alert_active ON alert (key) WHERE state != 'resolved';
+    CREATE INDEX alert_by_site ON alert (site, state);
+    CREATE TABLE alert_event (
+        alert_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, value REAL
+    );
+    CREATE INDEX alert_event_by_alert ON alert_event (alert_id, ts);
+    -- Silences and maintenance windows: any of site, host, rule may be NULL (= any).
+    CREATE TABLE silence (
+        id INTEGER PRIMARY KEY,
+        site TEXT, host TEXT, rule TEXT,
+        starts INTEGER NOT NULL,
+        ends INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL DEFAULT 'silence',  -- silence | maintenance
+        created INTEGER NOT NULL
+    );
+    -- The durable outgoing mail queue: one recipient per row.
+    CREATE TABLE mail (
+        id INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        state TEXT NOT NULL,              -- queued | held | sent | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        sent_at INTEGER,
+        error TEXT
+    );
+    CREATE INDEX mail_due ON mail (state, next_attempt);
+    CREATE INDEX mail_by_recipient ON mail (recipient, created);
+    """,
 )
 
 

@@ -63,6 +63,9 @@ class Indexer:
         self._series: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self.rolled_until = rolled_until(conn)
         self.parsed: dict[int, list[ParsedPoint]] = {}  # ingest_log id -> points, not yet indexed
+        # Series indexed since the alert engine last looked (committed), and in this transaction.
+        self.touched: set[int] = set()
+        self._touching: set[int] = set()
 
     def _series_id(self, point: ParsedPoint) -> int:
         sid = self._series.get((point.measurement, point.tags))
@@ -92,6 +95,7 @@ class Indexer:
         late: set[tuple[int, int]] = set()
         for point in points:
             sid = self._series_id(point)
+            self._touching.add(sid)
             rows.append((sid, point.time, _encode(point.fields)))
             if point.time > last_seen.get(sid, 0):
                 last_seen[sid] = point.time
@@ -138,8 +142,11 @@ class Indexer:
                 self.index(with_identity(points, site, host))
             write_mark(self._conn, "indexed_log_id", rows[-1][0])
             self._conn.execute("COMMIT")
+            self.touched |= self._touching
+            self._touching = set()
         except BaseException:
             self._conn.execute("ROLLBACK")
+            self._touching = set()
             self._series.clear()  # ids created in the rolled-back transaction are gone
             raise
         return len(rows)

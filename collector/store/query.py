@@ -163,3 +163,102 @@ def run_query(
         if values:
             result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in values]})
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Recent:
+    """A series' recent samples, as the alert rules read them."""
+
+    site: str
+    host: str
+    tags: dict[str, str]
+    samples: list[tuple[int, dict[str, object]]]  # (ts, fields), oldest first
+
+
+def _series_filter(
+    measurement: str, fresh_since: int, hosts: set[tuple[str, str]] | None
+) -> tuple[str, list[object]]:
+    sql = "s.measurement = ? AND s.last_seen >= ?"
+    args: list[object] = [measurement, fresh_since]
+    if hosts is not None:
+        sql += " AND (s.site || char(0) || s.host) IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps([f"{site}\0{host}" for site, host in hosts]))
+    return sql, args
+
+
+def recent_samples(
+    conn: sqlite3.Connection,
+    measurement: str,
+    lookback: int,
+    fresh_since: int,
+    hosts: set[tuple[str, str]] | None = None,
+) -> list[Recent]:
+    """Raw samples of each series seen since `fresh_since`, going back `lookback` seconds from
+    that series' own newest sample (so late history is read as it happened)."""
+    where, args = _series_filter(measurement, fresh_since, hosts)
+    sql = (
+        "SELECT s.id, s.site, s.host, s.tags, p.ts, p.fields FROM series s "
+        "JOIN sample p ON p.series_id = s.id AND p.ts >= s.last_seen - ? WHERE "
+    )
+    rows = conn.execute(sql + where + " ORDER BY s.id, p.ts", [lookback, *args]).fetchall()
+    found: dict[int, Recent] = {}
+    for sid, site, host, tags, ts, fields in rows:
+        entry = found.get(sid)
+        if entry is None:
+            entry = found[sid] = Recent(site, host, json.loads(tags), [])
+        entry.samples.append((ts, json.loads(fields)))
+    return list(found.values())
+
+
+def recent_means(
+    conn: sqlite3.Connection,
+    measurement: str,
+    field: str,
+    lookback: int,
+    fresh_since: int,
+    hosts: set[tuple[str, str]] | None = None,
+) -> list[Recent]:
+    """Like `recent_samples` for one field over long windows: 5-minute means from the rollups
+    where they exist, raw samples after them."""
+    where, args = _series_filter(measurement, fresh_since, hosts)
+    until = rolled_until(conn)
+    series = conn.execute(
+        f"SELECT s.id, s.site, s.host, s.tags, s.last_seen FROM series s WHERE {where}",  # noqa: S608
+        args,
+    ).fetchall()
+    path = '$."' + field.replace('"', '""') + '"'
+    out = []
+    for sid, site, host, tags, last_seen in series:
+        start = last_seen - lookback
+        samples: list[tuple[int, dict[str, object]]] = [
+            (bucket, {field: total / count})
+            for bucket, total, count in conn.execute(
+                "SELECT bucket, sum, count FROM rollup WHERE series_id=? AND res=300 AND "
+                "field=? AND bucket >= ? AND bucket < ? ORDER BY bucket",
+                (sid, field, start - start % 300, until),
+            )
+        ]
+        samples += [
+            (ts, {field: value})
+            for ts, value in conn.execute(
+                "SELECT ts, json_extract(fields, ?) FROM sample WHERE series_id=? AND ts >= ? "
+                "ORDER BY ts",
+                (path, sid, max(start, until)),
+            )
+            if value is not None
+        ]
+        if samples:
+            out.append(Recent(site, host, json.loads(tags), samples))
+    return out
+
+
+def last_seen(
+    conn: sqlite3.Connection, measurement: str, fresh_since: int
+) -> list[tuple[str, str, int]]:
+    """(site, host, newest sample time) of every host that sent `measurement` lately."""
+    rows = conn.execute(
+        "SELECT site, host, max(last_seen) FROM series WHERE measurement=? AND last_seen >= ? "
+        "GROUP BY site, host",
+        (measurement, fresh_since),
+    ).fetchall()
+    return [(str(s), str(h), int(t)) for s, h, t in rows]

@@ -89,6 +89,12 @@ class Writer:
         self._queue.put((entry, future))
         return future
 
+    def take_touched(self) -> set[int]:
+        """Ids of the series indexed since the last call (for the alert engine)."""
+        with self._cond:
+            touched, self._indexer.touched = self._indexer.touched, set()
+        return touched
+
     def backlog(self) -> int:
         """Appended requests not yet indexed."""
         return int(self._appended - self._indexed)

@@ -1,0 +1,127 @@
+"""Alerting in the running collector: the rule engine and the notifier on one thread (woken
+by newly indexed data, and a full pass every `evaluation_interval`), the SMTP sender on another
+so that a slow mail server never delays evaluation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from collector.config import CollectorConfig
+from collector.notify.notifier import Notifier
+from collector.notify.smtp import MailSender
+from collector.rules.engine import Engine, Pass
+from collector.rules.model import RuleSet
+from collector.store.db import connect, read_mark
+from collector.store.writer import Append, Writer
+
+log = logging.getLogger(__name__)
+
+OWN_SITE, OWN_HOST = "_vigie", "collector"  # where the collector files its own health
+
+
+class Alerting:
+    """Owns the engine, the notifier and the mail sender; `tick` runs one pass synchronously
+    (tests drive it with their own clock), `start` runs them on threads."""
+
+    def __init__(
+        self,
+        config: CollectorConfig,
+        ruleset: RuleSet,
+        writer: Writer | None = None,
+        clock: Callable[[], float] = time.time,
+        mirrored: bool = False,
+    ) -> None:
+        self._config = config
+        self._writer = writer
+        self._clock = clock
+        self._mirrored = mirrored
+        self._conn = connect(config.storage.path)
+        self.engine = Engine(self._conn, ruleset, clock)
+        self.notifier = Notifier(
+            self._conn, config.alerts, {r.name: r for r in ruleset.rules}, clock
+        )
+        self.sender = MailSender(connect(config.storage.path), config.smtp, clock)
+        self.last_pass: Pass | None = None
+        self._stop = threading.Event()
+        self._mail_wake = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._evaluate_loop, name="alert-engine", daemon=True),
+            threading.Thread(target=self._mail_loop, name="mail-sender", daemon=True),
+        ]
+
+    def tick(self, full: bool = True, slow: bool | None = None) -> Pass:
+        """Evaluate (everything, or the hosts with new data) and queue what is due."""
+        hosts = None
+        if not full and self._writer is not None:
+            hosts = self.engine.hosts_of(self._writer.take_touched())
+            if not hosts:
+                return Pass(0, 0, 0, 0.0)
+        if full:
+            self._record_health()
+        self.last_pass = self.engine.evaluate(hosts, slow)
+        if self.notifier.plan():
+            self._mail_wake.set()
+        return self.last_pass
+
+    def _record_health(self) -> None:
+        """The collector's own health as a series, so rules can watch it like any host."""
+        if self._writer is None:
+            return
+        fields = []
+        if self._mirrored:
+            mark = read_mark(self._conn, "mirrored_log_id") or 0
+            depth = self._conn.execute(
+                "SELECT count(*) FROM ingest_log WHERE id > ?", (mark,)
+            ).fetchone()[0]
+            fields.append(f"outbox_requests={depth}i")
+        counts = dict(
+            self._conn.execute("SELECT state, count(*) FROM mail GROUP BY state").fetchall()
+        )
+        fields += [
+            f"mail_queued={counts.get('queued', 0)}i",
+            f"mail_failed={counts.get('failed', 0)}i",
+        ]
+        now = int(self._clock())
+        line = f"vigie_collector {','.join(fields)} {now}".encode()
+        self._writer.append(Append(now, OWN_SITE, OWN_HOST, "s", False, 1, line, None))
+
+    def start(self) -> None:
+        """Run evaluation and mail delivery in the background."""
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop both threads (queued mail stays queued for the next start)."""
+        self._stop.set()
+        self._mail_wake.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=60)
+
+    def _evaluate_loop(self) -> None:
+        interval = self._config.alerts.evaluation_interval
+        next_full = 0.0
+        while not self._stop.is_set():
+            full = time.monotonic() >= next_full
+            try:
+                done = self.tick(full=full)
+            except Exception:
+                log.exception("alert evaluation failed; retrying")
+                done = None
+            if full:
+                next_full = time.monotonic() + interval
+                if done is not None and done.seconds > interval / 2:
+                    log.warning("alert evaluation took %.1f s", done.seconds)
+            self._stop.wait(0.25)
+
+    def _mail_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sender.send_due()
+            except Exception:
+                log.exception("mail delivery failed; retrying")
+            self._mail_wake.wait(5)
+            self._mail_wake.clear()

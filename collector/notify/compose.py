@@ -1,0 +1,160 @@
+"""Rendering alerts into mail text: summaries with forecasts in plain words, local dates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from collector.notify.messages import MESSAGES
+from collector.repository import AlertRow
+from collector.rules.model import Rule
+
+
+class _Labels(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+class Words:
+    """The messages of one language and the local time zone."""
+
+    def __init__(self, language: str, timezone: str) -> None:
+        self.text = MESSAGES[language]
+        self.zone = ZoneInfo(timezone)
+        self.language = language
+
+    def local(self, ts: int) -> datetime:
+        """A Unix time in the local zone."""
+        return datetime.fromtimestamp(ts, self.zone)
+
+    def clock(self, ts: int) -> str:
+        """ "14 h 05" / "14:05"."""
+        moment = self.local(ts)
+        return self.text["time"].format(hour=moment.hour, minute=moment.minute)
+
+    def day(self, ts: int) -> str:
+        """ "3 décembre" / "3 December"."""
+        moment = self.local(ts)
+        month = self.text["months"].split()[moment.month - 1]
+        return self.text["date_short"].format(day=moment.day, month=month)
+
+    def date(self, ts: int) -> str:
+        """ "3 décembre 2026 à 14 h 05"."""
+        moment = self.local(ts)
+        month = self.text["months"].split()[moment.month - 1]
+        return self.text["date"].format(
+            day=moment.day, month=month, year=moment.year, time=self.clock(ts)
+        )
+
+    def eta(self, eta: int | None, now: int) -> str:
+        """A forecast in plain words: "vers le 3 décembre, dans 5 jours"."""
+        if eta is None or eta <= now:
+            return self.text["eta_past"]
+        hours = (eta - now) / 3600
+        if hours < 36:
+            return self.text["eta_hours"].format(time=self.clock(eta), n=max(1, round(hours)))
+        return self.text["eta_days"].format(date=self.day(eta), n=round(hours / 24))
+
+
+def number(value: float) -> str:
+    """A reading as people write it: no ".0", one decimal otherwise."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def summary(alert: AlertRow, rule: Rule | None, words: Words, now: int) -> str:
+    """The alert's one-line text from its rule's template."""
+    if rule is None:  # the rule was removed since the alert fired
+        return f"{alert.rule} ({alert.host or alert.site})"
+    template = rule.summary.get(words.language) or next(iter(rule.summary.values()))
+    labels = _Labels(alert.labels)
+    labels.update(value=number(alert.value), eta=words.eta(alert.eta, now))
+    return template.format_map(labels)
+
+
+def device_url(public_url: str, alert: AlertRow) -> str:
+    """Where the technician sees the device (or the site)."""
+    base = public_url.rstrip("/")
+    if not base:
+        return ""
+    site = quote(alert.site, safe="")
+    if alert.host:
+        return f"{base}/sites/{site}/hosts/{quote(alert.host, safe='')}"
+    return f"{base}/sites/{site}"
+
+
+def site_mail(
+    site: str,
+    firing: Sequence[tuple[AlertRow, bool]],
+    resolved: Sequence[AlertRow],
+    rules: Mapping[str, Rule],
+    words: Words,
+    public_url: str,
+    now: int,
+) -> tuple[str, str]:
+    """(subject, body) of one site's mail: alerts firing (flagged when a reminder), then the
+    ones that ended."""
+    t = words.text
+    lines = [t["intro"].format(site=site), ""]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    for alert, reminder in sorted(firing, key=lambda item: order.get(item[0].severity, 3)):
+        text = summary(alert, rules.get(alert.rule), words, now)
+        lines.append(f"• [{t.get(alert.severity, alert.severity)}] {text}")
+        extra = [t["since"].format(date=words.date(alert.fired_at or alert.since))]
+        extra.append(t["value"].format(value=number(alert.value)))
+        if reminder:
+            extra.append(t["repeat"])
+        lines.append("  " + " — ".join(extra))
+        url = device_url(public_url, alert)
+        if url:
+            lines.append("  " + t["link"].format(url=url))
+    if resolved:
+        lines += ["", t["ended"]]
+        for alert in resolved:
+            text = summary(alert, rules.get(alert.rule), words, now)
+            ended = t["ended_at"].format(date=words.date(alert.resolved_at or now))
+            lines.append(f"• {text} — {ended}")
+    lines += ["", t["footer"]]
+    if firing:
+        severities = sorted({a.severity for a, _ in firing}, key=lambda s: order.get(s, 3))
+        severity = t.get(severities[0], severities[0])
+        if len(firing) == 1:
+            what = summary(firing[0][0], rules.get(firing[0][0].rule), words, now)
+            subject = t["subject_one"].format(severity=severity, site=site, what=what)
+        else:
+            subject = t["subject_many"].format(severity=severity, site=site, count=len(firing))
+    else:
+        subject = t["subject_resolved"].format(site=site, count=len(resolved))
+    return subject, "\n".join(lines) + "\n"
+
+
+def digest_mail(
+    alerts: Sequence[AlertRow],
+    resolved: Sequence[AlertRow],
+    rules: Mapping[str, Rule],
+    words: Words,
+    public_url: str,
+    now: int,
+) -> tuple[str, str]:
+    """(subject, body) of the daily digest of warnings, grouped by site."""
+    t = words.text
+    lines = [t["intro_digest"], ""]
+    for site in sorted({a.site for a in alerts}):
+        lines.append(f"{site} :" if words.language == "fr" else f"{site}:")
+        for alert in (a for a in alerts if a.site == site):
+            text = summary(alert, rules.get(alert.rule), words, now)
+            since = t["since"].format(date=words.date(alert.fired_at or alert.since))
+            lines.append(f"  • {text} — {since}")
+            url = device_url(public_url, alert)
+            if url:
+                lines.append("    " + t["link"].format(url=url))
+        lines.append("")
+    if resolved:
+        lines.append(t["ended"])
+        for alert in resolved:
+            lines.append(f"  • {alert.site} — {summary(alert, rules.get(alert.rule), words, now)}")
+        lines.append("")
+    lines.append(t["footer"])
+    subject = t["subject_digest"].format(date=words.day(now), count=len(alerts))
+    return subject, "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+"""Deciding which mails to send: per site, after the group wait, repeating at the severity's
+interval, quiet while silenced, acknowledged or inhibited, warnings in a daily digest."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+
+from collector.config import AlertsConfig
+from collector.notify.compose import Words, digest_mail, site_mail, summary
+from collector.repository import AlertRow, Repository, Silence
+from collector.rules.model import Rule
+from collector.store.db import read_mark, write_mark
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    """Turns alert states into queued mails; one instance per thread (it owns `conn`)."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        config: AlertsConfig,
+        rules: Mapping[str, Rule],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self._config = config
+        self._rules = rules
+        self._clock = clock
+        self._words = Words(config.language, config.timezone)
+        self._warned = False
+
+    def describe(self, alert: AlertRow, now: int) -> str:
+        """The alert's one-line text in the configured language."""
+        return summary(alert, self._rules.get(alert.rule), self._words, now)
+
+    def recipients(self, site: str | None) -> list[str]:
+        """The site's own recipients, then the default ones."""
+        own = self._config.site_recipients.get(site, ()) if site else ()
+        return list(dict.fromkeys((*own, *self._config.recipients)))
+
+    def _repeat(self, severity: str) -> int:
+        if severity == "critical":
+            return self._config.repeat_critical
+        return self._config.repeat_warning
+
+    def _digested(self, alert: AlertRow) -> bool:
+        return self._config.digest and alert.severity != "critical"
+
+    def quiet(self, alert: AlertRow, silences: list[Silence], inhibited: set[str], now: int) -> str:
+        """Why an alert sends no mail now ("" when it may): silenced, inhibited, acknowledged."""
+        if any(s.covers(alert, now) for s in silences):
+            return "silenced"
+        rule = self._rules.get(alert.rule)
+        if alert.site in inhibited and not (rule and rule.inhibits):
+            return "inhibited"
+        if alert.acked_at is not None:
+            return "acknowledged"
+        return ""
+
+    def inhibited_sites(self, alerts: list[AlertRow]) -> set[str]:
+        """Sites cut off: an alert of an inhibiting rule is firing there."""
+        return {
+            a.site
+            for a in alerts
+            if a.state == "firing" and (rule := self._rules.get(a.rule)) and rule.inhibits == "site"
+        }
+
+    def plan(self) -> int:
+        """Queue what is due; returns the number of mails queued."""
+        now = int(self._clock())
+        repo = Repository(self._conn)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            repo.release_held(now)
+            queued = self._plan(repo, now)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return queued
+
+    def _plan(self, repo: Repository, now: int) -> int:
+        alerts = repo.to_notify()
+        silences = repo.silences(now)
+        inhibited = self.inhibited_sites(alerts)
+        queued = 0
+        for site in sorted({a.site for a in alerts}):
+            firing: list[tuple[AlertRow, bool]] = []
+            resolved: list[AlertRow] = []
+            fresh_since = now
+            for alert in (a for a in alerts if a.site == site):
+                if alert.state == "resolved":
+                    if not self._digested(alert):
+                        resolved.append(alert)
+                    continue
+                if self._digested(alert) or self.quiet(alert, silences, inhibited, now):
+                    continue
+                if alert.notified_at is None:
+                    firing.append((alert, False))
+                    fresh_since = min(fresh_since, alert.fired_at or now)
+                elif now - alert.notified_at >= self._repeat(alert.severity):
+                    firing.append((alert, True))
+            # Wait a little after the first new alert so that its neighbours join the mail.
+            if any(not r for _, r in firing) and now - fresh_since < self._config.group_wait:
+                continue
+            if not firing and not resolved:
+                continue
+            subject, body = site_mail(
+                site, firing, resolved, self._rules, self._words, self._config.public_url, now
+            )
+            queued += self._queue(repo, self.recipients(site), subject, body, now)
+            repo.mark_notified([a.id for a, _ in firing], "firing", now)
+            repo.mark_notified([a.id for a in resolved], "resolved", now)
+        return queued + self._digest(repo, alerts, silences, inhibited, now)
+
+    def _digest(
+        self,
+        repo: Repository,
+        alerts: list[AlertRow],
+        silences: list[Silence],
+        inhibited: set[str],
+        now: int,
+    ) -> int:
+        """Once a day at `digest_hour` (local time): every warning in progress, one mail."""
+        if not self._config.digest:
+            return 0
+        local = self._words.local(now)
+        today = int(local.strftime("%Y%m%d"))
+        if (
+            local.hour < self._config.digest_hour
+            or (read_mark(self._conn, "digest_day") or 0) >= today
+        ):
+            return 0
+        write_mark(self._conn, "digest_day", today)
+        firing = [
+            a
+            for a in alerts
+            if a.state == "firing"
+            and self._digested(a)
+            and not self.quiet(a, silences, inhibited, now)
+        ]
+        resolved = [a for a in alerts if a.state == "resolved" and self._digested(a)]
+        if not firing and not resolved:
+            return 0
+        subject, body = digest_mail(
+            firing, resolved, self._rules, self._words, self._config.public_url, now
+        )
+        queued = self._queue(repo, self.recipients(None), subject, body, now)
+        repo.mark_notified([a.id for a in firing], "firing", now)
+        repo.mark_notified([a.id for a in resolved], "resolved", now)
+        return queued
+
+    def _queue(
+        self, repo: Repository, recipients: list[str], subject: str, body: str, now: int
+    ) -> int:
+        if not recipients:
+            if not self._warned:
+                log.warning("alerts to send but no recipients configured ([alerts] recipients)")
+                self._warned = True
+            return 0
+        summary = self._words.text["subject_summary"]
+        for recipient in recipients:
+            repo.enqueue_mail(
+                recipient, subject, body, now, self._config.max_mails_per_hour, summary
+            )
+        return len(recipients)

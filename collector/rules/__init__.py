@@ -1,0 +1,1 @@
+"""Alert rules: their model, the shipped defaults, the pure evaluators and the engine."""

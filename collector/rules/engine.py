@@ -1,0 +1,215 @@
+"""The rule engine: reads recent data from the store, applies each rule's evaluator to each
+series, and moves alerts along pending -> firing -> resolved in the repository."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from collector.repository import AlertRow, Repository
+from collector.rules.evaluate import (
+    FIRING,
+    OK,
+    PENDING,
+    Points,
+    Verdict,
+    absence,
+    change,
+    forecast,
+    threshold,
+)
+from collector.rules.load import effective
+from collector.rules.model import Rule, RuleSet
+from collector.store.query import Recent, last_seen, recent_means, recent_samples
+
+log = logging.getLogger(__name__)
+
+STALE = 7 * 86400  # series silent for longer are no longer evaluated
+SLOW_KINDS = ("prediction", "consumption")
+SLOW_EVERY = 600  # forecasts read days of data: every 10 min is enough
+MARGIN = 600  # extra history read before a rule's window or `for`
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """What one evaluation did."""
+
+    rules: int
+    series: int
+    changes: int
+    seconds: float
+
+
+def alert_key(rule: str, labels: dict[str, str]) -> str:
+    """What deduplicates alerts: the rule and the labels."""
+    return rule + json.dumps(labels, sort_keys=True, ensure_ascii=False)
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool | int | float):
+        return float(value)
+    return None
+
+
+def points_for(rule: Rule, samples: list[tuple[int, dict[str, object]]]) -> Points:
+    """(ts, value) of the rule's field; None where a `require`d field has another value."""
+    out: list[tuple[int, float | None]] = []
+    for ts, fields in samples:
+        value = _number(fields.get(rule.field))
+        if value is None:
+            continue
+        if any(_number(fields.get(name)) != wanted for name, wanted in rule.require.items()):
+            out.append((ts, None))
+        else:
+            out.append((ts, value))
+    return out
+
+
+class Engine:
+    """Evaluates a rule set against the store; one instance per thread (it owns `conn`)."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, ruleset: RuleSet, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._conn = conn
+        self.ruleset = ruleset
+        self._clock = clock
+        self._last_slow = -SLOW_EVERY
+
+    def hosts_of(self, series_ids: set[int]) -> set[tuple[str, str]]:
+        """The (site, host) pairs of these series."""
+        if not series_ids:
+            return set()
+        rows = self._conn.execute(
+            "SELECT DISTINCT site, host FROM series WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(series_ids)),),
+        ).fetchall()
+        return {(str(s), str(h)) for s, h in rows}
+
+    def evaluate(self, hosts: set[tuple[str, str]] | None = None, slow: bool | None = None) -> Pass:
+        """One pass over every rule (or only these hosts' series). Forecasts run every
+        SLOW_EVERY seconds unless `slow` says otherwise."""
+        started = time.perf_counter()
+        now = int(self._clock())
+        if slow is None:
+            slow = hosts is None and now - self._last_slow >= SLOW_EVERY
+        if slow:
+            self._last_slow = now
+        repo = Repository(self._conn)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            active = repo.active_alerts()
+            series = changes = rules = 0
+            for rule in self.ruleset.rules:
+                if rule.kind in SLOW_KINDS and not slow:
+                    continue
+                rules += 1
+                if rule.kind == "absence":
+                    if hosts is None:
+                        changes += self._absence(repo, rule, active, now)
+                    continue
+                for recent in self._recent(rule, now, hosts):
+                    series += 1
+                    changes += self._series(repo, rule, recent, active, now)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return Pass(rules, series, changes, time.perf_counter() - started)
+
+    def _recent(self, rule: Rule, now: int, hosts: set[tuple[str, str]] | None) -> list[Recent]:
+        fresh = now - STALE
+        if rule.kind in SLOW_KINDS:
+            return recent_means(self._conn, rule.measurement, rule.field, rule.window, fresh, hosts)
+        lookback = max(rule.for_, rule.window if rule.kind == "change" else 0) + MARGIN
+        return recent_samples(self._conn, rule.measurement, lookback, fresh, hosts)
+
+    def _series(
+        self, repo: Repository, base: Rule, recent: Recent, active: dict[str, AlertRow], now: int
+    ) -> int:
+        if not base.matches(recent.tags):
+            return 0
+        labels = dict(recent.tags)
+        key = alert_key(base.name, labels)
+        existing = active.get(key)
+        rule = effective(base, self.ruleset.overrides, recent.site, recent.host)
+        if rule is None:  # disabled here by an override: an alert in progress ends
+            return self._apply(repo, base, key, labels, None, existing, now)
+        points = points_for(rule, recent.samples)
+        if not points:
+            return 0
+        if rule.kind == "threshold":
+            verdict = threshold(rule, points, existing is not None and existing.state == "firing")
+        elif rule.kind == "change":
+            verdict = change(rule, points)
+        else:
+            verdict = forecast(rule, points)
+        return self._apply(repo, rule, key, labels, verdict, existing, now)
+
+    def _absence(self, repo: Repository, base: Rule, active: dict[str, AlertRow], now: int) -> int:
+        seen = last_seen(self._conn, base.measurement, now - STALE)
+        if base.scope == "site":
+            newest: dict[str, int] = {}
+            for site, _, ts in seen:
+                newest[site] = max(newest.get(site, 0), ts)
+            targets = [(site, "", ts) for site, ts in newest.items()]
+        else:
+            targets = seen
+        changes = 0
+        for site, host, ts in targets:
+            labels = {"site": site, "host": host} if host else {"site": site}
+            key = alert_key(base.name, labels)
+            rule = effective(base, self.ruleset.overrides, site, host)
+            verdict = absence(rule, ts, now) if rule else None
+            changes += self._apply(repo, rule or base, key, labels, verdict, active.get(key), now)
+        return changes
+
+    def _apply(
+        self,
+        repo: Repository,
+        rule: Rule,
+        key: str,
+        labels: dict[str, str],
+        verdict: Verdict | None,
+        existing: AlertRow | None,
+        now: int,
+    ) -> int:
+        """Move the alert for `key` according to the verdict (None: the rule is off here)."""
+        state = verdict.state if verdict is not None else OK
+        if state == FIRING and verdict is not None:
+            if existing is None:
+                repo.open_alert(
+                    key, rule.name, rule.severity, labels, "firing", verdict.since,
+                    verdict.value, verdict.eta, now,
+                )  # fmt: skip
+            else:
+                repo.update_alert(existing, "firing", verdict.value, verdict.eta, now)
+            return int(existing is None or existing.state != "firing")
+        if state == PENDING and verdict is not None:
+            if existing is None:
+                repo.open_alert(
+                    key, rule.name, rule.severity, labels, "pending", verdict.since,
+                    verdict.value, None, now,
+                )  # fmt: skip
+                return 1
+            if existing.state == "pending":
+                repo.update_alert(existing, "pending", verdict.value, None, now)
+            return 0
+        if existing is None:
+            return 0
+        if existing.state == "pending":
+            repo.drop_alert(existing)
+            return 1
+        # Firing, condition over: resolve after the hold-down, measured on the data's time.
+        at = verdict.at if verdict is not None else now
+        value = verdict.value if verdict is not None else existing.value
+        clear_since = existing.clear_since or at
+        if verdict is None or at - clear_since >= rule.keep_firing_for:
+            repo.update_alert(existing, "resolved", value, existing.eta, now)
+            return 1
+        repo.update_alert(existing, "firing", existing.value, existing.eta, now, clear_since)
+        return 0
