@@ -16,10 +16,9 @@ from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
 from collector.store.db import connect, read_mark
 from collector.store.writer import Append, Writer
+from collector.telemetry import OWN_HOST, OWN_SITE
 
 log = logging.getLogger(__name__)
-
-OWN_SITE, OWN_HOST = "_vigie", "collector"  # where the collector files its own health
 
 
 class Alerting:

@@ -112,6 +112,7 @@ def create_app(
         writer = Writer(
             config.storage.path,
             Retention(raw=config.storage.raw_retention_days * 86400),
+            clock=clock,
             mirrored=mirror is not None,
         )
         if mirror is not None:
@@ -167,7 +168,7 @@ def create_app(
             if identity.role in ("reader", "technician"):
                 raise Refused(403, f"a {identity.role} token may not write")
             body = await read_body(request, limits.max_body_bytes)
-            now = int(time.time())
+            now = int(clock())
             checked = check_write(
                 body,
                 request.headers.get("content-encoding", ""),

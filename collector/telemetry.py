@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+# Where the collector files its own health as a series (read by its rules, not mirrored).
+OWN_SITE, OWN_HOST = "_vigie", "collector"
+
 
 class Telemetry:
     """Thread-safe counters and latency sums."""

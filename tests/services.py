@@ -370,6 +370,23 @@ class MailSink:
     messages: list[Message] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        """aiosmtpd hook: addresses starting with "refused" get a permanent 550."""
+        if address.startswith("refused"):
+            return "550 5.1.1 <%s>: no such user" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def to(self, recipient: str) -> list[Message]:
+        """The messages received for one recipient."""
+        return [
+            m
+            for m, (_, rcpts) in zip(self.messages, self.envelopes, strict=True)
+            if recipient in rcpts
+        ]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd hook: keep the message."""
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
@@ -385,13 +402,13 @@ class MailSink:
 
 
 @contextlib.contextmanager
-def run_smtp() -> Iterator[MailSink]:
-    """aiosmtpd on loopback."""
+def run_smtp(port: int | None = None, sink: MailSink | None = None) -> Iterator[MailSink]:
+    """aiosmtpd on loopback (on `port`, keeping what `sink` received, to restart one)."""
     try:
         from aiosmtpd.controller import Controller
     except ImportError:
         unavailable("aiosmtpd is not installed (pip install aiosmtpd)")
-    sink = MailSink("127.0.0.1", free_port())
+    sink = sink or MailSink("127.0.0.1", port or free_port())
     controller = Controller(sink, hostname=sink.host, port=sink.port)
     controller.start()
     try:

@@ -25,6 +25,7 @@ from collector.ingest.lineproto import LineError, parse_lines
 from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
 from collector.store.db import connect, read_mark, write_mark
 from collector.store.indexer import decode_body, with_identity
+from collector.telemetry import OWN_SITE
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def read_outbox(
     unstorable: list[tuple[str, str]] = []
     last = after
     for log_id, received, site, host, precision, gzipped, body in rows:
+        if site == OWN_SITE:  # the collector's own health: for its rules and /metrics only
+            last = log_id
+            continue
         try:
             parsed = parse_lines(decode_body(body, bool(gzipped)), precision, received)
         except (LineError, OSError, UnicodeDecodeError, EOFError) as err:

@@ -1,0 +1,274 @@
+"""Alert scenarios replayed through the real ingest path into a real SMTP server (aiosmtpd),
+with a simulated clock."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.alert_support import Lab, replay
+from tests.services import MailSink, free_port, run_smtp
+
+DAY = 86400
+
+
+def subjects(lab: Lab) -> list[str]:
+    return [str(m["Subject"]) for m in lab.mails()]
+
+
+def test_disk_filling_is_announced_the_day_it_crosses_seven_days(
+    tmp_path: Path, smtp: MailSink
+) -> None:
+    with Lab(tmp_path, smtp, "disk-fill@example.org") as lab:
+        token = lab.token("Annonay", "pc-mairie")
+        start = int(lab.clock.now)
+        full_at = start + 30 * DAY  # 40 % -> 100 % at 2 % a day
+
+        def disk(ts: int) -> str:
+            used = 40 + 60 * (ts - start) / (30 * DAY)
+            return f"disk,site=Annonay,host=pc-mairie,path=C: used_percent={used} {ts}"
+
+        announced = None
+        for now in replay(lab, token, 29 * 24, 600, disk, tick_every=6 * 3600):
+            if any("sera plein" in s for s in subjects(lab)):
+                announced = now
+                break
+        assert announced is not None, subjects(lab)
+        # the 7-day horizon is crossed at day 23: announced that day
+        assert (announced - start) // DAY == 23, (announced - start) / DAY
+        (alert,) = [a for a in lab.alerts("firing") if a["rule"] == "disk_full_7d"]
+        assert abs(alert["eta"] - full_at) <= 0.1 * (full_at - announced)
+        body = lab.mails()[0].get_content()
+        assert "Le disque C: de pc-mairie sera plein vers le" in body
+        assert "dans 7 jour(s)" in body or "dans 6 jour(s)" in body
+        assert "https://vigie.example.org/sites/Annonay/hosts/pc-mairie" in body
+        assert "AVERTISSEMENT" in lab.mails()[0]["Subject"]
+
+
+def test_noisy_flat_disk_never_alerts(tmp_path: Path, smtp: MailSink) -> None:
+    rng = random.Random(7)
+    with Lab(tmp_path, smtp, "disk-flat@example.org") as lab:
+        token = lab.token("Annonay", "pc-ecole")
+
+        def disk(ts: int) -> str:
+            used = 60 + rng.uniform(-4, 4)
+            return f"disk,site=Annonay,host=pc-ecole,path=/ used_percent={used} {ts}"
+
+        for _ in replay(lab, token, 30 * 24, 600, disk, tick_every=12 * 3600):
+            pass
+        assert lab.alerts("all") == [] and lab.mails() == []
+
+
+def test_reallocated_sectors_rising_alerts_once(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "smart@example.org") as lab:
+        token = lab.token("Privas", "pc-compta")
+        start = int(lab.clock.now)
+
+        def smart(ts: int) -> str:
+            raw = 0 if ts < start + DAY else 8
+            return (
+                "smart_attribute,site=Privas,host=pc-compta,device=sda,id=5,"
+                f"name=Reallocated_Sector_Ct,fail=- raw_value={raw}i {ts}"
+            )
+
+        for _ in replay(lab, token, 3 * 24, 1800, smart, tick_every=1800):
+            pass
+        firing = [s for s in subjects(lab) if "RÉSOLU" not in s]
+        assert len(firing) == 1, subjects(lab)
+        assert "Reallocated_Sector_Ct a augmenté de 8" in lab.mails()[0].get_content()
+
+
+def test_silent_agent_alerts_once_and_resolves_once(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "silent@example.org") as lab:
+        a = lab.token("Cruas", "pc-1")
+        b = lab.token("Cruas", "pc-2")  # a neighbour keeps reporting: the site is up
+        start = int(lab.clock.now)
+
+        def beat(host: str, ts: int) -> str:
+            return f"vigie_agent,site=Cruas,host={host} spool_batches=0i {ts}"
+
+        for minute in range(180):
+            ts = start + minute * 60
+            lab.clock.now = ts + 60
+            lab.write(b, [beat("pc-2", ts)])
+            if not 30 <= minute < 90:  # pc-1 is silent for an hour
+                lab.write(a, [beat("pc-1", ts)])
+            lab.step()
+        assert subjects(lab) == [
+            "[Vigie] AVERTISSEMENT — Cruas : L'agent de pc-1 ne donne plus de nouvelles",
+            "[Vigie] RÉSOLU — Cruas : 1 alerte(s) terminée(s)",
+        ]
+
+
+def test_flapping_link_mails_at_most_once_per_repeat(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "flap@example.org") as lab:
+        token = lab.token("Tain", "switch-ecole", "poller")
+        start = int(lab.clock.now)
+
+        def port(ts: int) -> str:
+            oper = 1 if ((ts - start) // 120) % 2 == 0 else 2  # down 2 min, up 2 min
+            return (
+                f"interface,site=Tain,host=switch-ecole,ifname=3 oper_status={oper}i,"
+                f"admin_status=1i,in_errors=0i {ts}"
+            )
+
+        for _ in replay(lab, token, 12, 60, port, tick_every=60):
+            pass
+        assert len(lab.mails()) == 1, subjects(lab)
+        assert "change d'état sans arrêt" in lab.mails()[0].get_content()
+        fired = {a["rule"] for a in lab.alerts("all") if a["fired_at"]}
+        assert fired == {"interface_flapping"}  # never down for 5 minutes in a row
+
+
+def test_site_outage_sends_one_site_alert(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "outage@example.org") as lab:
+        hosts = [f"pc-{i}" for i in range(4)]
+        tokens = {h: lab.token("Vals", h) for h in hosts}
+        start = int(lab.clock.now)
+        for minute in range(60):
+            ts = start + minute * 60
+            lab.clock.now = ts + 60
+            if minute < 20:  # the commune's line is cut after 20 minutes
+                for host in hosts:
+                    lab.write(tokens[host], [f"vigie_agent,site=Vals,host={host} x=1i {ts}"])
+            lab.step()
+        assert len(lab.mails()) == 1, subjects(lab)
+        assert subjects(lab)[0] == (
+            "[Vigie] CRITIQUE — Vals : La commune Vals est injoignable : aucun de ses postes "
+            "ne répond"
+        )
+        quiet = {a["host"]: a["quiet"] for a in lab.alerts("firing") if a["rule"] == "agent_silent"}
+        assert quiet == {h: "inhibited" for h in hosts}
+
+
+def test_silence_suppresses_and_its_expiry_restores(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "silence@example.org") as lab:
+        ups = lab.token("Lens", "onduleur", "poller")
+        tech = lab.token("", "", "technician")
+        start = int(lab.clock.now)
+        response = lab.client.post(
+            "/api/v1/silences",
+            json={"host": "onduleur", "duration": 7200, "comment": "battery swap"},
+            headers={"Authorization": f"Token {tech}"},
+        )
+        assert response.status_code == 201, response.text
+        reader = lab.token("", "", "reader")
+        refused = lab.client.post(
+            "/api/v1/silences", json={"host": "x", "duration": 60},
+            headers={"Authorization": f"Token {reader}"},
+        )  # fmt: skip
+        assert refused.status_code == 403
+
+        def on_battery(ts: int) -> str:
+            return f"ups,site=Lens,host=onduleur,mib=rfc1628 output_source=5i {ts}"
+
+        for _ in replay(lab, ups, 1, 60, on_battery, tick_every=300):
+            pass
+        assert lab.mails() == []
+        (alert,) = lab.alerts("firing")
+        assert alert["quiet"] == "silenced" and alert["rule"] == "ups_on_battery"
+        lab.clock.now = start + 7200 + 60
+        lab.step()
+        assert len(lab.mails()) == 1
+        assert "fonctionne sur batterie" in subjects(lab)[0]
+        # acknowledged: no reminder after the repeat interval (4 h for critical)
+        ack = lab.client.post(
+            f"/api/v1/alerts/{alert['id']}/ack", headers={"Authorization": f"Token {tech}"}
+        )
+        assert ack.status_code == 200
+        for _ in replay(lab, ups, 6, 300, on_battery, tick_every=1800):
+            pass
+        assert len(lab.mails()) == 1
+
+
+def test_backfilled_hour_fires_at_once(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "late@example.org") as lab:
+        token = lab.token("Alba", "nas")
+        now = int(lab.clock.now)
+        # an agent back from an outage sends its spooled hour in one go
+        lab.write(
+            token,
+            [
+                f"disk,site=Alba,host=nas,path=/data used_percent=95 {now - 3600 + m * 60}"
+                for m in range(60)
+            ],
+        )
+        lab.step()
+        firing = [a for a in lab.alerts("firing") if a["rule"] == "disk_above_90"]
+        # held for the 30 minutes of `for` on the data's own clock: fired on the first pass
+        assert firing and firing[0]["since"] <= now - 1800 and firing[0]["state"] == "firing"
+        assert len(lab.mails()) == 1
+
+
+def test_smtp_outage_then_recovery_delivers_each_mail_once(tmp_path: Path) -> None:
+    port = free_port()
+    sink = MailSink("127.0.0.1", port)
+    with Lab(tmp_path, sink, "queue@example.org", max_mails_per_hour=100) as lab:
+        for number in range(5):  # five sites, five mails, while the server is down
+            token = lab.token(f"site{number}", "onduleur", "poller")
+            ts = int(lab.clock.now)
+            lab.write(token, [f"ups,site=site{number},host=onduleur battery_status=3i {ts}"])
+        lab.step()
+        lab.clock.advance(60)
+        lab.step()
+        assert sink.messages == []
+        queued = lab.client.app.state.services.repository().mail_counts()  # type: ignore[attr-defined]
+        assert queued == {"queued": 5}
+        with run_smtp(sink=sink):
+            lab.clock.advance(600)  # past the backoff
+            lab.alerting.sender.send_due()
+            lab.alerting.sender.send_due()
+        assert sorted(str(m["Subject"]) for m in sink.messages) == sorted(
+            f"[Vigie] CRITIQUE — site{n} : La batterie de l'onduleur onduleur est faible ou épuisée"
+            for n in range(5)
+        )
+
+
+def test_refused_recipient_is_recorded_not_retried(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "refused-support@example.org") as lab:
+        token = lab.token("Mars", "onduleur", "poller")
+        lab.write(token, [f"ups,site=Mars,host=onduleur battery_status=3i {int(lab.clock.now)}"])
+        lab.step()
+        repo = lab.client.app.state.services.repository()  # type: ignore[attr-defined]
+        assert repo.mail_counts() == {"failed": 1}
+        row = repo._conn.execute("SELECT error FROM mail").fetchone()
+        assert row[0].startswith("550")
+
+
+def test_a_storm_is_folded_into_a_summary(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "storm@example.org", max_mails_per_hour=3) as lab:
+        for number in range(8):
+            token = lab.token(f"storm{number}", "onduleur", "poller")
+            ts = int(lab.clock.now)
+            lab.write(token, [f"ups,site=storm{number},host=onduleur battery_status=3i {ts}"])
+        lab.step()
+        assert len(lab.mails()) == 3
+        lab.clock.advance(3601)
+        lab.step()
+        mails = lab.mails()
+        assert len(mails) == 4
+        assert mails[-1]["Subject"] == "[Vigie] Résumé : trop d'alertes en une heure"
+        assert mails[-1].get_content().count("--- [Vigie] CRITIQUE") == 5
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_language_of_the_mail(tmp_path: Path, smtp: MailSink, language: str) -> None:
+    recipient = f"lang-{language}@example.org"
+    with Lab(tmp_path, smtp, recipient, language=language) as lab:
+        token = lab.token("Die", "onduleur", "poller")
+        lab.write(
+            token,
+            [
+                f"ups,site=Die,host=onduleur runtime_minutes=4i {int(lab.clock.now) - 300}",
+                f"ups,site=Die,host=onduleur runtime_minutes=4i {int(lab.clock.now)}",
+            ],
+        )
+        lab.step()
+        (mail,) = lab.mails()
+        expected = {
+            "fr": "[Vigie] CRITIQUE — Die : L'onduleur onduleur ne tiendrait plus que 4 minutes",
+            "en": "[Vigie] CRITICAL — Die: UPS onduleur would last only 4 minutes",
+        }[language]
+        assert mail["Subject"] == expected
