@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from email.message import Message
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Lab:
         self.clock = Clock()
         self.smtp = smtp
         self.recipient = recipient
-        settings = {"recipients": (recipient,), "digest": False, "group_wait": 0}
+        settings: dict[str, Any] = {"recipients": (recipient,), "digest": False, "group_wait": 0}
         settings["public_url"] = "https://vigie.example.org"
         settings.update(alerts)
         self.config = CollectorConfig(
@@ -98,7 +98,7 @@ class Lab:
         self.alerting.tick(full=True, slow=True)
         self.alerting.sender.send_due()
 
-    def mails(self) -> list[Message]:
+    def mails(self) -> list[EmailMessage]:
         """What the SMTP server received for this lab's recipient."""
         return self.smtp.to(self.recipient)
 

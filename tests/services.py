@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import Message
+from email.message import EmailMessage as Message
 from pathlib import Path
 from typing import Any
 
@@ -375,7 +375,7 @@ class MailSink:
     ) -> str:
         """aiosmtpd hook: addresses starting with "refused" get a permanent 550."""
         if address.startswith("refused"):
-            return "550 5.1.1 <%s>: no such user" % address
+            return f"550 5.1.1 <{address}>: no such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -272,3 +272,33 @@ def test_language_of_the_mail(tmp_path: Path, smtp: MailSink, language: str) -> 
             "en": "[Vigie] CRITICAL — Die: UPS onduleur would last only 4 minutes",
         }[language]
         assert mail["Subject"] == expected
+
+
+def test_running_collector_mails_within_seconds(tmp_path: Path, smtp: MailSink) -> None:
+    import time
+    import urllib.request
+
+    from tests.services import run_collector
+
+    recipient = "live@example.org"
+    extra = (
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+        f'[alerts]\nrecipients = ["{recipient}"]\ngroup_wait = 0\ndigest = false\n'
+    )
+    with run_collector(tmp_path, extra) as collector:
+        token = collector.token("Vernoux", "onduleur", role="poller")
+        started = time.monotonic()
+        body = f"ups,site=Vernoux,host=onduleur battery_status=3i {int(time.time())}".encode()
+        request = urllib.request.Request(
+            f"{collector.url}/write?db=vigie&precision=s",
+            data=body,
+            headers={"Authorization": f"Token {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204
+        while not smtp.to(recipient) and time.monotonic() - started < 15:
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        assert smtp.to(recipient), "no mail within 15 s"
+        assert elapsed < 5, elapsed
+        assert "est faible ou épuisée" in str(smtp.to(recipient)[0]["Subject"])

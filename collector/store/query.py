@@ -181,8 +181,11 @@ def _series_filter(
     sql = "s.measurement = ? AND s.last_seen >= ?"
     args: list[object] = [measurement, fresh_since]
     if hosts is not None:
-        sql += " AND (s.site || char(0) || s.host) IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps([f"{site}\0{host}" for site, host in hosts]))
+        sql += (
+            " AND EXISTS (SELECT 1 FROM json_each(?) j WHERE s.site = j.value ->> 0 "
+            "AND s.host = j.value ->> 1)"
+        )
+        args.append(json.dumps(sorted(hosts)))
     return sql, args
 
 
