@@ -52,18 +52,44 @@ class Alerting:
         ]
 
     def tick(self, full: bool = True, slow: bool | None = None) -> Pass:
-        """Evaluate (everything, or the hosts with new data) and queue what is due."""
-        hosts = None
-        if not full and self._writer is not None:
-            hosts = self.engine.hosts_of(self._writer.take_touched())
-            if not hosts:
-                return Pass(0, 0, 0, 0.0)
-        if full:
-            self._record_health()
-        self.last_pass = self.engine.evaluate(hosts, slow)
+        """Evaluate (every rule, or the hosts with new data) and queue what is due."""
+        if not full:
+            return self._touched_pass()
+        self._record_health()
+        self.last_pass = self.engine.evaluate(None, slow)
+        self._plan()
+        return self.last_pass
+
+    def _touched_pass(self) -> Pass:
+        """Evaluate the hosts whose data was indexed since the last look."""
+        if self._writer is None:
+            return Pass(0, 0, 0, 0.0)
+        hosts = self.engine.hosts_of(self._writer.take_touched())
+        if not hosts:
+            return Pass(0, 0, 0, 0.0)
+        done = self.engine.evaluate(hosts, slow=False)
+        self._plan()
+        return done
+
+    def _full_pass(self) -> None:
+        """Every rule over the whole fleet, one rule at a time, with the hosts that sent data
+        in between: a long pass must not delay the mail about a threshold just crossed."""
+        self._record_health()
+        slow = self.engine.slow_due()
+        started = time.perf_counter()
+        for rule in self.engine.ruleset.rules:
+            if self._stop.is_set():
+                return
+            self._touched_pass()
+            self.engine.evaluate(None, slow, rules=[rule])
+            self._plan()
+        seconds = time.perf_counter() - started
+        if seconds > self._config.alerts.evaluation_interval / 2:
+            log.warning("a full alert evaluation took %.1f s", seconds)
+
+    def _plan(self) -> None:
         if self.notifier.plan():
             self._mail_wake.set()
-        return self.last_pass
 
     def _record_health(self) -> None:
         """The collector's own health as a series, so rules can watch it like any host."""
@@ -104,17 +130,15 @@ class Alerting:
         interval = self._config.alerts.evaluation_interval
         next_full = 0.0
         while not self._stop.is_set():
-            full = time.monotonic() >= next_full
             try:
-                done = self.tick(full=full)
+                if time.monotonic() >= next_full:
+                    next_full = time.monotonic() + interval
+                    self._full_pass()
+                else:
+                    self._touched_pass()
             except Exception:
                 log.exception("alert evaluation failed; retrying")
-                done = None
-            if full:
-                next_full = time.monotonic() + interval
-                if done is not None and done.seconds > interval / 2:
-                    log.warning("alert evaluation took %.1f s", done.seconds)
-            self._stop.wait(0.25)
+            self._stop.wait(0.1)
 
     def _mail_loop(self) -> None:
         while not self._stop.is_set():

@@ -220,39 +220,35 @@ def recent_means(
     lookback: int,
     fresh_since: int,
     hosts: set[tuple[str, str]] | None = None,
+    res: int = 300,
 ) -> list[Recent]:
-    """Like `recent_samples` for one field over long windows: 5-minute means from the rollups
-    where they exist, raw samples after them."""
+    """Like `recent_samples` for one field over long windows: the means of `res`-second
+    rollups where they exist (5 min or 1 h), raw samples after them."""
     where, args = _series_filter(measurement, fresh_since, hosts)
     until = rolled_until(conn)
-    series = conn.execute(
-        f"SELECT s.id, s.site, s.host, s.tags, s.last_seen FROM series s WHERE {where}",  # noqa: S608
-        args,
-    ).fetchall()
     path = '$."' + field.replace('"', '""') + '"'
-    out = []
-    for sid, site, host, tags, last_seen in series:
-        start = last_seen - lookback
-        samples: list[tuple[int, dict[str, object]]] = [
-            (bucket, {field: total / count})
-            for bucket, total, count in conn.execute(
-                "SELECT bucket, sum, count FROM rollup WHERE series_id=? AND res=300 AND "
-                "field=? AND bucket >= ? AND bucket < ? ORDER BY bucket",
-                (sid, field, start - start % 300, until),
-            )
-        ]
-        samples += [
-            (ts, {field: value})
-            for ts, value in conn.execute(
-                "SELECT ts, json_extract(fields, ?) FROM sample WHERE series_id=? AND ts >= ? "
-                "ORDER BY ts",
-                (path, sid, max(start, until)),
-            )
-            if value is not None
-        ]
-        if samples:
-            out.append(Recent(site, host, json.loads(tags), samples))
-    return out
+    rollups = (
+        "SELECT s.id, s.site, s.host, s.tags, r.bucket, r.sum / r.count FROM series s "
+        "JOIN rollup r ON r.series_id = s.id AND r.res = ? AND r.field = ? "
+        "AND r.bucket >= s.last_seen - ? AND r.bucket < ? WHERE "
+    )
+    raw = (
+        "SELECT s.id, s.site, s.host, s.tags, p.ts, json_extract(p.fields, ?) FROM series s "
+        "JOIN sample p ON p.series_id = s.id AND p.ts >= max(s.last_seen - ?, ?) WHERE "
+    )
+    found: dict[int, Recent] = {}
+    for sql, params in (
+        (rollups + where + " ORDER BY s.id, r.bucket", [res, field, lookback, until, *args]),
+        (raw + where + " ORDER BY s.id, p.ts", [path, lookback, until, *args]),
+    ):
+        for sid, site, host, tags, ts, value in conn.execute(sql, params):
+            if value is None:
+                continue
+            entry = found.get(sid)
+            if entry is None:
+                entry = found[sid] = Recent(site, host, json.loads(tags), [])
+            entry.samples.append((ts, {field: value}))
+    return list(found.values())
 
 
 def last_seen(

@@ -1,0 +1,191 @@
+"""Alerting at fleet scale: rule evaluation time for 5,000 hosts with the shipped rules, and the
+time from the ingest of a point that crosses a threshold to the mail accepted by the SMTP server.
+
+The store is filled directly (the ingest path has its own benchmark): per host, an hour of raw
+samples at 60 s for cpu, mem, system, disk, vigie_agent (and an interface, a UPS or a printer
+supply on one host in ten), plus three days of 5-minute rollups for disk and mem, which the
+forecasts read. Run: .venv/bin/python -m bench.alerts [--hosts 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from collector.rules.engine import Engine
+from collector.rules.load import load_rules
+from collector.store.db import connect, open_store, write_mark
+from collector.store.indexer import series_key
+from tests.services import CollectorProcess, run_collector, run_smtp
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def fill(path: Path, hosts: int, now: int) -> int:
+    """Write the synthetic fleet; returns the number of samples."""
+    conn = open_store(path)
+    conn.execute("BEGIN")
+    sid = 0
+    samples = 0
+    rollup_start = now - 3 * 86400
+
+    def series(measurement: str, tags: dict[str, str]) -> int:
+        nonlocal sid
+        sid += 1
+        items = tuple(sorted(tags.items()))
+        conn.execute(
+            "INSERT INTO series VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (sid, series_key(measurement, items), measurement, tags["site"], tags["host"],
+             json.dumps(tags, sort_keys=True), now),
+        )  # fmt: skip
+        return sid
+
+    for number in range(hosts):
+        site, host = f"commune{number // 10:03d}", f"pc{number:05d}"
+        base = {"site": site, "host": host}
+        kinds = [
+            ("cpu", {"cpu": "cpu-total"}, {"usage_idle": 70.0, "usage_user": 20.0}),
+            ("mem", {}, {"used_percent": 55.0, "total": 8 << 30}),
+            ("system", {}, {"uptime": 86400, "load1": 0.5}),
+            ("disk", {"path": "C:"}, {"used_percent": 61.0, "total": 256 << 30}),
+            ("vigie_agent", {}, {"spool_batches": 0}),
+        ]
+        if number % 10 == 0:
+            kinds.append(
+                (
+                    "interface",
+                    {"ifname": "1"},
+                    {"oper_status": 1, "admin_status": 1, "in_errors": 0},
+                )
+            )
+            kinds.append(
+                (
+                    "ups",
+                    {"mib": "rfc1628"},
+                    {
+                        "output_source": 3,
+                        "battery_status": 2,
+                        "runtime_minutes": 40,
+                        "test_result": 1,
+                    },
+                )
+            )
+            kinds.append(
+                ("printer_supply", {"supply": "Black", "type": "toner"}, {"percent": 64.0})
+            )
+        for measurement, tags, fields in kinds:
+            ident = series(measurement, {**base, **tags})
+            rows = [(ident, now - 60 * k, json.dumps(fields)) for k in range(60)]
+            conn.executemany("INSERT INTO sample VALUES (?, ?, ?)", rows)
+            samples += len(rows)
+            if measurement in ("disk", "mem"):
+                name = "used_percent"
+                value = float(fields[name])  # type: ignore[index]
+                for res in (300, 3600):
+                    n = res // 60
+                    conn.executemany(
+                        "INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (ident, name, res, b, value, value, value * n, n, value)
+                            for b in range(rollup_start, now - 3600, res)
+                        ],
+                    )
+    write_mark(conn, "rollup_300_until", now - 3600)
+    conn.execute("COMMIT")
+    conn.close()
+    return samples
+
+
+def evaluation(path: Path, now: int) -> dict[str, object]:
+    """Seconds for a full pass with and without the forecasts, and for one host's pass."""
+    conn = connect(path)
+    engine = Engine(conn, load_rules([]), clock=lambda: now)
+    out: dict[str, object] = {}
+    started = time.perf_counter()
+    first = engine.evaluate(slow=True)
+    out["full_pass_with_forecasts_s"] = round(time.perf_counter() - started, 2)
+    out["series_evaluated"] = first.series
+    started = time.perf_counter()
+    engine.evaluate(slow=False)
+    out["full_pass_without_forecasts_s"] = round(time.perf_counter() - started, 2)
+    per_rule = {}
+    for rule in engine.ruleset.rules:
+        started = time.perf_counter()
+        engine.evaluate(slow=True, rules=[rule])
+        per_rule[rule.name] = time.perf_counter() - started
+    slowest = max(per_rule.items(), key=lambda item: item[1])
+    out["slowest_rule"] = slowest[0]
+    out["slowest_rule_s"] = round(slowest[1], 2)
+    started = time.perf_counter()
+    engine.evaluate(hosts={("commune000", "pc00000")})
+    out["one_host_pass_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    conn.close()
+    return out
+
+
+def latency(collector: CollectorProcess, smtp_to: object, count: int) -> dict[str, float]:
+    """Post a crossing point for `count` new hosts; seconds until each mail is accepted."""
+    times = []
+    for number in range(count):
+        token = collector.token(f"lat{number}", "onduleur", role="poller")
+        recipient_count = len(smtp_to())  # type: ignore[operator]
+        started = time.monotonic()
+        body = f"ups,site=lat{number},host=onduleur battery_status=3i {int(time.time())}".encode()
+        request = urllib.request.Request(
+            f"{collector.url}/write?db=vigie&precision=s",
+            data=body,
+            headers={"Authorization": f"Token {token}"},
+        )
+        urllib.request.urlopen(request, timeout=30).close()
+        while len(smtp_to()) <= recipient_count and time.monotonic() - started < 60:  # type: ignore[operator]
+            time.sleep(0.01)
+        times.append(time.monotonic() - started)
+        time.sleep(0.5)
+    times.sort()
+    return {
+        "samples": count,
+        "p50_s": round(statistics.median(times), 3),
+        "p99_s": round(times[min(len(times) - 1, int(len(times) * 0.99))], 3),
+        "max_s": round(times[-1], 3),
+    }
+
+
+def main() -> None:
+    """Measure, write bench/results/alerts.json and print it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=5000)
+    parser.add_argument("--mails", type=int, default=40)
+    args = parser.parse_args()
+    report: dict[str, object] = {"hosts": args.hosts}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "collector" / "collector.db"
+        store.parent.mkdir()
+        now = int(time.time())
+        started = time.perf_counter()
+        report["samples"] = fill(store, args.hosts, now)
+        report["fill_s"] = round(time.perf_counter() - started, 1)
+        report["evaluation"] = evaluation(store, now)
+        recipient = "bench@example.org"
+        with run_smtp() as smtp:
+            extra = (
+                f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+                f'[alerts]\nrecipients = ["{recipient}"]\ngroup_wait = 0\ndigest = false\n'
+                "max_mails_per_hour = 100000\n"
+            )
+            with run_collector(store.parent, extra) as collector:
+                time.sleep(5)  # past the first full pass
+                report["ingest_to_mail"] = latency(
+                    collector, lambda: smtp.to(recipient), args.mails
+                )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "alerts.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
