@@ -164,6 +164,21 @@ def test_inventories_follow_the_glpi_schema(snmpsim: SnmpAgent) -> None:
     ]
 
 
+def test_polled_points_are_in_the_metrics_reference(snmpsim: SnmpAgent) -> None:
+    from tests.test_catalog import unlisted
+
+    devices = [
+        snmp_device(snmpsim, "p", "printer", "vigie/printer-hp-m507"),
+        snmp_device(snmpsim, "u", "ups", "vigie/ups-rfc1628"),
+        snmp_device(snmpsim, "e", "ups", "recorded/eaton-9PX-partial-walk"),
+        snmp_device(snmpsim, "s", "switch", "vigie/switch-hpe-1820"),
+        snmp_device(snmpsim, "l", "linux", "recorded/linux-full-walk"),
+    ]
+    devices = [dataclasses.replace(d, reach="tcp") for d in devices]
+    points = [p for found in poll(*devices).values() for p in found]
+    assert unlisted(points) == set()
+
+
 def test_bad_devices_fail_alone_with_a_clear_status(snmpsim: SnmpAgent, snmpd: SnmpAgent) -> None:
     good = snmp_device(snmpsim, "ups", "ups", "vigie/ups-rfc1628")
     wrong_community = snmp_device(snmpd, "wrong", "router", "not-the-community")
