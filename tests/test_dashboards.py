@@ -1,0 +1,102 @@
+"""Grafana dashboards: generated reproducibly, valid against Grafana's dashboard schema, and
+every InfluxQL query runs on InfluxDB 1.6.7 against data Vigie really writes."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import psutil
+import pytest
+
+from agent.collectors.smart import parse_smartctl
+from agent.lineproto import Point, format_points
+from agent.service import collect_all, stamp, workstation_collectors
+from dashboards.build import DASHBOARDS, HERE, render
+from tests.poller_support import poll, snmp_device
+from tests.services import Influx, SnmpAgent, reference
+
+SITE = "Annonay"
+
+
+def test_committed_dashboards_are_what_the_script_builds() -> None:
+    for name, build in DASHBOARDS.items():
+        assert (HERE / name).read_text(encoding="utf-8") == render(build), (
+            f"dashboards/{name} is stale: run `python -m dashboards.build`"
+        )
+
+
+def test_dashboards_follow_grafanas_schema() -> None:
+    schema = json.loads(reference("grafana", "dashboard.jsonschema.json").read_text())
+    for name in DASHBOARDS:
+        text = (HERE / name).read_text(encoding="utf-8")
+        assert "${DS_" not in text  # file provisioning does not resolve import placeholders
+        jsonschema.validate(json.loads(text), schema)
+
+
+def queries(dashboard: dict[str, Any]) -> list[str]:
+    return [t["query"] for p in dashboard["panels"] for t in p["targets"]]
+
+
+@pytest.fixture(scope="module")
+def fleet_data(influxdb: Influx, snmpsim: SnmpAgent) -> dict[str, Any]:
+    """Real points: this machine's collectors, SMART from a recording, polled devices."""
+    now = int(time.time())
+    points: list[Point] = stamp(collect_all(workstation_collectors(psutil), now), SITE, "pc-mairie")
+    smart = json.loads(reference("smartctl", "smart-ata.json").read_text())
+    points += stamp(parse_smartctl(smart, now), SITE, "pc-mairie")
+    points.append(
+        Point("vigie_agent", {"site": SITE, "host": "pc-mairie"}, {"spool_batches": 0}, now)
+    )
+    devices = [
+        snmp_device(snmpsim, "copieur", "printer", "vigie/printer-hp-m507"),
+        snmp_device(snmpsim, "onduleur", "ups", "vigie/ups-rfc1628"),
+        snmp_device(snmpsim, "switch", "switch", "vigie/switch-hpe-1820"),
+    ]
+    for name, found in poll(*devices).items():
+        points += [
+            Point(p.measurement, {**p.tags, "site": SITE, "host": name}, p.fields, now)
+            for p in found
+        ]
+    influxdb.query('CREATE DATABASE "vigie_dash"')
+    lines = format_points(points)
+    # the same readings a day and a minute earlier: derivatives and daily differences need two
+    for ago in (86400, 60, 0):
+        stamped = [line.rsplit(" ", 1)[0] + f" {now - ago}" for line in lines]
+        assert influxdb.write("vigie_dash", "\n".join(stamped) + "\n") == 204
+    written = {(p.measurement, p.tags["host"]) for p in points}
+    return {"host.json": "pc-mairie", "network.json": "switch", "written": written}
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_query_returns_data(name: str, influxdb: Influx, fleet_data: dict[str, Any]) -> None:
+    dashboard = json.loads((HERE / name).read_text(encoding="utf-8"))
+    host = fleet_data.get(name, "")
+    for query in queries(dashboard):
+        measurement = re.search(r'FROM "(\w+)"', query)
+        assert measurement, query
+        concrete = (
+            query.replace("$timeFilter", "time > now() - 2d")
+            .replace("$__interval", "1m")
+            .replace("$site", SITE)
+            .replace("$host", host)
+        )
+        result = influxdb.query(concrete, db="vigie_dash")["results"][0]
+        assert "error" not in result, (concrete, result)
+        if "ping" in concrete and "false" in concrete:
+            continue  # counts unreachable devices: none here, and that is right
+        if host and (measurement.group(1), host) not in fleet_data["written"]:
+            continue  # e.g. no temperature sensor on this test machine: the query ran cleanly
+        assert result.get("series"), f"no data for: {concrete}"
+
+
+def test_provisioning_files_name_the_dashboards_folder() -> None:
+    provisioning = Path(HERE, "provisioning")
+    assert "type: influxdb" in (provisioning / "datasource.yaml").read_text()
+    assert (
+        "path: /var/lib/grafana/dashboards/vigie" in (provisioning / "dashboards.yaml").read_text()
+    )
