@@ -32,6 +32,7 @@ from collector.store.query import SeriesQuery, run_query
 from collector.store.rollup import Retention
 from collector.store.writer import Append, Writer
 from collector.telemetry import Telemetry
+from collector.web.pages import add_pages
 
 MAX_QUERY_RANGE = 5 * 366 * 86400
 
@@ -483,4 +484,5 @@ def create_app(
         text = svc.telemetry.render(gauges)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
+    add_pages(app, services, clock)
     return app

@@ -1,4 +1,4 @@
-"""vigie-collector: run, demo, token, rules (argument parsing only)."""
+"""vigie-collector: run, demo, token, user, rules (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,58 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password(prompt: str) -> str:
+    """From stdin when it is not a terminal (scripts), else asked twice."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("vigie-collector: the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace) -> int:
+    import time
+
+    from collector.web.auth import check_password_strength, hash_password
+
+    config = _load(args)
+    conn = open_store(config.storage.path)
+    repo = Repository(conn)
+    try:
+        if args.action in ("add", "passwd"):
+            password = _password(f"password for {args.name}: ")
+            problem = check_password_strength(password)
+            if problem:
+                sys.stderr.write(f"vigie-collector: {problem}\n")
+                return EXIT_CONFIG
+            if args.action == "add":
+                try:
+                    repo.add_user(args.name, hash_password(password), args.role, int(time.time()))
+                except ValueError as err:
+                    sys.stderr.write(f"vigie-collector: {err}\n")
+                    return 1
+                print(f"user {args.name} added ({args.role})")
+            elif not repo.set_password(args.name, hash_password(password)):
+                sys.stderr.write(f"vigie-collector: no user {args.name!r}\n")
+                return 1
+            else:
+                print(f"password of {args.name} changed; its sessions are closed")
+        elif args.action == "remove":
+            if not repo.remove_user(args.name):
+                sys.stderr.write(f"vigie-collector: no user {args.name!r}\n")
+                return 1
+            print(f"user {args.name} removed")
+        else:
+            for user in repo.users():
+                print(f"{user.name}\t{user.role}")
+    finally:
+        conn.close()
+    return 0
+
+
 def _rules(args: argparse.Namespace) -> int:
     from collector.rules.load import load_rules
 
@@ -156,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
     revoke.add_argument("id", type=int)
     token.set_defaults(handler=_token)
+
+    user = commands.add_parser("user", help="web UI accounts")
+    user_actions = user.add_subparsers(dest="action", required=True)
+    add = with_config(user_actions.add_parser("add", help="add an account (password on stdin)"))
+    add.add_argument("name")
+    add.add_argument("--role", choices=("reader", "technician"), required=True)
+    passwd = with_config(user_actions.add_parser("passwd", help="change a password"))
+    passwd.add_argument("name")
+    remove = with_config(user_actions.add_parser("remove", help="delete an account"))
+    remove.add_argument("name")
+    with_config(user_actions.add_parser("list", help="list accounts"))
+    user.set_defaults(handler=_user)
 
     rules = commands.add_parser("rules", help="alert rules")
     rule_actions = rules.add_subparsers(dest="action", required=True)

@@ -63,7 +63,7 @@ class Lab:
         self._repo = Repository(conn)
         self.app = create_app(self.config, rules or load_rules([]), self.clock)
         self.app.state.run_alerting = False
-        self.client = TestClient(self.app)
+        self.client = TestClient(self.app, base_url="https://testserver")
 
     def __enter__(self) -> Lab:
         self.client.__enter__()

@@ -453,6 +453,88 @@ class Browser:
         return done.stdout
 
 
+class DevTools:
+    """A page of a headless Chromium driven over the DevTools protocol (a real browser:
+    forms are typed into and submitted, cookies kept, pages laid out)."""
+
+    def __init__(self, socket: Any) -> None:
+        self._socket = socket
+        self._next = 0
+
+    def call(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
+        """Send a command and return its result (events arriving meanwhile are dropped)."""
+        import json
+
+        self._next += 1
+        self._socket.send(json.dumps({"id": self._next, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = json.loads(self._socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if message.get("id") == self._next:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return dict(message.get("result", {}))
+        raise TimeoutError(method)
+
+    def evaluate(self, expression: str) -> Any:
+        """Run JavaScript in the page; its value."""
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    def open(self, url: str, timeout: float = 30) -> None:
+        """Navigate and wait until the page is loaded."""
+        self.call("Page.navigate", url=url)
+        self.wait_loaded(timeout)
+
+    def wait_loaded(self, timeout: float = 30) -> None:
+        """Wait until the document is complete (after a navigation or a form submit)."""
+        deadline = time.monotonic() + timeout
+        time.sleep(0.2)
+        while time.monotonic() < deadline:
+            if self.evaluate("document.readyState") == "complete":
+                return
+            time.sleep(0.1)
+        raise TimeoutError("page load")
+
+
+@contextlib.contextmanager
+def devtools(browser: Browser) -> Iterator[DevTools]:
+    """Chromium with remote debugging on a free loopback port, one page."""
+    try:
+        from websockets.sync.client import connect
+    except ImportError:
+        unavailable("websockets is not installed (pip install websockets)")
+    port = free_port()
+    args = [
+        *browser.args(),
+        f"--remote-debugging-port={port}",
+        "--remote-debugging-address=127.0.0.1",
+        "about:blank",
+    ]
+    with process(args) as proc:
+        import json
+
+        def page_socket() -> str:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/json/list", timeout=2
+            ) as response:
+                pages = [t for t in json.loads(response.read()) if t.get("type") == "page"]
+            return str(pages[0]["webSocketDebuggerUrl"]) if pages else ""
+
+        def ready() -> bool:
+            try:
+                return bool(page_socket())
+            except OSError:
+                return False
+
+        wait_for(ready, 30, "chromium devtools", proc)
+        with connect(page_socket(), max_size=64 * 1024 * 1024) as socket:
+            tools = DevTools(socket)
+            tools.call("Page.enable")
+            tools.call("Runtime.enable")
+            yield tools
+
+
 @contextlib.contextmanager
 def run_browser(tmp: Path) -> Iterator[Browser]:
     """Headless Chromium (Debian `chromium`)."""

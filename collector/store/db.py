@@ -158,6 +158,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX mail_due ON mail (state, next_attempt);
     CREATE INDEX mail_by_recipient ON mail (recipient, created);
     """,
+    """
+    -- Web UI accounts (passwords hashed with scrypt) and their sessions (ids stored hashed).
+    CREATE TABLE user (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password TEXT NOT NULL,
+        role TEXT NOT NULL,                -- reader | technician
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE session (
+        id TEXT PRIMARY KEY,               -- sha256 of the cookie value
+        user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    """,
 )
 
 

@@ -261,3 +261,30 @@ def last_seen(
         (measurement, fresh_since),
     ).fetchall()
     return [(str(s), str(h), int(t)) for s, h, t in rows]
+
+
+def latest_samples(
+    conn: sqlite3.Connection, measurement: str, site: str, host: str | None = None
+) -> list[tuple[str, dict[str, str], int, dict[str, object]]]:
+    """(host, tags, time, fields) of the newest sample of each matching series."""
+    sql = (
+        "SELECT s.host, s.tags, p.ts, p.fields FROM series s JOIN sample p "
+        "ON p.series_id = s.id AND p.ts = s.last_seen WHERE s.measurement = ? AND s.site = ?"
+    )
+    args: list[object] = [measurement, site]
+    if host is not None:
+        sql += " AND s.host = ?"
+        args.append(host)
+    rows = conn.execute(sql + " ORDER BY s.key", args).fetchall()
+    return [(str(h), json.loads(t), int(ts), json.loads(f)) for h, t, ts, f in rows]
+
+
+def hosts_seen(conn: sqlite3.Connection, site: str | None = None) -> list[tuple[str, str, int]]:
+    """(site, host, newest sample time) of every host (of one site)."""
+    sql = "SELECT site, host, max(last_seen) FROM series WHERE site != '_vigie'"
+    args: list[object] = []
+    if site is not None:
+        sql += " AND site = ?"
+        args.append(site)
+    rows = conn.execute(sql + " GROUP BY site, host", args).fetchall()
+    return [(str(s), str(h), int(t)) for s, h, t in rows]

@@ -1,0 +1,235 @@
+"""The technicians' web UI: login, sessions, CSRF, roles, pages with data, CSV; and a real
+headless Chromium logging in and reading the pages, on a desktop and a phone screen."""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.web.auth import hash_password, verify_password
+from tests.alert_support import Lab
+from tests.services import VENV_BIN, Browser, MailSink, devtools, run_collector
+
+PASSWORD = "correct horse battery"
+
+
+def login(client: TestClient, name: str, password: str = PASSWORD) -> int:
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    response = client.post(
+        "/login",
+        data={"csrf": csrf.group(1), "username": name, "password": password, "next": "/"},
+        follow_redirects=False,
+    )
+    return int(response.status_code)
+
+
+def csrf_of(client: TestClient, path: str = "/alerts") -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    with Lab(tmp_path, MailSink("127.0.0.1", 1), "web@example.org") as running:
+        running.clock.now = time.time()
+        repo = running.app.state.services.repository()
+        repo.add_user("marie", hash_password(PASSWORD), "technician", 0)
+        repo.add_user("paul", hash_password(PASSWORD), "reader", 0)
+        now = int(running.clock.now)
+        token = running.token("Annonay", "pc-mairie")
+        tags = "site=Annonay,host=pc-mairie"
+        lines = [f"vigie_agent,{tags} spool_batches=0i {now}"]
+        for i in range(60):
+            ts = now - 3600 + 60 * i
+            lines.append(f"cpu,{tags},cpu=cpu-total usage_idle={60 + i % 5} {ts}")
+            lines.append(f"disk,{tags},path=C: used_percent={80 + i * 0.2} {ts}")
+        running.write(token, lines)
+        ups = running.token("Privas", "onduleur", "poller")
+        running.write(ups, [f"ups,site=Privas,host=onduleur battery_status=3i {now}"])
+        running.step()
+        yield running
+
+
+def test_pages_need_a_login_and_bad_passwords_are_refused(lab: Lab) -> None:
+    client = lab.client
+    response = client.get("/sites/Annonay", follow_redirects=False)
+    assert (
+        response.status_code == 303 and response.headers["location"] == "/login?next=/sites/Annonay"
+    )
+    assert login(client, "marie", "wrong password!") == 401
+    assert login(client, "nobody", PASSWORD) == 401
+    # a login form posted without its CSRF cookie (another site's form) is refused
+    forged = TestClient(lab.app, base_url="https://testserver").post(
+        "/login", data={"csrf": "x", "username": "marie", "password": PASSWORD}
+    )
+    assert forged.status_code == 403
+    assert login(client, "marie") == 303
+    cookie = client.cookies.get("vigie_session")
+    assert cookie
+    header = [h for h in client.get("/login").headers.get_list("set-cookie")]
+    assert all("HttpOnly" in h and "SameSite=strict" in h and "Secure" in h for h in header)
+    page = client.get("/")
+    assert page.status_code == 200 and "Annonay" in page.text and "Privas" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # the session id is stored hashed, never as the cookie value
+    stored = lab.app.state.services.repository()._conn.execute("SELECT id FROM session").fetchall()
+    assert all(row[0] != cookie for row in stored)
+
+
+def test_fleet_site_and_device_pages_show_the_data(lab: Lab) -> None:
+    login(lab.client, "paul")
+    fleet = lab.client.get("/?sort=status").text
+    # Privas has a critical alert: first, in red
+    assert fleet.index("Privas") < fleet.index("Annonay")
+    assert 'class="badge critical"' in fleet
+    assert "Privas" not in lab.client.get("/?q=anno").text
+    site = lab.client.get("/sites/Privas").text
+    assert "La batterie de l&#39;onduleur onduleur est faible ou épuisée" in site
+    device = lab.client.get("/sites/Annonay/hosts/pc-mairie?range=6h").text
+    assert device.count("<svg") >= 2
+    assert "C: (prévision)" in device  # the filling disk's forecast line
+    assert re.search(r"<title>cpu-total — \d\d/\d\d \d\d:\d\d : \d+", device)  # hover values
+
+
+def test_reader_may_look_but_not_act(lab: Lab) -> None:
+    login(lab.client, "paul")
+    (alert,) = lab.alerts("firing")
+    response = lab.client.post(f"/alerts/{alert['id']}/ack", data={"csrf": csrf_of(lab.client)})
+    assert response.status_code == 403
+    assert "Acquitter" not in lab.client.get("/alerts").text
+
+
+def test_technician_acknowledges_and_silences_with_csrf(lab: Lab) -> None:
+    login(lab.client, "marie")
+    (alert,) = lab.alerts("firing")
+    no_token = lab.client.post(f"/alerts/{alert['id']}/ack", data={"csrf": "forged"})
+    assert no_token.status_code == 403
+    csrf = csrf_of(lab.client)
+    done = lab.client.post(
+        f"/alerts/{alert['id']}/ack", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert lab.alerts("firing")[0]["acked_by"] == "web:marie"
+    data = {"csrf": csrf, "site": "Privas", "host": "", "rule": "", "duration": "3600"}
+    assert lab.client.post("/silences", data=data, follow_redirects=False).status_code == 303
+    page = lab.client.get("/alerts").text
+    assert "web:marie" in page and "en silence" in page
+    window = {
+        "csrf": csrf,
+        "host": "pc-mairie",
+        "starts": "2031-01-05T08:00",
+        "ends": "2031-01-05T12:00",
+        "comment": "RAM",
+    }
+    assert lab.client.post("/silences", data=window, follow_redirects=False).status_code == 303
+    kinds = [s["kind"] for s in lab.client.get(
+        "/api/v1/silences", headers={"Authorization": f"Token {lab.token('', '', 'reader')}"}
+    ).json()["silences"]]  # fmt: skip
+    assert sorted(kinds) == ["maintenance", "silence"]
+
+
+def test_inventory_search_and_csv(lab: Lab) -> None:
+    repo = lab.app.state.services.repository()
+    for host, os_name, ram, serial in (
+        ("pc-1", "Microsoft Windows 10 Professionnel", 4096, "SN-A"),
+        ("pc-2", "Microsoft Windows 11 Professionnel", 8192, "=HYPERLINK(1)"),
+    ):
+        document = {
+            "deviceid": host, "itemtype": "Computer",
+            "content": {"operatingsystem": {"full_name": os_name}, "hardware": {"memory": ram},
+                        "bios": {"ssn": serial, "smodel": "OptiPlex 3020"}},
+        }  # fmt: skip
+        repo.save_inventory("Annonay", host, document, int(time.time()), None)
+    login(lab.client, "paul")
+    page = lab.client.get("/inventory?q=windows 10").text
+    assert "pc-1" in page and "pc-2" not in page
+    assert "pc-2" not in lab.client.get("/inventory?max_ram=4").text
+    text = lab.client.get("/inventory.csv?q=windows").text
+    assert text.splitlines()[0] == "site,host,itemtype,os,model,serial,ram"
+    assert "'=HYPERLINK(1)" in text  # no formula injection into a spreadsheet
+    assert "Annonay,pc-1,Computer,Microsoft Windows 10 Professionnel,OptiPlex 3020,SN-A,4.0" in text
+
+
+def test_user_commands(tmp_path: Path) -> None:
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path}/c.db"\n')
+    command = [str(VENV_BIN / "vigie-collector"), "user"]
+
+    def run(*args: str, password: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args, "--config", str(config)],
+            input=password,
+            capture_output=True,
+            text=True,
+        )
+
+    assert run("add", "lea", "--role", "technician", password="short\n").returncode == 2
+    assert run("add", "lea", "--role", "technician", password=PASSWORD + "\n").returncode == 0
+    assert run("add", "lea", "--role", "reader", password=PASSWORD + "\n").returncode == 1
+    assert run("list").stdout.strip() == "lea\ttechnician"
+    assert run("passwd", "lea", password="another long one\n").returncode == 0
+    import sqlite3
+
+    stored = sqlite3.connect(tmp_path / "c.db").execute("SELECT password FROM user").fetchone()[0]
+    assert stored.startswith("scrypt$") and verify_password("another long one", stored)
+    assert run("remove", "lea").returncode == 0 and run("list").stdout == ""
+
+
+def test_chromium_logs_in_and_reads_the_pages(browser: Browser, tmp_path: Path) -> None:
+    with run_collector(tmp_path / "collector") as collector:
+        subprocess.run(
+            [str(VENV_BIN / "vigie-collector"), "user", "add", "marie", "--role", "technician",
+             "--config", str(collector.config)],
+            input=PASSWORD + "\n", text=True, check=True, capture_output=True,
+        )  # fmt: skip
+        token = collector.token("Annonay", "pc-mairie")
+        import urllib.request
+
+        now = int(time.time())
+        body = "\n".join(
+            f"cpu,site=Annonay,host=pc-mairie,cpu=cpu-total usage_idle={50 + i} {now - 600 + 60 * i}"
+            for i in range(10)
+        ).encode()
+        request = urllib.request.Request(
+            f"{collector.url}/write?precision=s",
+            data=body,
+            headers={"Authorization": f"Token {token}"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        with devtools(browser) as page:
+            page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie")
+            assert "Connexion" in page.evaluate("document.title")
+            page.evaluate(
+                "document.querySelector('input[name=username]').value = 'marie';"
+                f"document.querySelector('input[name=password]').value = '{PASSWORD}';"
+                "document.querySelector('form.login').submit();"
+            )
+            page.wait_loaded()
+            assert page.evaluate("location.pathname") == "/sites/Annonay/hosts/pc-mairie"
+            assert page.evaluate("document.querySelectorAll('svg.chart').length") >= 1
+            assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly
+            shot = page.call("Page.captureScreenshot", format="png")["data"]
+            (tmp_path / "device.png").write_bytes(base64.b64decode(shot))
+            # a phone: the fleet table fits the screen without sideways scrolling
+            page.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=390,
+                height=844,
+                deviceScaleFactor=2,
+                mobile=True,
+            )
+            page.open(f"{collector.url}/")
+            assert page.evaluate("document.querySelector('#fleet tbody').innerText").startswith(
+                "Annonay"
+            )
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
