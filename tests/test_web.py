@@ -197,7 +197,7 @@ def test_chromium_logs_in_and_reads_the_pages(browser: Browser, tmp_path: Path) 
 
         now = int(time.time())
         body = "\n".join(
-            f"cpu,site=Annonay,host=pc-mairie,cpu=cpu-total usage_idle={50 + i} {now - 600 + 60 * i}"
+            f"cpu,site=Annonay,host=pc-mairie,cpu=cpu-total usage_idle={50 + i} {now - 60 * i}"
             for i in range(10)
         ).encode()
         request = urllib.request.Request(
