@@ -1,4 +1,4 @@
-"""vigie-agent: run, collect, inventory, poll (argument parsing only)."""
+"""vigie-agent: run, collect, inventory, poll, enroll (argument parsing only)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,26 @@ def _poll(args: argparse.Namespace) -> int:
     return asyncio.run(poll())
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from agent.sender import enroll
+
+    config = _config(args.config, required=True)
+    link = config.collector
+    if not link.url or link.token_file is None:
+        sys.stderr.write("vigie-agent: enroll needs collector.url and collector.token_file\n")
+        return EXIT_CONFIG
+    try:
+        identity = enroll(link, args.code, config.host, link.token_file)
+    except (ValueError, OSError) as err:
+        sys.stderr.write(f"vigie-agent: enrollment failed: {err}\n")
+        return 1
+    print(
+        f"enrolled as {identity['site']}/{identity['host']} ({identity['role']}); "
+        f"token in {link.token_file}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="vigie-agent", description="Vigie workstation agent")
@@ -139,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     inventory = commands.add_parser("inventory", help="this host's inventory, GLPI JSON on stdout")
     inventory.add_argument("--config", type=Path)
     inventory.set_defaults(handler=_inventory)
+    enroll = commands.add_parser("enroll", help="trade a one-time code for this agent's token")
+    enroll.add_argument("--config", type=Path, required=True)
+    enroll.add_argument("--code", required=True)
+    enroll.set_defaults(handler=_enroll)
     poll = commands.add_parser(
         "poll", help="poll the configured devices once, line protocol on stdout"
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 import logging
+import os
 import random
 import ssl
 import time
@@ -56,23 +59,55 @@ def read_token(path: Path) -> str:
     return path.read_text().strip()
 
 
+def tls_context(link: CollectorLink) -> ssl.SSLContext | None:
+    """The TLS context that verifies the collector (system CAs or the pinned CA file); refuses
+    plain HTTP to anything but loopback unless the config says so explicitly."""
+    insecure = link.url.startswith("http://") and not is_loopback(link.url)
+    if insecure and not link.allow_insecure_http:
+        raise ValueError(
+            f"refusing plain HTTP to {link.url}: use https:// or set "
+            "collector.allow_insecure_http = true"
+        )
+    if not link.url.startswith("https://"):
+        return None
+    return ssl.create_default_context(cafile=str(link.ca_file) if link.ca_file else None)
+
+
+def enroll(link: CollectorLink, code: str, host: str, token_file: Path) -> dict[str, str]:
+    """Trade a one-time code for this agent's token and store it (mode 0600). Raises
+    ValueError with the collector's reason, OSError when it cannot be reached."""
+    body = json.dumps({"code": code, "host": host}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config
+        link.url + "/api/v1/enroll",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": f"vigie-agent/{__version__}"},
+    )
+    try:
+        with urllib.request.urlopen(  # noqa: S310
+            request, timeout=link.timeout, context=tls_context(link)
+        ) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        detail = err.read(500).decode(errors="replace")
+        with contextlib.suppress(ValueError):
+            detail = json.loads(detail).get("error", detail)
+        raise ValueError(f"the collector refused the code: {detail}") from None
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = token_file.with_name(token_file.name + ".new")
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(answer["token"] + "\n")
+    os.replace(partial, token_file)
+    return {k: str(v) for k, v in answer.items() if k != "token"}
+
+
 class Sender:
     """Posts batches to the collector."""
 
     def __init__(self, link: CollectorLink, token: str) -> None:
-        insecure = link.url.startswith("http://") and not is_loopback(link.url)
-        if insecure and not link.allow_insecure_http:
-            raise ValueError(
-                f"refusing plain HTTP to {link.url}: use https:// or set "
-                "collector.allow_insecure_http = true"
-            )
         self._link = link
         self._token = token
-        self._context = (
-            ssl.create_default_context(cafile=str(link.ca_file) if link.ca_file else None)
-            if link.url.startswith("https://")
-            else None
-        )
+        self._context = tls_context(link)
 
     def send(self, batch: Batch, agent_id: str) -> SendResult:
         """Post one batch; never raises for network or server errors."""

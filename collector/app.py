@@ -7,6 +7,7 @@ import base64
 import contextlib
 import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -35,6 +36,7 @@ from collector.telemetry import Telemetry
 from collector.web.pages import add_pages
 
 MAX_QUERY_RANGE = 5 * 366 * 86400
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -366,6 +368,30 @@ def create_app(
         if not repo.acknowledge(alert_id, author, int(clock())):
             raise Refused(404, f"no firing alert {alert_id}")
         return {"id": alert_id, "acknowledged_by": author}
+
+    @app.post("/api/v1/enroll", status_code=201)
+    async def enroll(request: Request) -> dict[str, Any]:
+        """Trade a one-time enrollment code for the agent's own token (no other auth)."""
+        try:
+            body = json.loads(await read_body(request, 4096))
+        except ValueError:
+            raise Refused(400, "expected a JSON object") from None
+        code, host = (body.get("code"), body.get("host")) if isinstance(body, dict) else (0, 0)
+        if not isinstance(code, str) or not isinstance(host, str) or not host.strip():
+            raise Refused(400, 'send {"code": "vge_…", "host": "NAME"}')
+        if len(host) > 64 or any(ord(c) < 32 for c in host):
+            raise Refused(400, "host must be 1-64 printable characters")
+        client = request.client.host if request.client else "?"
+        try:
+            token, site, role = (
+                services(request).repository().redeem_enrollment(code, host.strip(), int(clock()))
+            )
+        except ValueError as err:
+            # Logged with the address, never with the code: a guess or a replay is visible.
+            log.warning("enrollment refused for host %r from %s: %s", host, client, err)
+            raise Refused(403, str(err)) from None
+        log.info("host %s/%s enrolled from %s as %s", site, host, client, role)
+        return {"token": token, "site": site, "host": host.strip(), "role": role}
 
     @app.get("/api/v1/silences")
     def list_silences(

@@ -173,6 +173,32 @@ def _rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    import time
+
+    from collector.rules.model import parse_duration
+
+    config = _load(args)
+    conn = open_store(config.storage.path)
+    repo = Repository(conn)
+    try:
+        if args.action == "create":
+            try:
+                lifetime = parse_duration(args.expires)
+            except ValueError as err:
+                sys.stderr.write(f"vigie-collector: --expires: {err}\n")
+                return EXIT_CONFIG
+            now = int(time.time())
+            print(repo.create_enrollment(args.site, args.role, now + lifetime, now))
+        else:
+            for code_id, site, role, expires, used_at, used_by in repo.enrollments():
+                state = f"used by {used_by}" if used_at else "open"
+                print(f"{code_id}\t{site}\t{role}\texpires {expires}\t{state}")
+    finally:
+        conn.close()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from collector.demo import run_demo
 
@@ -208,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
     revoke.add_argument("id", type=int)
     token.set_defaults(handler=_token)
+
+    enroll = commands.add_parser("enroll", help="one-time enrollment codes for agents")
+    enroll_actions = enroll.add_subparsers(dest="action", required=True)
+    code = with_config(enroll_actions.add_parser("create", help="print a new code"))
+    code.add_argument("--site", required=True)
+    code.add_argument("--role", choices=("workstation", "poller"), default="workstation")
+    code.add_argument("--expires", default="7d", help="lifetime: 30m, 24h, 7d…")
+    with_config(enroll_actions.add_parser("list", help="codes and who used them"))
+    enroll.set_defaults(handler=_enroll)
 
     user = commands.add_parser("user", help="web UI accounts")
     user_actions = user.add_subparsers(dest="action", required=True)

@@ -16,6 +16,7 @@ from collector.inventory import Change, diff_inventories
 
 ROLES = ("workstation", "poller", "reader", "technician")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
+ENROLL_PREFIX = "vge_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,3 +551,43 @@ class Repository:
             (limit,),
         ).fetchall()
         return [(str(s), str(h), str(i), str(d)) for s, h, i, d in rows]
+
+    # --- enrollment ------------------------------------------------------------------------
+
+    def create_enrollment(self, site: str, role: str, expires: int, now: int) -> str:
+        """A new one-time code for `site` (printed once, stored hashed)."""
+        code = ENROLL_PREFIX + secrets.token_urlsafe(24)
+        self._conn.execute(
+            "INSERT INTO enrollment (code, site, role, created, expires) VALUES (?, ?, ?, ?, ?)",
+            (hash_token(code), site, role, now, expires),
+        )
+        return code
+
+    def redeem_enrollment(self, code: str, host: str, now: int) -> tuple[str, str, str]:
+        """Trade a code for a new token: (token, site, role). ValueError says why it is refused
+        (unknown, used, expired); a code works once."""
+        row = self._conn.execute(
+            "SELECT id, site, role, expires, used_at, used_by FROM enrollment WHERE code=?",
+            (hash_token(code),),
+        ).fetchone()
+        if row is None:
+            raise ValueError("unknown enrollment code")
+        code_id, site, role, expires, used_at, used_by = row
+        if used_at is not None:
+            raise ValueError(f"enrollment code already used (by {used_by})")
+        if expires <= now:
+            raise ValueError("enrollment code expired")
+        cursor = self._conn.execute(
+            "UPDATE enrollment SET used_at=?, used_by=? WHERE id=? AND used_at IS NULL",
+            (now, host, code_id),
+        )
+        if cursor.rowcount != 1:  # redeemed by a concurrent request
+            raise ValueError("enrollment code already used")
+        return self.create_token(site, host, role), str(site), str(role)
+
+    def enrollments(self) -> list[tuple[int, str, str, int, int | None, str | None]]:
+        """(id, site, role, expires, used_at, used_by) of every code."""
+        rows = self._conn.execute(
+            "SELECT id, site, role, expires, used_at, used_by FROM enrollment ORDER BY id"
+        ).fetchall()
+        return [(int(a), str(b), str(c), int(d), e, f) for a, b, c, d, e, f in rows]

@@ -175,6 +175,19 @@ MIGRATIONS: tuple[str, ...] = (
         expires INTEGER NOT NULL
     );
     """,
+    """
+    -- One-time enrollment codes (stored hashed): an agent trades one for its own token.
+    CREATE TABLE enrollment (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,         -- sha256 of the code
+        site TEXT NOT NULL,
+        role TEXT NOT NULL,                -- workstation | poller
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        used_at INTEGER,
+        used_by TEXT                       -- the host that redeemed it
+    );
+    """,
 )
 
 

@@ -1,0 +1,289 @@
+"""install.sh for real, into roots the test builds (no chroot: `--root` prefixes every path):
+collector and agent installed from this checkout, the agent enrolled over TLS with a test CA,
+data flowing; a reused code and a wrong CA refused; upgrade keeps the data; uninstall removes
+the units; the units pass `systemd-analyze verify`."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.services import free_port, process, unavailable, wait_for
+
+ROOT = Path(__file__).parent.parent
+INSTALL = str(ROOT / "install.sh")
+PASSWORD = "correct horse battery"
+
+
+def sh(*args: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*args], capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload]
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done  # type: ignore[no-any-return]
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    if shutil.which("openssl") is None:
+        unavailable("openssl is not installed")
+    folder.mkdir(parents=True)
+    ca_key, ca, key, csr, cert = (
+        folder / n for n in ("ca.key", "ca.pem", "key.pem", "req.csr", "cert.pem")
+    )
+    sh(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name} test CA",
+    )
+    sh(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    ext = folder / "ext.cnf"
+    ext.write_text("subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
+    sh(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+    )
+    return ca, cert, key
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("install")
+    ca, cert, key = make_ca(base / "pki", "Vigie")
+    collector_root = base / "central"
+    port = free_port()
+    password = base / "password"
+    password.write_text(PASSWORD + "\n")
+    sh(
+        INSTALL,
+        "collector",
+        "--root",
+        str(collector_root),
+        "--no-start",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        "--admin",
+        "marie",
+        "--admin-password-file",
+        str(password),
+    )
+    return {"base": base, "ca": ca, "root": collector_root, "port": Path(str(port))}
+
+
+def collector_cli(root: Path, *args: str) -> str:
+    binary = str(root / "opt/vigie/venv/bin/vigie-collector")
+    return sh(binary, *args, "--config", str(root / "etc/vigie/collector.toml")).stdout.strip()
+
+
+def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> None:
+    base, root, ca = installed["base"], installed["root"], installed["ca"]
+    port = int(str(installed["port"]))
+    url = f"https://127.0.0.1:{port}"
+    config = root / "etc/vigie/collector.toml"
+    assert f'tls_cert = "{base}/pki/cert.pem"' in config.read_text()
+    assert collector_cli(root, "user", "list") == "marie\ttechnician"
+    binary = str(root / "opt/vigie/venv/bin/vigie-collector")
+    with process([binary, "run", "--config", str(config)]) as proc:
+        wait_for(lambda: _https_ok(f"{url}/healthz", ca), 60, "installed collector", proc)
+        code = collector_cli(root, "enroll", "create", "--site", "Privas")
+        agent_root = base / "mairie-pc"
+        sh(
+            INSTALL,
+            "agent",
+            "--root",
+            str(agent_root),
+            "--no-start",
+            "--collector",
+            url,
+            "--enroll",
+            code,
+            "--site",
+            "Privas",
+            "--host",
+            "mairie-pc",
+            "--ca-file",
+            str(ca),
+        )
+        token = agent_root / "etc/vigie/agent.token"
+        assert token.stat().st_mode & 0o777 == 0o600
+        # twice: nothing changes, no second enrollment
+        again = sh(
+            INSTALL,
+            "agent",
+            "--root",
+            str(agent_root),
+            "--no-start",
+            "--collector",
+            url,
+            "--enroll",
+            code,
+            "--site",
+            "Privas",
+            "--ca-file",
+            str(ca),
+        )
+        assert "already enrolled" in again.stdout and "wrote" not in again.stdout
+        # the same code elsewhere: refused
+        other = sh(
+            INSTALL,
+            "agent",
+            "--root",
+            str(base / "thief"),
+            "--no-start",
+            "--collector",
+            url,
+            "--enroll",
+            code,
+            "--site",
+            "Privas",
+            "--ca-file",
+            str(ca),
+            check=False,
+        )
+        assert other.returncode != 0 and "already used" in other.stderr
+        assert 'step "enroll with' in other.stderr and "run again" in other.stderr
+        # a collector certificate from another CA: refused before anything is sent
+        wrong_ca, _, _ = make_ca(base / "other-pki", "Rogue")
+        fresh = collector_cli(root, "enroll", "create", "--site", "Privas")
+        rogue = sh(
+            INSTALL,
+            "agent",
+            "--root",
+            str(base / "rogue"),
+            "--no-start",
+            "--collector",
+            url,
+            "--enroll",
+            fresh,
+            "--ca-file",
+            str(wrong_ca),
+            check=False,
+        )
+        assert rogue.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in rogue.stderr
+        agent = [
+            str(agent_root / "opt/vigie/venv/bin/vigie-agent"),
+            "run",
+            "--config",
+            str(agent_root / "etc/vigie/agent.toml"),
+        ]
+        config_text = (
+            (agent_root / "etc/vigie/agent.toml")
+            .read_text()
+            .replace("[agent]\n", "[agent]\ninterval = 1\n")
+        )
+        (agent_root / "etc/vigie/agent.toml").write_text(config_text)
+        with process(agent):
+            reader = collector_cli(root, "token", "create", "--role", "reader")
+            deadline = time.monotonic() + 90
+            series: object = []
+            while time.monotonic() < deadline and not series:
+                time.sleep(1)
+                series = _https_json(
+                    f"{url}/api/v1/query?measurement=cpu&field=usage_idle&host=mairie-pc",
+                    ca,
+                    reader,
+                )["series"]
+            assert series, "no data from the installed agent"
+    db = root / "var/lib/vigie/collector.db"
+    before = sqlite3.connect(db).execute("SELECT count(*) FROM sample").fetchone()[0]
+    assert before > 0
+    # upgrade: data and config kept, the store opened (and migrated) by the new code
+    config_before = config.read_text()
+    sh(INSTALL, "upgrade", "--root", str(root), "--no-start")
+    assert config.read_text() == config_before
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM sample").fetchone()[0] == before
+    verify_unit(root / "etc/systemd/system/vigie-collector.service")
+    # uninstall: units and program gone, data kept; --purge removes it
+    sh(INSTALL, "uninstall", "--root", str(root), "--no-start")
+    assert not (root / "etc/systemd/system/vigie-collector.service").exists()
+    assert not (root / "opt/vigie").exists() and db.exists()
+    sh(INSTALL, "uninstall", "--root", str(root), "--no-start", "--purge")
+    assert not db.exists()
+
+
+def verify_unit(unit: Path) -> None:
+    """`systemd-analyze verify` passes (the ExecStart program must exist)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        unavailable("systemd-analyze is not installed")
+    done = sh(str(analyze), "verify", str(unit), check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_agent_unit_passes_systemd_analyze(installed: dict[str, Path]) -> None:
+    (unit,) = (installed["base"] / "mairie-pc").glob("etc/systemd/system/*.service")
+    verify_unit(unit)
+
+
+def test_not_root_and_missing_options_are_clear(tmp_path: Path) -> None:
+    done = sh(INSTALL, "agent", "--root", str(tmp_path), "--collector", "https://x", check=False)
+    assert done.returncode != 0 and "--enroll CODE is required" in done.stderr
+    done = sh(INSTALL, "frobnicate", check=False)
+    assert done.returncode == 2 and "install.sh agent" in done.stdout
+
+
+def _https_ok(url: str, ca: Path) -> bool:
+    try:
+        _https_json(url, ca, "")
+        return True
+    except OSError:
+        return False
+
+
+def _https_json(url: str, ca: Path, token: str) -> dict[str, object]:
+    """GET over HTTPS verified against the test CA."""
+    import json
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(ca))
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Token {token}"} if token else {}
+    )
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+        return dict(json.loads(response.read()))
