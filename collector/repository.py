@@ -274,6 +274,15 @@ class Repository:
         sql += " ORDER BY updated DESC, id DESC LIMIT ?"
         return [_alert(r) for r in self._conn.execute(sql, [*args, limit]).fetchall()]
 
+    def alert_counts(self, site: str | None = None) -> dict[str, int]:
+        """How many alerts are in each state (of one site)."""
+        sql = "SELECT state, count(*) FROM alert"
+        rows = self._conn.execute(
+            sql + (" WHERE site=? GROUP BY state" if site else " GROUP BY state"),
+            (site,) if site else (),
+        ).fetchall()
+        return {str(s): int(c) for s, c in rows}
+
     def alert(self, alert_id: int) -> AlertRow | None:
         """One alert by id."""
         row = self._conn.execute(_SELECT_ALERT + " WHERE id=?", (alert_id,)).fetchone()

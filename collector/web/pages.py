@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 SILENT_AFTER = 600  # a host with no data for 10 min counts as silent
+ALERTS_SHOWN = 200
 LOGIN_CSRF = "vigie_login_csrf"
 _HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -369,9 +370,10 @@ def add_pages(
         )
 
     @app.get("/alerts", include_in_schema=False)
-    def alerts_page(request: Request) -> HTMLResponse:
+    def alerts_page(request: Request, site: str | None = None) -> HTMLResponse:
         page = page_of(request)
         repo = services(request).repository()
+        site = site or None
         silences = [
             {
                 "id": s.id,
@@ -389,9 +391,14 @@ def add_pages(
             request,
             "alerts.html",
             page,
-            firing=alert_rows(request, page, repo.alerts(("firing",), limit=5000)),
-            pending=alert_rows(request, page, repo.alerts(("pending",), limit=5000)),
-            resolved=alert_rows(request, page, repo.alerts(("resolved",), limit=100)),
+            # A storm (a region cut off) must not make a page nobody can read: the newest
+            # ALERTS_SHOWN of each kind, the counts, and a filter by commune.
+            firing=alert_rows(request, page, repo.alerts(("firing",), site, ALERTS_SHOWN)),
+            pending=alert_rows(request, page, repo.alerts(("pending",), site, ALERTS_SHOWN)),
+            resolved=alert_rows(request, page, repo.alerts(("resolved",), site, 100)),
+            counts=repo.alert_counts(site),
+            site=site or "",
+            shown=ALERTS_SHOWN,
             silences=silences,
         )
 

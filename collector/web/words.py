@@ -84,6 +84,7 @@ WORDS: dict[str, dict[str, str]] = {
         "csrf": "Formulaire expiré : rechargez la page.",
         "yes": "oui",
         "no": "non",
+        "shown": "affichées : filtrez par commune",
     },
     "en": {
         "fleet": "Fleet",
@@ -166,6 +167,7 @@ WORDS: dict[str, dict[str, str]] = {
         "csrf": "This form expired: reload the page.",
         "yes": "yes",
         "no": "no",
+        "shown": "shown: filter by site",
     },
 }
 RANGES = {"6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400}
