@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 
 from agent.config import AgentConfig, CollectorLink, SpoolConfig
 from collector.config import CollectorConfig, ServerConfig, StorageConfig, parse_listen
 from collector.repository import Repository
 from collector.store.db import open_store
+from collector.web.auth import hash_password
 
 
 def run_demo(folder: Path, listen: str, interval: int) -> int:
@@ -37,6 +40,12 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
         token_file.write_text(repo.create_token("demo", "this-machine", "workstation") + "\n")
         token_file.chmod(0o600)
     reader = repo.create_token("*", "*", "reader")
+    # A technician account for the web UI, with a new password each run.
+    password = secrets.token_urlsafe(9)
+    if repo.user("demo") is None:
+        repo.add_user("demo", hash_password(password), "technician", int(time.time()))
+    else:
+        repo.set_password("demo", hash_password(password))
     conn.close()
     agent_config = dataclasses.replace(
         AgentConfig(site="demo", host="this-machine", interval=interval),
@@ -49,6 +58,7 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
     base = f"http://{host}:{port}"
     print(
         f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s.\n"
+        f"Web UI: {base}/ (user demo, password {password})\n"
         f"State in {folder}. Read token: {reader}\n"
         f"Try: curl -H 'Authorization: Token {reader}' "
         f"'{base}/api/v1/query?measurement=cpu&field=usage_idle&site=demo'\n"

@@ -89,3 +89,51 @@ def test_bad_token_is_refused_and_nothing_is_stored(collector: CollectorProcess)
 
 def test_collector_stops_cleanly_on_sigterm(collector: CollectorProcess) -> None:
     assert collector.stop() == 0
+
+
+def test_demo_reports_this_machine_and_opens_the_web_ui(tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+
+    import httpx
+
+    from tests.services import VENV_BIN, free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "vigie-collector"), "demo", "--listen", f"127.0.0.1:{port}",
+         "--dir", str(tmp_path / "demo"), "--interval", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        banner = "".join(proc.stdout.readline() for _ in range(3))
+        password = re.search(r"user demo, password (\S+)\)", banner)
+        token = re.search(r"Read token: (\S+)", banner)
+        assert password and token, banner
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 40
+        series: list[object] = []
+        while time.monotonic() < deadline and not series:
+            time.sleep(0.5)
+            try:
+                series = get_json(
+                    f"{base}/api/v1/query?measurement=cpu&field=usage_idle&site=demo",
+                    token.group(1),
+                )["series"]
+            except OSError:
+                continue
+        assert series, "the demo agent sent nothing"
+        with httpx.Client(base_url=base) as client:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+            assert csrf
+            client.post(
+                "/login",
+                data={"csrf": csrf.group(1), "username": "demo", "password": password.group(1)},
+            )
+            page = client.get("/sites/demo")
+            assert page.status_code == 200 and "this-machine" in page.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
