@@ -100,6 +100,26 @@ write_if_changed() {  # write_if_changed FILE MODE: stdin to FILE, only when it 
   echo "   wrote: $file"
 }
 
+hardening() {  # what both units lock down
+  cat <<EOF
+StateDirectory=vigie
+StateDirectoryMode=0700
+UMask=0077
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+EOF
+}
+
 agent_unit() {
   cat <<EOF
 # Vigie agent: health, SMART, inventory, and the site's devices when configured.
@@ -114,23 +134,9 @@ ExecStart=$SYS_OPT/venv/bin/vigie-agent run --config /etc/vigie/agent.toml
 Restart=on-failure
 RestartSec=10
 # Root: smartctl, dmidecode and every mount point need it; the rest is locked down.
-StateDirectory=vigie
-StateDirectoryMode=0700
-UMask=0077
-NoNewPrivileges=yes
 ProtectSystem=full
 ProtectHome=read-only
-PrivateTmp=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
-SystemCallArchitectures=native
+$(hardening)
 CapabilityBoundingSet=CAP_SYS_RAWIO CAP_SYS_ADMIN CAP_NET_RAW CAP_DAC_READ_SEARCH
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
 
@@ -153,31 +159,17 @@ ExecStart=$SYS_OPT/venv/bin/vigie-collector run --config /etc/vigie/collector.to
 Restart=on-failure
 RestartSec=5
 DynamicUser=yes
-StateDirectory=vigie
-StateDirectoryMode=0700
-UMask=0077
-NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
-PrivateTmp=yes
 PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
 ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
 ProtectProc=invisible
 ProcSubset=pid
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-LockPersonality=yes
 RemoveIPC=yes
+$(hardening)
 CapabilityBoundingSet=
 AmbientCapabilities=
 RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
-SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged @resources
 

@@ -115,6 +115,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"base": base, "ca": ca, "root": collector_root, "port": Path(str(port))}
 
 
+def install_agent(
+    root: str, url: str, *options: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """./install.sh agent into `root` (systemd left alone) reporting to `url`."""
+    return sh(
+        INSTALL, "agent", "--root", root, "--no-start", "--collector", url, *options, check=check
+    )
+
+
 def collector_cli(root: Path, *args: str) -> str:
     binary = str(root / "opt/vigie/venv/bin/vigie-collector")
     return sh(binary, *args, "--config", str(root / "etc/vigie/collector.toml")).stdout.strip()
@@ -132,13 +141,8 @@ def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> N
         wait_for(lambda: _https_ok(f"{url}/healthz", ca), 60, "installed collector", proc)
         code = collector_cli(root, "enroll", "create", "--site", "Privas")
         agent_root = base / "mairie-pc"
-        sh(
-            INSTALL,
-            "agent",
-            "--root",
+        install_agent(
             str(agent_root),
-            "--no-start",
-            "--collector",
             url,
             "--enroll",
             code,
@@ -152,13 +156,8 @@ def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> N
         token = agent_root / "etc/vigie/agent.token"
         assert token.stat().st_mode & 0o777 == 0o600
         # twice: nothing changes, no second enrollment
-        again = sh(
-            INSTALL,
-            "agent",
-            "--root",
+        again = install_agent(
             str(agent_root),
-            "--no-start",
-            "--collector",
             url,
             "--enroll",
             code,
@@ -169,13 +168,8 @@ def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> N
         )
         assert "already enrolled" in again.stdout and "wrote" not in again.stdout
         # the same code elsewhere: refused
-        other = sh(
-            INSTALL,
-            "agent",
-            "--root",
+        other = install_agent(
             str(base / "thief"),
-            "--no-start",
-            "--collector",
             url,
             "--enroll",
             code,
@@ -190,13 +184,8 @@ def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> N
         # a collector certificate from another CA: refused before anything is sent
         wrong_ca, _, _ = make_ca(base / "other-pki", "Rogue")
         fresh = collector_cli(root, "enroll", "create", "--site", "Privas")
-        rogue = sh(
-            INSTALL,
-            "agent",
-            "--root",
+        rogue = install_agent(
             str(base / "rogue"),
-            "--no-start",
-            "--collector",
             url,
             "--enroll",
             fresh,

@@ -17,26 +17,27 @@ from agent.lineproto import FieldValue, Point
 from agent.poller.credentials import SshCredentials
 
 SECTION = "@@vigie@@"
-# One round trip: every file the Linux poll needs, in sections.
-LINUX_COMMAND = "; ".join(
-    f"echo {SECTION}{name}; {command}"
-    for name, command in (
-        ("loadavg", "cat /proc/loadavg"),
-        ("uptime", "cat /proc/uptime"),
-        ("meminfo", "cat /proc/meminfo"),
-        ("netdev", "cat /proc/net/dev"),
-        ("df", "df -kP"),
-        ("mounts", "cat /proc/mounts"),
-    )
+
+
+def in_sections(*commands: tuple[str, str]) -> str:
+    """One shell command running each (name, command) after a section marker: one round trip
+    for everything a poll needs."""
+    return "; ".join(f"echo {SECTION}{name}; {command}" for name, command in commands)
+
+
+LINUX_COMMAND = in_sections(
+    ("loadavg", "cat /proc/loadavg"),
+    ("uptime", "cat /proc/uptime"),
+    ("meminfo", "cat /proc/meminfo"),
+    ("netdev", "cat /proc/net/dev"),
+    ("df", "df -kP"),
+    ("mounts", "cat /proc/mounts"),
 )
-OPENWRT_COMMAND = "; ".join(
-    f"echo {SECTION}{name}; {command}"
-    for name, command in (
-        ("info", "ubus call system info"),
-        ("board", "ubus call system board"),
-        ("interfaces", "ubus call network.interface dump"),
-        ("netdev", "cat /proc/net/dev"),
-    )
+OPENWRT_COMMAND = in_sections(
+    ("info", "ubus call system info"),
+    ("board", "ubus call system board"),
+    ("interfaces", "ubus call network.interface dump"),
+    ("netdev", "cat /proc/net/dev"),
 )
 
 
