@@ -302,3 +302,35 @@ def test_running_collector_mails_within_seconds(tmp_path: Path, smtp: MailSink) 
         assert smtp.to(recipient), "no mail within 15 s"
         assert elapsed < 5, elapsed
         assert "est faible ou épuisée" in str(smtp.to(recipient)[0]["Subject"])
+
+
+def test_warnings_wait_for_the_daily_digest_criticals_do_not(
+    tmp_path: Path, smtp: MailSink
+) -> None:
+    with Lab(tmp_path, smtp, "digest@example.org", digest=True, digest_hour=8) as lab:
+        # START is 22:26 in Paris: the digest comes the next morning at 8
+        disk = lab.token("Tournon", "pc-accueil")
+        ups = lab.token("Tournon", "onduleur", "poller")
+        start = int(lab.clock.now)
+        lines = [
+            f"disk,site=Tournon,host=pc-accueil,path=C: used_percent=95 {start - 3600 + 60 * m}"
+            for m in range(61)
+        ]
+        lab.write(disk, lines)
+        lab.write(ups, [f"ups,site=Tournon,host=onduleur battery_status=3i {start}"])
+        lab.step()
+        assert subjects(lab) == [
+            "[Vigie] CRITIQUE — Tournon : La batterie de l'onduleur onduleur est faible ou épuisée"
+        ]
+        lab.clock.now = start + 9 * 3600  # 07:26: not yet (the critical's 4 h reminder, though)
+        lab.step()
+        assert not [s for s in subjects(lab) if "Récapitulatif" in s]
+        assert "(rappel)" in lab.mails()[-1].get_content()
+        lab.clock.now = start + 10 * 3600  # 08:26
+        lab.step()
+        lab.step()  # once a day only
+        (digest,) = [m for m in lab.mails() if "Récapitulatif" in str(m["Subject"])]
+        assert str(digest["Subject"]).startswith(
+            "[Vigie] Récapitulatif du 29 mai : 1 avertissement"
+        )
+        assert "Le disque C: de pc-accueil est rempli à 95 %" in digest.get_content()

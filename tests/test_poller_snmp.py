@@ -115,7 +115,13 @@ def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
 
 
 def test_printer_supplies_sentinels_and_errors(snmpsim: SnmpAgent) -> None:
-    points = poll(snmp_device(snmpsim, "copieur", "printer", "vigie/printer-hp-m507"))["copieur"]
+    v2c = snmp_device(snmpsim, "copieur", "printer", "vigie/printer-hp-m507")
+    v3 = snmp_device(snmpsim, "copieur-v3", "printer", v3_context="vigie/printer-hp-m507")
+    results = poll(v2c, v3)
+    points = results["copieur"]
+    assert [p.fields for p in points if p.measurement != "device_poll"] == [
+        p.fields for p in results["copieur-v3"] if p.measurement != "device_poll"
+    ]
     supplies = {p.tags["supply"]: p for p in by(points, "printer_supply")}
     # the description came as hex with a trailing NUL
     toner = supplies["Black Cartridge HP 87A CF287A"]

@@ -153,6 +153,8 @@ def test_inventory_search_and_csv(lab: Lab) -> None:
     login(lab.client, "paul")
     page = lab.client.get("/inventory?q=windows 10").text
     assert "pc-1" in page and "pc-2" not in page
+    device = lab.client.get("/sites/Annonay/hosts/pc-1").text
+    assert "Microsoft Windows 10 Professionnel" in device and "SN-A" in device
     assert "pc-2" not in lab.client.get("/inventory?max_ram=4").text
     text = lab.client.get("/inventory.csv?q=windows").text
     assert text.splitlines()[0] == "site,host,itemtype,os,model,serial,ram"

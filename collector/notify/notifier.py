@@ -131,10 +131,12 @@ class Notifier:
             return 0
         local = self._words.local(now)
         today = int(local.strftime("%Y%m%d"))
-        if (
-            local.hour < self._config.digest_hour
-            or (read_mark(self._conn, "digest_day") or 0) >= today
-        ):
+        last = read_mark(self._conn, "digest_day")
+        due = local.hour >= self._config.digest_hour
+        if last is None:  # first start: the first digest is the next one due, not one now
+            write_mark(self._conn, "digest_day", today if due else 0)
+            return 0
+        if not due or last >= today:
             return 0
         write_mark(self._conn, "digest_day", today)
         firing = [

@@ -354,6 +354,10 @@ def add_pages(
             }
             for c in repo.inventory_changes(site, host)[:50]
         ]
+        tables = host_tables(conn, site, host, page)
+        found = repo.inventory(site, host)
+        if found is not None:
+            tables.insert(0, inventory_table(found[1], page))
         return render(
             request,
             "host.html",
@@ -363,7 +367,7 @@ def add_pages(
             range=range,
             ranges=list(RANGES),
             charts=charts,
-            tables=host_tables(conn, site, host, page),
+            tables=tables,
             changes=changes,
             alerts=alert_rows(request, page, alerts),
             history=alert_rows(request, page, history),
@@ -525,6 +529,28 @@ def summary_of(site: str, host: str, itemtype: str, document: str) -> dict[str, 
         "serial": bios.get("ssn") or device.get("serial", ""),
         "ram": f"{memory_mb / 1024:.1f}" if memory_mb else "",
     }
+
+
+def inventory_table(document: dict[str, Any], page: Page) -> dict[str, Any]:
+    """The device's inventory at a glance: system, model, serial, CPU, memory, disks, software."""
+    t = WORDS[page.language]
+    content = document.get("content", {})
+    summary = summary_of("", "", "", json.dumps(document))
+    cpus = ", ".join(str(c.get("name", "")) for c in content.get("cpus", []))
+    disks = ", ".join(
+        f"{d.get('model', d.get('name', ''))} ({round(int(d.get('disksize', 0) or 0) / 1024)} Go)"
+        for d in content.get("storages", [])
+    )
+    rows = [
+        [t["os"], summary["os"]],
+        [t["model"], summary["model"]],
+        [t["serial"], summary["serial"]],
+        ["CPU", cpus],
+        [t["ram"], summary["ram"]],
+        [t["disks"], disks],
+        [t["software"], str(len(content.get("softwares", [])))],
+    ]
+    return {"title": t["inventory"], "columns": ["", ""], "rows": [r for r in rows if r[1]]}
 
 
 def host_tables(conn: Any, site: str, host: str, page: Page) -> list[dict[str, Any]]:
