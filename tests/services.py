@@ -477,14 +477,28 @@ class DevTools:
         raise TimeoutError(method)
 
     def evaluate(self, expression: str) -> Any:
-        """Run JavaScript in the page; its value."""
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        """Run JavaScript in the page (promises awaited); its value."""
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         return result["result"].get("value")
 
     def open(self, url: str, timeout: float = 30) -> None:
         """Navigate and wait until the page is loaded."""
         self.call("Page.navigate", url=url)
         self.wait_loaded(timeout)
+
+    def submit(self, selector: str) -> None:
+        """Submit the form that holds `selector` (a button or a field) and wait for the page."""
+        self.evaluate(f"document.querySelector({selector!r}).form.requestSubmit()")
+        self.wait_loaded()
+
+    def screenshot(self, path: Path) -> None:
+        """Save the page as PNG."""
+        import base64
+
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+        path.write_bytes(base64.b64decode(data))
 
     def wait_loaded(self, timeout: float = 30) -> None:
         """Wait until the document is complete (after a navigation or a form submit)."""

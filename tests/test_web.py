@@ -3,7 +3,8 @@ headless Chromium logging in and reading the pages, on a desktop and a phone scr
 
 from __future__ import annotations
 
-import base64
+import json
+import os
 import re
 import subprocess
 import time
@@ -101,6 +102,24 @@ def test_fleet_site_and_device_pages_show_the_data(lab: Lab) -> None:
     assert re.search(r"<title>cpu-total — \d\d/\d\d \d\d:\d\d : \d+", device)  # hover values
 
 
+def test_unknown_places_are_404_and_device_values_are_escaped(lab: Lab) -> None:
+    login(lab.client, "paul")
+    assert lab.client.get("/sites/Nowhere").status_code == 404
+    missing = lab.client.get("/sites/Annonay/hosts/ghost")
+    assert missing.status_code == 404 and "Traceback" not in missing.text
+    poller = lab.token("Annonay", "poller", "poller")
+    evil = "<script>alert(1)</script>"
+    lab.write(
+        poller, [f"ping,site=Annonay,host={evil.replace(' ', '_')} up=true {int(lab.clock.now)}"]
+    )
+    lab.step()
+    page = lab.client.get("/sites/Annonay").text
+    assert (
+        "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    )
+    assert lab.client.get("/sites/Annonay/hosts/pc-mairie?range=10y").status_code == 200
+
+
 def test_reader_may_look_but_not_act(lab: Lab) -> None:
     login(lab.client, "paul")
     (alert,) = lab.alerts("firing")
@@ -187,42 +206,90 @@ def test_user_commands(tmp_path: Path) -> None:
     assert run("remove", "lea").returncode == 0 and run("list").stdout == ""
 
 
-def test_chromium_logs_in_and_reads_the_pages(browser: Browser, tmp_path: Path) -> None:
-    with run_collector(tmp_path / "collector") as collector:
+def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None:
+    """Log in, overview, a commune, a device, acknowledge, silence, inventory, log out; on a
+    desktop and on a phone. VIGIE_SCREENSHOTS=DIR keeps the screenshots (docs/screenshots)."""
+    shots = Path(os.environ.get("VIGIE_SCREENSHOTS", tmp_path / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    extra = "[alerts]\ngroup_wait = 0\nevaluation_interval = 1\n"
+    with run_collector(tmp_path / "collector", extra) as collector:
         subprocess.run(
             [str(VENV_BIN / "vigie-collector"), "user", "add", "marie", "--role", "technician",
              "--config", str(collector.config)],
             input=PASSWORD + "\n", text=True, check=True, capture_output=True,
         )  # fmt: skip
-        token = collector.token("Annonay", "pc-mairie")
-        import urllib.request
-
         now = int(time.time())
-        body = "\n".join(
-            f"cpu,site=Annonay,host=pc-mairie,cpu=cpu-total usage_idle={50 + i} {now - 60 * i}"
-            for i in range(10)
-        ).encode()
-        request = urllib.request.Request(
+        pc = collector.token("Annonay", "pc-mairie")
+        lines = []
+        for i in range(30):
+            ts = now - 1800 + 60 * i
+            lines.append(f"cpu,site=Annonay,host=pc-mairie,cpu=cpu-total usage_idle={40 + i} {ts}")
+            lines.append(f"mem,site=Annonay,host=pc-mairie used_percent={55 + i / 10} {ts}")
+            lines.append(
+                f"disk,site=Annonay,host=pc-mairie,path=C: used_percent={85 + i / 10} {ts}"
+            )
+        post(f"{collector.url}/write?precision=s", "\n".join(lines).encode(), pc)
+        inventory = {
+            "deviceid": "pc-mairie-1", "itemtype": "Computer",
+            "content": {"operatingsystem": {"full_name": "Microsoft Windows 10 Professionnel"},
+                        "hardware": {"name": "pc-mairie", "memory": 4096},
+                        "bios": {"ssn": "CZC1234XYZ", "smodel": "HP ProDesk 400 G4"}},
+        }  # fmt: skip
+        post(f"{collector.url}/api/v1/inventory", json.dumps(inventory).encode(), pc)
+        ups = collector.token("Privas", "onduleur", "poller")
+        post(
             f"{collector.url}/write?precision=s",
-            data=body,
-            headers={"Authorization": f"Token {token}"},
+            f"ups,site=Privas,host=onduleur battery_status=3i {now}".encode(),
+            ups,
         )
-        urllib.request.urlopen(request, timeout=10).close()
         with devtools(browser) as page:
-            page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie")
-            assert "Connexion" in page.evaluate("document.title")
+            page.open(f"{collector.url}/")
+            assert page.evaluate("location.pathname") == "/login"  # no session: the login form
+            page.screenshot(shots / "login.png")
             page.evaluate(
                 "document.querySelector('input[name=username]').value = 'marie';"
                 f"document.querySelector('input[name=password]').value = '{PASSWORD}';"
-                "document.querySelector('form.login').submit();"
             )
+            page.submit("input[name=password]")
+            assert page.evaluate("location.pathname") == "/"
+            deadline = time.monotonic() + 20
+            while (
+                "critique" not in page.evaluate("document.body.innerText")
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.5)
+                page.open(f"{collector.url}/")
+            assert page.evaluate("document.querySelector('#fleet tbody tr').innerText").startswith(
+                "Privas"
+            )
+            page.screenshot(shots / "fleet.png")
+            page.evaluate("document.querySelector('a[href=\"/sites/Annonay\"]').click()")
             page.wait_loaded()
-            assert page.evaluate("location.pathname") == "/sites/Annonay/hosts/pc-mairie"
-            assert page.evaluate("document.querySelectorAll('svg.chart').length") >= 1
+            assert "pc-mairie" in page.evaluate("document.querySelector('#hosts').innerText")
+            page.screenshot(shots / "site.png")
+            page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie?range=6h")
+            assert page.evaluate("document.querySelectorAll('svg.chart').length") >= 3
+            assert "HP ProDesk 400 G4" in page.evaluate("document.body.innerText")
+            page.screenshot(shots / "device.png")
+            page.open(f"{collector.url}/alerts")
+            page.submit("form[action$='/ack'] button")
+            assert "Acquittée par web:marie" in page.evaluate("document.body.innerText")
+            page.submit("form[action='/silences'] select[name=duration]")
+            assert "web:marie" in page.evaluate("document.querySelector('#silences').innerText")
+            page.screenshot(shots / "alerts.png")
+            # a form posted without its CSRF token is refused
+            status = page.evaluate(
+                "fetch('/silences', {method: 'POST', body: new URLSearchParams("
+                "{site: 'Privas', duration: '60'})}).then(r => r.status)"
+            )
+            assert status == 403
+            page.open(f"{collector.url}/inventory")
+            page.evaluate("document.querySelector('input[name=q]').value = 'windows 10'")
+            page.submit("input[name=q]")
+            assert "CZC1234XYZ" in page.evaluate("document.querySelector('#inventory').innerText")
+            page.screenshot(shots / "inventory.png")
             assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly
-            shot = page.call("Page.captureScreenshot", format="png")["data"]
-            (tmp_path / "device.png").write_bytes(base64.b64decode(shot))
-            # a phone: the fleet table fits the screen without sideways scrolling
+            # a phone: the fleet fits the screen without sideways scrolling
             page.call(
                 "Emulation.setDeviceMetricsOverride",
                 width=390,
@@ -231,7 +298,18 @@ def test_chromium_logs_in_and_reads_the_pages(browser: Browser, tmp_path: Path) 
                 mobile=True,
             )
             page.open(f"{collector.url}/")
-            assert page.evaluate("document.querySelector('#fleet tbody').innerText").startswith(
-                "Annonay"
-            )
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            page.screenshot(shots / "fleet-phone.png")
+            page.submit("form[action='/logout'] button")
+            assert page.evaluate("location.pathname") == "/login"
+            page.open(f"{collector.url}/alerts")
+            assert page.evaluate("location.pathname") == "/login"
+
+
+def post(url: str, body: bytes, token: str) -> None:
+    """POST with a token; the collector must accept it."""
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Authorization": f"Token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (201, 204)

@@ -44,6 +44,10 @@ class NeedLogin(Exception):
     """The page needs a session; the browser goes to the login form."""
 
 
+class NotFound(Exception):
+    """No such commune or device: a 404 page."""
+
+
 class Forbidden(Exception):
     """The user's role may not do this (or the form's CSRF token is wrong)."""
 
@@ -124,6 +128,11 @@ def add_pages(
     async def to_login(request: Request, exc: NeedLogin) -> Response:
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        page = page_of(request)
+        return render(request, "base.html", page, status=404, error=str(exc))
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
@@ -265,20 +274,22 @@ def add_pages(
         for alert in alerts:
             if alert.state == "firing" and worst.get(alert.host) != "critical":
                 worst[alert.host] = alert.severity
-        kinds = {
-            h: str(tags.get("kind", "")) for h, tags, _, _ in latest_samples(conn, "ping", site)
-        }
-        ups = {h: bool(f.get("up")) for h, _, _, f in latest_samples(conn, "ping", site)}
+        seen = hosts_seen(conn, site)
+        if not seen and not alerts:
+            raise NotFound(f"{WORDS[page.language]['site']} {site} ?")
+        pings = latest_samples(conn, "ping", site)
+        kinds = {h: str(tags.get("kind", "")) for h, tags, _, _ in pings}
+        ups = {h: bool(f.get("up")) for h, _, _, f in pings}
         hosts = [
             {
                 "host": host,
                 "kind": kinds.get(host, ""),
                 "status": worst.get(host, "ok"),
-                "silent": now - seen > SILENT_AFTER,
+                "silent": now - last > SILENT_AFTER,
                 "up": ups.get(host),
-                "last_seen": when(seen, page),
+                "last_seen": when(last, page),
             }
-            for _, host, seen in sorted(hosts_seen(conn, site), key=lambda r: r[1])
+            for _, host, last in sorted(seen, key=lambda r: r[1])
         ]
         return render(
             request,
@@ -300,6 +311,9 @@ def add_pages(
         step = max(60, seconds // 240)
         raw_since = end - svc.config.storage.raw_retention_days * 86400
         t = WORDS[page.language]
+        known = any(h == host for _, h, _ in hosts_seen(conn, site))
+        if not known and svc.repository().inventory(site, host) is None:
+            raise NotFound(f"{t['host']} {site}/{host} ?")
 
         def series(
             measurement: str, field: str, tags: dict[str, str] | None = None, rate: bool = False
