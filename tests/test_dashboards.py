@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from agent.lineproto import Point, format_points
 from agent.service import collect_all, stamp, workstation_collectors
 from dashboards.build import DASHBOARDS, HERE, render
 from tests.poller_support import poll, snmp_device
-from tests.services import Influx, SnmpAgent, reference
+from tests.services import Influx, SnmpAgent, get_json, reference, run_collector
 
 SITE = "Annonay"
 
@@ -43,7 +44,9 @@ def queries(dashboard: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def fleet_data(influxdb: Influx, snmpsim: SnmpAgent) -> dict[str, Any]:
+def fleet_data(
+    influxdb: Influx, snmpsim: SnmpAgent, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     """Real points: this machine's collectors, SMART from a recording, polled devices."""
     now = int(time.time())
     points: list[Point] = stamp(collect_all(workstation_collectors(psutil), now), SITE, "pc-mairie")
@@ -62,12 +65,28 @@ def fleet_data(influxdb: Influx, snmpsim: SnmpAgent) -> dict[str, Any]:
             Point(p.measurement, {**p.tags, "site": SITE, "host": name}, p.fields, now)
             for p in found
         ]
-    influxdb.query('CREATE DATABASE "vigie_dash"')
     lines = format_points(points)
-    # the same readings a day and a minute earlier: derivatives and daily differences need two
-    for ago in (86400, 60, 0):
-        stamped = [line.rsplit(" ", 1)[0] + f" {now - ago}" for line in lines]
-        assert influxdb.write("vigie_dash", "\n".join(stamped) + "\n") == 204
+    # Through the collector and its InfluxDB mirror, as in production. The same readings a day
+    # and a minute earlier too: derivatives and daily differences need two.
+    extra = f'[influxdb]\nurl = "{influxdb.url}"\napi = "v1"\ndatabase = "vigie_dash"\n'
+    with run_collector(tmp_path_factory.mktemp("dash-collector"), extra) as collector:
+        token = collector.token(SITE, "poste-accueil", role="poller")
+        for ago in (86400, 60, 0):
+            stamped = [line.rsplit(" ", 1)[0] + f" {now - ago}" for line in lines]
+            request = urllib.request.Request(
+                f"{collector.url}/write?db=vigie&precision=s",
+                data="\n".join(stamped).encode(),
+                headers={"Authorization": f"Token {token}"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 204
+        # the mirror has sent everything: the outbox is empty and InfluxDB has the points
+        deadline = time.monotonic() + 60
+        while get_json(f"{collector.url}/healthz", "")["influxdb"]["outbox_requests"]:
+            assert time.monotonic() < deadline, "the mirror did not drain"
+            time.sleep(0.5)
+    cpu = influxdb.query('SELECT count("usage_idle") FROM "cpu"', db="vigie_dash")
+    assert cpu["results"][0]["series"][0]["values"][0][1] >= 3
     written = {(p.measurement, p.tags["host"]) for p in points}
     return {"host.json": "pc-mairie", "network.json": "switch", "written": written}
 
