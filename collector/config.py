@@ -70,6 +70,7 @@ class SmtpConfig:
     password: str = field(default="", repr=False)
     sender: str = "vigie@localhost"
     timeout: float = 30.0
+    ca_file: Path | None = None  # to verify a server whose certificate is not from a public CA
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
         password=sm.string("password", ""),
         sender=sm.string("sender", "vigie@localhost"),
         timeout=sm.number("timeout", 30.0, low=1),
+        ca_file=path_value(sm, "ca_file", None, base),
     )
     sm.done()
     al = top.table("alerts")

@@ -46,6 +46,7 @@ class Lab:
         smtp: MailSink,
         recipient: str,
         rules: RuleSet | None = None,
+        smtp_settings: dict[str, Any] | None = None,
         **alerts: Any,
     ) -> None:
         self.clock = Clock()
@@ -56,7 +57,7 @@ class Lab:
         settings.update(alerts)
         self.config = CollectorConfig(
             storage=StorageConfig(path=tmp / "collector.db", raw_retention_days=90),
-            smtp=SmtpConfig(host=smtp.host, port=smtp.port, timeout=5),
+            smtp=SmtpConfig(host=smtp.host, port=smtp.port, timeout=5, **(smtp_settings or {})),
             alerts=dataclasses.replace(AlertsConfig(), **settings),
         )
         conn = open_store(self.config.storage.path)

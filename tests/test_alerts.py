@@ -334,3 +334,43 @@ def test_warnings_wait_for_the_daily_digest_criticals_do_not(
             "[Vigie] Récapitulatif du 29 mai : 1 avertissement"
         )
         assert "Le disque C: de pc-accueil est rempli à 95 %" in digest.get_content()
+
+
+def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:
+    """STARTTLS required by the server, certificate verified against a pinned CA, SMTP AUTH."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.test_install import make_ca
+
+    ca, cert, key = make_ca(tmp_path / "pki", "Mail")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(str(cert), str(key))
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        logins.append((data.login, data.password))  # type: ignore[attr-defined]
+        return AuthResult(success=data.password == b"mail-secret")  # type: ignore[attr-defined]
+
+    sink = MailSink("127.0.0.1", free_port())
+    controller = Controller(
+        sink, hostname=sink.host, port=sink.port, tls_context=server_tls, require_starttls=True,
+        authenticator=authenticator, auth_require_tls=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        settings: dict[str, object] = {"security": "starttls", "username": "vigie"}
+        settings["password"] = "mail-secret"
+        settings["ca_file"] = ca
+        with Lab(tmp_path / "lab", sink, "tls@example.org", smtp_settings=settings) as lab:
+            token = lab.token("Die", "onduleur", "poller")
+            lab.write(token, [f"ups,site=Die,host=onduleur battery_status=3i {int(lab.clock.now)}"])
+            lab.step()
+            assert len(lab.mails()) == 1
+            assert logins == [(b"vigie", b"mail-secret")]
+    finally:
+        controller.stop()

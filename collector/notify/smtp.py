@@ -51,7 +51,7 @@ class MailSender:
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self._config
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
         server: smtplib.SMTP
         if cfg.security == "tls":
             server = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
