@@ -14,14 +14,13 @@ import json
 import statistics
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from collector.rules.engine import Engine
 from collector.rules.load import load_rules
 from collector.store.db import connect, open_store, write_mark
 from collector.store.indexer import series_key
-from tests.services import CollectorProcess, run_collector, run_smtp
+from tests.services import CollectorProcess, post, run_collector, run_smtp
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -136,12 +135,8 @@ def latency(collector: CollectorProcess, smtp_to: object, count: int) -> dict[st
         recipient_count = len(smtp_to())  # type: ignore[operator]
         started = time.monotonic()
         body = f"ups,site=lat{number},host=onduleur battery_status=3i {int(time.time())}".encode()
-        request = urllib.request.Request(
-            f"{collector.url}/write?db=vigie&precision=s",
-            data=body,
-            headers={"Authorization": f"Token {token}"},
-        )
-        urllib.request.urlopen(request, timeout=30).close()
+        status, text = post(f"{collector.url}/write?db=vigie&precision=s", body, token)
+        assert status == 204, text
         while len(smtp_to()) <= recipient_count and time.monotonic() - started < 60:  # type: ignore[operator]
             time.sleep(0.01)
         times.append(time.monotonic() - started)

@@ -643,6 +643,23 @@ def start_agent(config: Path) -> subprocess.Popen[str]:
     )
 
 
+def post(
+    url: str, body: bytes, token: str, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """POST with a token, as an agent would: (status, response text); errors are answers too."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Token {token}", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def get_json(url: str, token: str) -> Any:
     """GET with a token; the decoded JSON."""
     import json

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.alert_support import Lab, replay
-from tests.services import MailSink, free_port, run_smtp
+from tests.services import MailSink, free_port, post, run_smtp
 
 DAY = 86400
 
@@ -276,7 +276,6 @@ def test_language_of_the_mail(tmp_path: Path, smtp: MailSink, language: str) -> 
 
 def test_running_collector_mails_within_seconds(tmp_path: Path, smtp: MailSink) -> None:
     import time
-    import urllib.request
 
     from tests.services import run_collector
 
@@ -289,13 +288,7 @@ def test_running_collector_mails_within_seconds(tmp_path: Path, smtp: MailSink) 
         token = collector.token("Vernoux", "onduleur", role="poller")
         started = time.monotonic()
         body = f"ups,site=Vernoux,host=onduleur battery_status=3i {int(time.time())}".encode()
-        request = urllib.request.Request(
-            f"{collector.url}/write?db=vigie&precision=s",
-            data=body,
-            headers={"Authorization": f"Token {token}"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 204
+        assert post(f"{collector.url}/write?db=vigie&precision=s", body, token)[0] == 204
         while not smtp.to(recipient) and time.monotonic() - started < 15:
             time.sleep(0.05)
         elapsed = time.monotonic() - started

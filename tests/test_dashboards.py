@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from agent.lineproto import Point, format_points
 from agent.service import collect_all, stamp, workstation_collectors
 from dashboards.build import DASHBOARDS, HERE, render
 from tests.poller_support import poll, snmp_device
-from tests.services import Influx, SnmpAgent, get_json, reference, run_collector
+from tests.services import Influx, SnmpAgent, get_json, post, reference, run_collector
 
 SITE = "Annonay"
 
@@ -73,13 +72,8 @@ def fleet_data(
         token = collector.token(SITE, "poste-accueil", role="poller")
         for ago in (86400, 60, 0):
             stamped = [line.rsplit(" ", 1)[0] + f" {now - ago}" for line in lines]
-            request = urllib.request.Request(
-                f"{collector.url}/write?db=vigie&precision=s",
-                data="\n".join(stamped).encode(),
-                headers={"Authorization": f"Token {token}"},
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                assert response.status == 204
+            url = f"{collector.url}/write?db=vigie&precision=s"
+            assert post(url, "\n".join(stamped).encode(), token)[0] == 204
         # the mirror has sent everything: the outbox is empty and InfluxDB has the points
         deadline = time.monotonic() + 60
         while get_json(f"{collector.url}/healthz", "")["influxdb"]["outbox_requests"]:

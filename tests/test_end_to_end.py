@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,25 +11,18 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
-from tests.services import CollectorProcess, agent_config, get_json, run_collector, start_agent
+from tests.services import (
+    CollectorProcess,
+    agent_config,
+    get_json,
+    post,
+    run_collector,
+    start_agent,
+)
 
 
 def query(collector: CollectorProcess, token: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
     return list(get_json(f"{collector.url}/api/v1/query?{urlencode(params)}", token)["series"])
-
-
-def post(url: str, body: bytes, token: str, headers: dict[str, str] | None = None) -> int:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Authorization": f"Token {token}", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 @pytest.fixture
@@ -66,16 +57,9 @@ def test_agent_reports_cpu_and_mem_to_collector(
 def test_bad_token_is_refused_and_nothing_is_stored(collector: CollectorProcess) -> None:
     reader = collector.token("", "", role="reader")
     line = b"cpu,site=Annonay,host=intrus usage_idle=1 1700000000\n"
-    assert post(f"{collector.url}/write?precision=s", line, "vgt_not-a-token") == 401
-    assert (
-        post(
-            f"{collector.url}/write?precision=s",
-            gzip.compress(line),
-            "",
-            {"Content-Encoding": "gzip"},
-        )
-        == 401
-    )
+    url = f"{collector.url}/write?precision=s"
+    assert post(url, line, "vgt_not-a-token")[0] == 401
+    assert post(url, gzip.compress(line), "", {"Content-Encoding": "gzip"})[0] == 401
     found = query(
         collector,
         reader,

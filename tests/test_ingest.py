@@ -8,14 +8,13 @@ import signal
 import sqlite3
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
+from tests import services
 from tests.services import CollectorProcess, get_json, run_collector
 
 LIMITS = """[limits]
@@ -46,17 +45,7 @@ def post(
     path: str = "/write?precision=s",
     headers: dict[str, str] | None = None,
 ) -> tuple[int, str]:
-    request = urllib.request.Request(
-        collector.url + path,
-        data=body,
-        method="POST",
-        headers={"Authorization": f"Token {token}", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status), response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
+    return services.post(collector.url + path, body, token, headers)
 
 
 def values(collector: CollectorProcess, reader: str, **params: str) -> list[list[float]]:

@@ -7,8 +7,6 @@ import copy
 import gzip
 import json
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 from agent.inventory.glpi import build_inventory, change_hash
 from agent.inventory.linux import LinuxReader, parse_dmidecode_memory, parse_dpkg_status
 from collector.inventory import diff_inventories
+from tests import services
 from tests.services import TEST_DATA, VENV_BIN, get_json, reference, run_collector
 
 DPKG_STATUS = """Package: firefox-esr
@@ -173,15 +172,8 @@ def test_volatile_values_do_not_change_the_hash(tmp_path: Path) -> None:
 
 
 def post(url: str, body: bytes, token: str, batch: str = "") -> int:
-    headers = {"Authorization": f"Token {token}", "Content-Encoding": "gzip"}
-    if batch:
-        headers["X-Vigie-Batch"] = batch
-    request = urllib.request.Request(url, data=gzip.compress(body), method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
+    headers = {"Content-Encoding": "gzip", **({"X-Vigie-Batch": batch} if batch else {})}
+    return services.post(url, gzip.compress(body), token, headers)[0]
 
 
 def test_collector_keeps_latest_and_reports_changes(tmp_path: Path) -> None:

@@ -17,20 +17,16 @@ import pytest
 
 from agent.lineproto import Point
 from collector.mirror.dialect import Unstorable, format_v1
+from tests import services
 from tests.services import CollectorProcess, Influx, get_json, run_collector, run_influxdb
 
 T = 1_800_000_000
 
 
 def post(collector: CollectorProcess, lines: list[str], token: str) -> int:
-    request = urllib.request.Request(
-        f"{collector.url}/write?precision=s",
-        data=gzip.compress("\n".join(lines).encode()),
-        method="POST",
-        headers={"Authorization": f"Token {token}", "Content-Encoding": "gzip"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return int(response.status)
+    body = gzip.compress("\n".join(lines).encode())
+    url = f"{collector.url}/write?precision=s"
+    return services.post(url, body, token, {"Content-Encoding": "gzip"})[0]
 
 
 def wait_until(check: Any, timeout: float = 30) -> Any:

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from collector.web.auth import hash_password, verify_password
 from tests.alert_support import Lab
-from tests.services import VENV_BIN, Browser, MailSink, devtools, run_collector
+from tests.services import VENV_BIN, Browser, MailSink, devtools, post, run_collector
 
 PASSWORD = "correct horse battery"
 
@@ -228,16 +228,16 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             lines.append(
                 f"disk,site=Annonay,host=pc-mairie,path=C: used_percent={85 + i / 10} {ts}"
             )
-        post(f"{collector.url}/write?precision=s", "\n".join(lines).encode(), pc)
+        accept(f"{collector.url}/write?precision=s", "\n".join(lines).encode(), pc)
         inventory = {
             "deviceid": "pc-mairie-1", "itemtype": "Computer",
             "content": {"operatingsystem": {"full_name": "Microsoft Windows 10 Professionnel"},
                         "hardware": {"name": "pc-mairie", "memory": 4096},
                         "bios": {"ssn": "CZC1234XYZ", "smodel": "HP ProDesk 400 G4"}},
         }  # fmt: skip
-        post(f"{collector.url}/api/v1/inventory", json.dumps(inventory).encode(), pc)
+        accept(f"{collector.url}/api/v1/inventory", json.dumps(inventory).encode(), pc)
         ups = collector.token("Privas", "onduleur", "poller")
-        post(
+        accept(
             f"{collector.url}/write?precision=s",
             f"ups,site=Privas,host=onduleur battery_status=3i {now}".encode(),
             ups,
@@ -306,10 +306,6 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             assert page.evaluate("location.pathname") == "/login"
 
 
-def post(url: str, body: bytes, token: str) -> None:
+def accept(url: str, body: bytes, token: str) -> None:
     """POST with a token; the collector must accept it."""
-    import urllib.request
-
-    request = urllib.request.Request(url, data=body, headers={"Authorization": f"Token {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status in (201, 204)
+    assert post(url, body, token)[0] in (201, 204)
