@@ -343,18 +343,12 @@ def create_app(
             "all": ("pending", "firing", "resolved"),
         }.get(state, (state,))
         repo = services(request).repository()
-        now = int(clock())
-        silences = repo.silences(now)
-        notifier = alerting_of(request).notifier
-        inhibited = notifier.inhibited_sites(repo.alerts(("firing",)))
+        found = repo.alerts(states, site, limit)
+        annotated = alerting_of(request).notifier.annotate(repo, found, int(clock()))
         return {
             "alerts": [
-                {
-                    **dataclasses.asdict(alert),
-                    "summary": notifier.describe(alert, now),
-                    "quiet": notifier.quiet(alert, silences, inhibited, now) or None,
-                }
-                for alert in repo.alerts(states, site, limit)
+                {**dataclasses.asdict(alert), "summary": text, "quiet": quiet or None}
+                for alert, text, quiet in annotated
             ]
         }
 

@@ -38,6 +38,15 @@ class Notifier:
         """The alert's one-line text in the configured language."""
         return summary(alert, self._rules.get(alert.rule), self._words, now)
 
+    def annotate(
+        self, repo: Repository, alerts: list[AlertRow], now: int
+    ) -> list[tuple[AlertRow, str, str]]:
+        """Each alert with its text and why it is quiet ("" when it is not), for the API and the
+        pages; the silences and the sites cut off are read once."""
+        silences = repo.silences(now)
+        inhibited = self.inhibited_sites(repo.alerts(("firing",)))
+        return [(a, self.describe(a, now), self.quiet(a, silences, inhibited, now)) for a in alerts]
+
     def recipients(self, site: str | None) -> list[str]:
         """The site's own recipients, then the default ones."""
         own = self._config.site_recipients.get(site, ()) if site else ()

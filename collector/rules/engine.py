@@ -24,7 +24,7 @@ from collector.rules.evaluate import (
 )
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
-from collector.store.query import Recent, last_seen, recent_means, recent_samples
+from collector.store.query import Recent, as_number, last_seen, recent_means, recent_samples
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,14 @@ def alert_key(rule: str, labels: dict[str, str]) -> str:
     return rule + json.dumps(labels, sort_keys=True, ensure_ascii=False)
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool | int | float):
-        return float(value)
-    return None
-
-
 def points_for(rule: Rule, samples: list[tuple[int, dict[str, object]]]) -> Points:
     """(ts, value) of the rule's field; None where a `require`d field has another value."""
     out: list[tuple[int, float | None]] = []
     for ts, fields in samples:
-        value = _number(fields.get(rule.field))
+        value = as_number(fields.get(rule.field))
         if value is None:
             continue
-        if any(_number(fields.get(name)) != wanted for name, wanted in rule.require.items()):
+        if any(as_number(fields.get(name)) != wanted for name, wanted in rule.require.items()):
             out.append((ts, None))
         else:
             out.append((ts, value))

@@ -81,7 +81,8 @@ def merge_buckets(buckets: Iterable[Bucket], step: int) -> list[Bucket]:
     return [dataclasses.replace(b, ts=ts) for ts, b in sorted(out.items())]
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
+    """A stored field value as a number (booleans as 0/1); None for strings."""
     if isinstance(value, bool | int | float):
         return float(value)
     return None
@@ -118,7 +119,7 @@ def _raw(
         "WHERE series_id=? AND ts >= ? AND ts <= ? ORDER BY ts",
         (path, sid, start, end),
     ).fetchall()
-    return [(ts, v) for ts, raw in rows if (v := _number(raw)) is not None]
+    return [(ts, v) for ts, raw in rows if (v := as_number(raw)) is not None]
 
 
 def _rollup(

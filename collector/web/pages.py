@@ -201,15 +201,17 @@ def add_pages(
         response.delete_cookie(auth.SESSION_COOKIE)
         return response
 
-    def alert_rows(request: Request, page: Page, alerts: list[AlertRow]) -> list[dict[str, Any]]:
-        repo = services(request).repository()
-        now = int(clock())
+    def alert_rows(
+        request: Request, page: Page, *groups: list[AlertRow]
+    ) -> list[list[dict[str, Any]]]:
+        """The rows of each group of alerts, annotated in one go."""
         alerting = services(request).alerting
         assert alerting is not None
-        notifier = alerting.notifier
-        silences = repo.silences(now)
-        inhibited = notifier.inhibited_sites(repo.alerts(("firing",)))
-        return [
+        everything = [a for group in groups for a in group]
+        annotated = alerting.notifier.annotate(
+            services(request).repository(), everything, int(clock())
+        )
+        rows = [
             {
                 "id": a.id,
                 "site": a.site,
@@ -217,14 +219,19 @@ def add_pages(
                 "rule": a.rule,
                 "state": a.state,
                 "severity": a.severity,
-                "summary": notifier.describe(a, now),
+                "summary": text,
                 "since_text": when(a.fired_at or a.since, page),
                 "value_text": number(a.value),
-                "quiet": notifier.quiet(a, silences, inhibited, now) if a.state == "firing" else "",
+                "quiet": quiet if a.state == "firing" else "",
                 "acked_by": a.acked_by,
             }
-            for a in alerts
+            for a, text, quiet in annotated
         ]
+        out, start = [], 0
+        for group in groups:
+            out.append(rows[start : start + len(group)])
+            start += len(group)
+        return out
 
     @app.get("/", include_in_schema=False)
     def fleet(request: Request, q: str = "", sort: str = "status") -> HTMLResponse:
@@ -297,7 +304,7 @@ def add_pages(
             page,
             site=site,
             hosts=hosts,
-            alerts=alert_rows(request, page, alerts),
+            alerts=alert_rows(request, page, alerts)[0],
         )
 
     @app.get("/sites/{site}/hosts/{host}", include_in_schema=False)
@@ -368,6 +375,7 @@ def add_pages(
             }
             for c in repo.inventory_changes(site, host)[:50]
         ]
+        current_rows, history_rows = alert_rows(request, page, alerts, history)
         tables = host_tables(conn, site, host, page)
         found = repo.inventory(site, host)
         if found is not None:
@@ -383,8 +391,8 @@ def add_pages(
             charts=charts,
             tables=tables,
             changes=changes,
-            alerts=alert_rows(request, page, alerts),
-            history=alert_rows(request, page, history),
+            alerts=current_rows,
+            history=history_rows,
         )
 
     @app.get("/alerts", include_in_schema=False)
@@ -405,15 +413,22 @@ def add_pages(
             }
             for s in repo.silences(int(clock()))
         ]
+        # A storm (a region cut off) must not make a page nobody can read: the newest
+        # ALERTS_SHOWN of each kind, the counts, and a filter by commune.
+        firing, pending, resolved = alert_rows(
+            request,
+            page,
+            repo.alerts(("firing",), site, ALERTS_SHOWN),
+            repo.alerts(("pending",), site, ALERTS_SHOWN),
+            repo.alerts(("resolved",), site, 100),
+        )
         return render(
             request,
             "alerts.html",
             page,
-            # A storm (a region cut off) must not make a page nobody can read: the newest
-            # ALERTS_SHOWN of each kind, the counts, and a filter by commune.
-            firing=alert_rows(request, page, repo.alerts(("firing",), site, ALERTS_SHOWN)),
-            pending=alert_rows(request, page, repo.alerts(("pending",), site, ALERTS_SHOWN)),
-            resolved=alert_rows(request, page, repo.alerts(("resolved",), site, 100)),
+            firing=firing,
+            pending=pending,
+            resolved=resolved,
             counts=repo.alert_counts(site),
             site=site or "",
             shown=ALERTS_SHOWN,
