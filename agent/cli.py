@@ -60,8 +60,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     from agent.collectors.smart import SmartCollector
-    from agent.lineproto import format_points
-    from agent.service import collect_all, stamp, workstation_collectors
+    from agent.lineproto import format_points, stamp
+    from agent.service import collect_all, workstation_collectors
 
     config = _config(args.config, required=False)
     now = int(time.time())

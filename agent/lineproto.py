@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 FieldValue = float | int | bool | str
@@ -72,6 +72,14 @@ def format_point(point: Point) -> str | None:
         if value != "":  # An empty tag value is invalid in line protocol: leave the tag out.
             head += f",{escape_key(key)}={escape_key(value)}"
     return f"{head} {fields} {point.time}"
+
+
+def stamp(points: Sequence[Point], site: str, host: str) -> list[Point]:
+    """Add the `site` and `host` tags every point carries."""
+    return [
+        Point(p.measurement, {**p.tags, "site": site, "host": host}, p.fields, p.time)
+        for p in points
+    ]
 
 
 def format_points(points: list[Point]) -> list[str]:

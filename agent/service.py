@@ -22,7 +22,7 @@ from agent.collectors.smart import SmartCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.config import AgentConfig
 from agent.inventory.glpi import build_inventory, change_hash
-from agent.lineproto import Point, format_points
+from agent.lineproto import Point, format_points, stamp
 from agent.sender import Forwarder, Sender, read_token
 from agent.spool import Spool
 from agent.telemetry import agent_point
@@ -45,14 +45,6 @@ def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
         NetCollector(psutil),
         SensorsCollector(psutil),
     )
-
-
-def stamp(points: Sequence[Point], site: str, host: str) -> list[Point]:
-    """Add the `site` and `host` tags every point carries."""
-    return [
-        Point(p.measurement, {**p.tags, "site": site, "host": host}, p.fields, p.time)
-        for p in points
-    ]
 
 
 def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, Any]:

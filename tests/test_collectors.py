@@ -17,8 +17,8 @@ from agent.collectors.memory import MemoryCollector
 from agent.collectors.network import NetCollector
 from agent.collectors.sensors import SensorsCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
-from agent.lineproto import Point
-from agent.service import collect_all, stamp, workstation_collectors
+from agent.lineproto import Point, stamp
+from agent.service import collect_all, workstation_collectors
 
 NOW = 1_800_000_000
 

@@ -3,6 +3,7 @@ every InfluxQL query runs on InfluxDB 1.6.7 against data Vigie really writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -14,8 +15,8 @@ import psutil
 import pytest
 
 from agent.collectors.smart import parse_smartctl
-from agent.lineproto import Point, format_points
-from agent.service import collect_all, stamp, workstation_collectors
+from agent.lineproto import Point, format_points, stamp
+from agent.service import collect_all, workstation_collectors
 from dashboards.build import DASHBOARDS, HERE, render
 from tests.poller_support import poll, snmp_device
 from tests.services import Influx, SnmpAgent, get_json, post, reference, run_collector
@@ -60,10 +61,7 @@ def fleet_data(
         snmp_device(snmpsim, "switch", "switch", "vigie/switch-hpe-1820"),
     ]
     for name, found in poll(*devices).items():
-        points += [
-            Point(p.measurement, {**p.tags, "site": SITE, "host": name}, p.fields, now)
-            for p in found
-        ]
+        points += stamp([dataclasses.replace(p, time=now) for p in found], SITE, name)
     lines = format_points(points)
     # Through the collector and its InfluxDB mirror, as in production. The same readings a day
     # and a minute earlier too: derivatives and daily differences need two.

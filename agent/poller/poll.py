@@ -139,9 +139,8 @@ class Poller:
         self, device: DeviceConfig, ports: tuple[int, ...], now: int, out: list[Point]
     ) -> None:
         outcome = await reach.probe(device.host, device.reach, ports)
-        point = outcome.point(now)
         # The kind lets the collector tell a router down (the whole site cut off) from the rest.
-        out.append(Point(point.measurement, {**point.tags, "kind": device.kind}, point.fields, now))
+        out.append(outcome.point(now, kind=device.kind))
 
     async def poll_all(self, devices: Sequence[DeviceConfig], now: int) -> dict[str, list[Point]]:
         """Poll every device at once; {device name: points}."""

@@ -30,8 +30,8 @@ class Reach:
     rtts_ms: tuple[float, ...]
     result_code: int
 
-    def point(self, now: int) -> Point:
-        """The `ping` point (Telegraf's field names) plus `up`."""
+    def point(self, now: int, **tags: str) -> Point:
+        """The `ping` point (Telegraf's field names) plus `up`, with these extra tags."""
         loss = 100.0 * (self.sent - self.received) / self.sent if self.sent else 100.0
         fields: dict[str, float | int | bool] = {
             "result_code": self.result_code,
@@ -41,7 +41,7 @@ class Reach:
         if self.rtts_ms:
             fields["average_response_ms"] = sum(self.rtts_ms) / len(self.rtts_ms)
             fields["maximum_response_ms"] = max(self.rtts_ms)
-        return Point("ping", {"method": self.method}, fields, now)
+        return Point("ping", {"method": self.method, **tags}, fields, now)
 
 
 def _checksum(data: bytes) -> int:

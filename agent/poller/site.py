@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from agent.config import DeviceConfig
 from agent.inventory.glpi import change_hash
-from agent.lineproto import Point, format_points
+from agent.lineproto import Point, format_points, stamp
 from agent.poller.poll import Poller
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,7 @@ class Output:
 
 def device_lines(points: Sequence[Point], site: str, device: str) -> list[str]:
     """Line protocol for a device's points, tagged with the site and the device as host."""
-    return format_points(
-        [
-            Point(p.measurement, {**p.tags, "site": site, "host": device}, p.fields, p.time)
-            for p in points
-        ]
-    )
+    return format_points(stamp(points, site, device))
 
 
 class SitePoller(threading.Thread):
