@@ -367,3 +367,34 @@ def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:
             assert logins == [(b"vigie", b"mail-secret")]
     finally:
         controller.stop()
+
+
+def test_new_data_is_judged_on_arrival_with_filters_and_overrides(
+    tmp_path: Path, smtp: MailSink
+) -> None:
+    """The pass over hosts with new data (not the periodic full pass) reads only what can
+    change an alert, yet honours `where` filters and per-site overrides."""
+    from collector.rules.load import load_rules, parse_rules
+
+    defaults = load_rules([])
+    override = '[[override]]\nrule = "disk_above_90"\nsite = "Lamastre"\nvalue = 95\n'
+    rules = parse_rules(override, tmp_path / "site.toml", defaults.rules)
+    ruleset = type(defaults)(defaults.rules, rules.overrides)
+    with Lab(tmp_path, smtp, "arrival@example.org", rules=ruleset) as lab:
+        now = int(lab.clock.now)
+        for site in ("Lamastre", "Vernoux"):
+            token = lab.token(site, "pc")
+            lab.write(token, [f"disk,site={site},host=pc,path=C: used_percent=92 {now}"])
+        ssd = lab.token("Lamastre", "nas")
+        tags = "site=Lamastre,host=nas,device=nvme0"
+        lab.write(ssd, [
+            f"smart_attribute,{tags},name=Power_On_Hours raw_value=4000i {now}",
+            f"smart_attribute,{tags},name=Critical_Warning raw_value=1i {now}",
+        ])  # fmt: skip
+        lab.app.state.services.writer.sync()
+        lab.alerting.tick(full=False)
+        found = {(a["rule"], a["site"], a["state"]) for a in lab.alerts("all")}
+        assert found == {
+            ("disk_above_90", "Vernoux", "pending"),  # 92 % is past 90 here, not past 95
+            ("nvme_critical_warning", "Lamastre", "firing"),
+        }

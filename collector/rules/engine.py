@@ -24,7 +24,14 @@ from collector.rules.evaluate import (
 )
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
-from collector.store.query import Recent, as_number, last_seen, recent_means, recent_samples
+from collector.store.query import (
+    Recent,
+    as_number,
+    last_seen,
+    recent_means,
+    recent_samples,
+    series_where_latest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +128,9 @@ class Engine:
                 if hosts is None:
                     judged += self._absence(rule, active, now)
                 continue
-            for recent in self._recent(rule, now, hosts):
+            if hosts is not None and rule.kind == "change":
+                continue  # reads a whole window per series: left to the full pass (30 s)
+            for recent in self._recent(rule, now, hosts, active):
                 series += 1
                 found = self._series(rule, recent, active)
                 if found is not None:
@@ -136,7 +145,13 @@ class Engine:
             raise
         return Pass(evaluated, series, changes, time.perf_counter() - started)
 
-    def _recent(self, rule: Rule, now: int, hosts: set[tuple[str, str]] | None) -> list[Recent]:
+    def _recent(
+        self,
+        rule: Rule,
+        now: int,
+        hosts: set[tuple[str, str]] | None,
+        active: dict[str, AlertRow],
+    ) -> list[Recent]:
         fresh = now - STALE
         if rule.kind in SLOW_KINDS:
             # Hour means are plenty for a trend over days, and 12 times fewer points.
@@ -145,7 +160,46 @@ class Engine:
                 self._conn, rule.measurement, rule.field, rule.window, fresh, hosts, res
             )
         lookback = max(rule.for_, rule.window if rule.kind == "change" else 0) + MARGIN
-        return recent_samples(self._conn, rule.measurement, lookback, fresh, hosts)
+        if hosts is None:
+            return recent_samples(self._conn, rule.measurement, lookback, fresh)
+        series_ids, alert_hosts = self._worth_a_window(rule, hosts, active, fresh)
+        found = {}
+        if series_ids:
+            for recent in recent_samples(
+                self._conn, rule.measurement, lookback, fresh, series_ids=series_ids
+            ):
+                found[recent.series_id] = recent
+        if alert_hosts:
+            for recent in recent_samples(
+                self._conn, rule.measurement, lookback, fresh, alert_hosts
+            ):
+                found[recent.series_id] = recent
+        return list(found.values())
+
+    def _worth_a_window(
+        self,
+        rule: Rule,
+        hosts: set[tuple[str, str]],
+        active: dict[str, AlertRow],
+        fresh: int,
+    ) -> tuple[set[int], set[tuple[str, str]]]:
+        """What a pass over hosts with new data must read: the series whose newest sample meets
+        the threshold (the loosest any override sets), and the hosts with an alert of this rule
+        open. Nothing else can change state, so the rest of the windows are not read: under a
+        heavy ingest most series are far from their thresholds."""
+        alert_hosts = {(a.site, a.host) for a in active.values() if a.rule == rule.name} & hosts
+        values = {rule.value} | {
+            float(o.changes["value"])  # type: ignore[arg-type]
+            for o in self.ruleset.overrides
+            if o.rule == rule.name and "value" in o.changes
+        }
+        if len(values) > 1 and rule.op in ("==", "!="):
+            return set(), hosts  # no single comparison covers them all: read every window
+        loosest = min(values) if rule.op in (">", ">=") else max(values)
+        series_ids = series_where_latest(
+            self._conn, rule.measurement, rule.field, rule.op, loosest, fresh, hosts, rule.where
+        )
+        return series_ids, alert_hosts
 
     def _series(self, base: Rule, recent: Recent, active: dict[str, AlertRow]) -> Judged | None:
         if not base.matches(recent.tags):

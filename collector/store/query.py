@@ -174,18 +174,24 @@ class Recent:
     host: str
     tags: dict[str, str]
     samples: list[tuple[int, dict[str, object]]]  # (ts, fields), oldest first
+    series_id: int = 0
 
 
 def _series_filter(
-    measurement: str, fresh_since: int, hosts: set[tuple[str, str]] | None
+    measurement: str,
+    fresh_since: int,
+    hosts: set[tuple[str, str]] | None,
+    series_ids: set[int] | None = None,
 ) -> tuple[str, list[object]]:
     sql = "s.measurement = ? AND s.last_seen >= ?"
     args: list[object] = [measurement, fresh_since]
+    if series_ids is not None:
+        sql += " AND s.id IN (SELECT value FROM json_each(?))"
+        args.append(json.dumps(sorted(series_ids)))
     if hosts is not None:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM json_each(?) j WHERE s.site = j.value ->> 0 "
-            "AND s.host = j.value ->> 1)"
-        )
+        # A row-value IN: SQLite looks each (site, host) up in series_by_host, instead of
+        # scanning the host list for every series of the measurement.
+        sql += " AND (s.site, s.host) IN (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j)"
         args.append(json.dumps(sorted(hosts)))
     return sql, args
 
@@ -196,10 +202,12 @@ def recent_samples(
     lookback: int,
     fresh_since: int,
     hosts: set[tuple[str, str]] | None = None,
+    series_ids: set[int] | None = None,
 ) -> list[Recent]:
-    """Raw samples of each series seen since `fresh_since`, going back `lookback` seconds from
-    that series' own newest sample (so late history is read as it happened)."""
-    where, args = _series_filter(measurement, fresh_since, hosts)
+    """Raw samples of each series seen since `fresh_since` (of these hosts, or these series),
+    going back `lookback` seconds from that series' own newest sample (so late history is read
+    as it happened)."""
+    where, args = _series_filter(measurement, fresh_since, hosts, series_ids)
     sql = (
         "SELECT s.id, s.site, s.host, s.tags, p.ts, p.fields FROM series s "
         "JOIN sample p ON p.series_id = s.id AND p.ts >= s.last_seen - ? WHERE "
@@ -209,9 +217,41 @@ def recent_samples(
     for sid, site, host, tags, ts, fields in rows:
         entry = found.get(sid)
         if entry is None:
-            entry = found[sid] = Recent(site, host, json.loads(tags), [])
+            entry = found[sid] = Recent(site, host, json.loads(tags), [], sid)
         entry.samples.append((ts, json.loads(fields)))
     return list(found.values())
+
+
+COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
+
+
+def series_where_latest(
+    conn: sqlite3.Connection,
+    measurement: str,
+    field: str,
+    op: str,
+    value: float,
+    fresh_since: int,
+    hosts: set[tuple[str, str]],
+    where: Mapping[str, tuple[str, ...]] | None = None,
+) -> set[int]:
+    """The series of `measurement` on `hosts` (with these tag values) whose newest sample has
+    `field op value` — compared by SQLite, without reading the samples into Python."""
+    if op not in COMPARISONS:
+        raise ValueError(f"unknown comparison {op!r}")
+    series, args = _series_filter(measurement, fresh_since, hosts)
+    path = '$."' + field.replace('"', '""') + '"'
+    sql = (
+        "SELECT s.id FROM series s "
+        "JOIN sample p ON p.series_id = s.id AND p.ts = s.last_seen WHERE "
+    )
+    for tag, allowed in sorted((where or {}).items()):
+        series += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
+        args += ['$."' + tag.replace('"', '""') + '"', json.dumps(list(allowed))]
+    rows = conn.execute(
+        sql + series + f" AND json_extract(p.fields, ?) {op} ?", [*args, path, value]
+    ).fetchall()
+    return {int(sid) for (sid,) in rows}
 
 
 def recent_means(
@@ -247,7 +287,7 @@ def recent_means(
                 continue
             entry = found.get(sid)
             if entry is None:
-                entry = found[sid] = Recent(site, host, json.loads(tags), [])
+                entry = found[sid] = Recent(site, host, json.loads(tags), [], sid)
             entry.samples.append((ts, {field: value}))
     return list(found.values())
 
