@@ -74,6 +74,8 @@ CATALOG: tuple[Measurement, ...] = (
          "threshold": "normalised (ATA)", "exit_status": "smartctl exit status bits"}),
     Measurement("vigie_agent", "agent", "The agent's own health.", {"version": "agent version"},
         {"spool_batches": "integer: waiting batches", "spool_bytes": _BYTES, "oldest_unsent_seconds": "seconds",
+         "spool_held_batches": "integer: held in memory while the disk refuses writes",
+         "spool_writable": "boolean: false while the disk refuses writes (full, read-only)",
          "dropped_batches": "integer: dropped by the spool bounds", "dropped_lines": "integer",
          "rejected_batches": "integer: refused by the collector (4xx)", "send_errors": "integer",
          "cycle_seconds": "seconds (float)", "rss_bytes": _BYTES}),

@@ -68,6 +68,24 @@ def collect_all(collectors: Sequence[Collector], now: int) -> list[Point]:
     return points
 
 
+def _guarded(job: Callable[[], object]) -> Callable[[], None]:
+    """The job, with any failure logged (once while it repeats) instead of stopping the agent."""
+    last = [""]
+
+    def run() -> None:
+        try:
+            job()
+        except Exception as err:  # one failed cycle must not end the service
+            message = f"{type(err).__name__}: {err}"
+            if message != last[0]:
+                log.exception("%s failed (logged once while it repeats)", job.__name__)
+            last[0] = message
+        else:
+            last[0] = ""
+
+    return run
+
+
 class AgentService:
     """Schedules the cycles and owns the spool and the forwarder."""
 
@@ -144,6 +162,7 @@ class AgentService:
     def send_tick(self) -> None:
         """Spool the poller's results and forward what the spool holds, unless backing off."""
         self.spool_poller_output()
+        self.spool.flush()
         if self.forwarder:
             self.forwarder.drain()
 
@@ -168,16 +187,17 @@ class AgentService:
                 self._clock,
             )
             site_poller.start()
+        jobs = (
+            (self.config.interval, self.metrics_cycle),
+            (self.config.smart_interval, self.smart_cycle),
+            # Checked hourly, sent only when it changed or once per inventory_interval.
+            (min(3600, self.config.inventory_interval), self.inventory_cycle),
+            (min(5, self.config.interval), self.send_tick),
+        )
         scheduler = schedule.Scheduler()
-        scheduler.every(self.config.interval).seconds.do(self.metrics_cycle)
-        scheduler.every(self.config.smart_interval).seconds.do(self.smart_cycle)
-        # Checked hourly, sent only when it changed or once per inventory_interval.
-        scheduler.every(min(3600, self.config.inventory_interval)).seconds.do(self.inventory_cycle)
-        scheduler.every(min(5, self.config.interval)).seconds.do(self.send_tick)
-        self.metrics_cycle()
-        self.smart_cycle()
-        self.inventory_cycle()
-        self.send_tick()
+        for every, job in jobs:
+            scheduler.every(every).seconds.do(_guarded(job))
+            _guarded(job)()
         while not stop.is_set():
             scheduler.run_pending()
             idle = scheduler.idle_seconds

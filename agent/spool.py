@@ -1,12 +1,15 @@
 """SQLite store-and-forward: every batch waits here until the collector acknowledges it.
 
 Bounded by age and size (oldest dropped first, and counted); survives kill -9 and reboots
-(WAL with synchronous=FULL: a batch is on disk before `put` returns).
+(WAL with synchronous=FULL: a batch is on disk before `put` returns). When the disk refuses a
+write (full, read-only, I/O error), batches wait in memory, compressed and bounded, and go to
+disk as soon as it takes them again.
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import sqlite3
 import time
 import uuid
@@ -14,7 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 MAX_LINES_PER_BATCH = 5000
+MAX_HELD_BYTES = 8 * 1024 * 1024  # compressed batches held in memory while the disk refuses
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -48,6 +54,8 @@ class SpoolStats:
     oldest_age: int
     dropped_batches: int
     dropped_lines: int
+    held_batches: int  # in memory: the disk refused them (see `write_error`)
+    write_error: str
 
 
 class Spool:
@@ -69,6 +77,10 @@ class Spool:
         self._max_bytes = max_bytes
         self._clock = clock
         self.agent_id = self._meta("agent_id") or self._set_meta("agent_id", uuid.uuid4().hex)
+        self._held: list[tuple[int, str, int, bytes]] = []  # (created, kind, lines, body)
+        self._held_bytes = 0
+        self._lost = (0, 0)  # (batches, lines) dropped from memory, counted once disk is back
+        self.write_error = ""
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -82,29 +94,65 @@ class Spool:
         self._set_meta(key, str(int(self._meta(key) or 0) + by))
 
     def put(self, lines: list[str], kind: str = "metrics") -> int:
-        """Spool lines in batches of at most 5,000; returns how many batches were written."""
+        """Spool lines in batches of at most 5,000; returns how many batches were made."""
         now = int(self._clock())
-        chunks = [
-            lines[i : i + MAX_LINES_PER_BATCH] for i in range(0, len(lines), MAX_LINES_PER_BATCH)
+        rows = [
+            (now, kind, len(chunk), gzip.compress(("\n".join(chunk) + "\n").encode(), 6))
+            for chunk in (
+                lines[i : i + MAX_LINES_PER_BATCH]
+                for i in range(0, len(lines), MAX_LINES_PER_BATCH)
+            )
         ]
-        with self._transaction():
-            for chunk in chunks:
-                body = gzip.compress(("\n".join(chunk) + "\n").encode(), compresslevel=6)
-                self._db.execute(
-                    "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)",
-                    (now, kind, len(chunk), body),
-                )
-            self._enforce_bounds(now)
-        return len(chunks)
+        self._write(rows)
+        return len(rows)
 
     def put_document(self, body: bytes, kind: str) -> None:
         """Spool one already-encoded document (an inventory) as its own batch."""
-        with self._transaction():
-            self._db.execute(
-                "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, 1, ?)",
-                (int(self._clock()), kind, gzip.compress(body)),
+        self._write([(int(self._clock()), kind, 1, gzip.compress(body))])
+
+    def flush(self) -> bool:
+        """Move batches held in memory to disk; True when none is left waiting."""
+        if self._held:
+            self._write([])
+        return not self._held
+
+    def _write(self, rows: list[tuple[int, str, int, bytes]]) -> None:
+        """Insert held batches then `rows` in one transaction; on a refusal, hold them all."""
+        rows = self._held + rows
+        try:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)", rows
+                )
+                batches, lines = self._lost
+                if batches:
+                    self._count("dropped_batches", batches)
+                    self._count("dropped_lines", lines)
+                self._enforce_bounds(int(self._clock()))
+        except sqlite3.OperationalError as err:
+            self._hold(rows, str(err))
+            return
+        if self.write_error:
+            log.warning("spool writable again: %d held batches saved", len(self._held))
+        self._held, self._held_bytes, self._lost, self.write_error = [], 0, (0, 0), ""
+
+    def _hold(self, rows: list[tuple[int, str, int, bytes]], error: str) -> None:
+        if error != self.write_error:
+            log.error(
+                "cannot write the spool (%s): holding batches in memory (up to %d MiB) "
+                "until it can",
+                error,
+                MAX_HELD_BYTES // 1048576,
             )
-            self._enforce_bounds(int(self._clock()))
+        self.write_error = error
+        self._held = rows
+        self._held_bytes = sum(len(row[3]) for row in rows)
+        batches, lines = self._lost
+        while self._held_bytes > MAX_HELD_BYTES and len(self._held) > 1:
+            _, _, count, body = self._held.pop(0)  # oldest first, as the size bound does
+            self._held_bytes -= len(body)
+            batches, lines = batches + 1, lines + count
+        self._lost = (batches, lines)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -165,9 +213,17 @@ class Spool:
         count, size, oldest = self._db.execute(
             "SELECT count(*), coalesce(sum(length(body)), 0), min(created) FROM batch"
         ).fetchone()
+        if self._held:
+            oldest = min(oldest or self._held[0][0], self._held[0][0])
         age = int(self._clock()) - oldest if oldest is not None else 0
         return SpoolStats(
-            count, size, max(0, age), self.counter("dropped_batches"), self.counter("dropped_lines")
+            count,
+            size,
+            max(0, age),
+            self.counter("dropped_batches") + self._lost[0],
+            self.counter("dropped_lines") + self._lost[1],
+            len(self._held),
+            self.write_error,
         )
 
     def close(self) -> None:

@@ -26,6 +26,8 @@ def agent_point(
         {
             "spool_batches": stats.batches,
             "spool_bytes": stats.bytes,
+            "spool_held_batches": stats.held_batches,
+            "spool_writable": not stats.write_error,
             "oldest_unsent_seconds": stats.oldest_age,
             "dropped_batches": stats.dropped_batches,
             "dropped_lines": stats.dropped_lines,

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -162,6 +163,12 @@ def create_app(
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.reason)
+
+    @app.exception_handler(sqlite3.Error)
+    async def store_failed(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        # Disk full, locked or damaged: a 5xx so that senders keep their data and retry.
+        log.error("%s %s: store error: %s", request.method, request.url.path, exc)
+        return _error(503, f"store unavailable: {exc}")
 
     async def ingest(request: Request, authorization: str | None, precision: str) -> Response:
         svc = services(request)
@@ -459,12 +466,13 @@ def create_app(
         svc = services(request)
         try:
             svc.reader().execute("SELECT 1 FROM meta LIMIT 1").fetchall()
-            store = "ok"
+            store = f"error: {svc.writer.store_error}" if svc.writer.store_error else "ok"
         except sqlite3.Error as err:
             store = f"error: {err}"
         body: dict[str, Any] = {
             "status": "ok" if store == "ok" else "degraded",
             "store": store,
+            "disk_free_bytes": shutil.disk_usage(svc.config.storage.path.parent).free,
             "index_backlog": svc.writer.backlog(),
             "last_ingest": int(svc.writer.last_ingest) or None,
             "version": __version__,

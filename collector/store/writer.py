@@ -78,6 +78,7 @@ class Writer:
         self.last_ingest = 0.0
         self.accepted_lines = 0
         self.duplicates = 0
+        self.store_error = ""  # why the last commit failed (disk full...), until one succeeds
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -114,6 +115,7 @@ class Writer:
     def _commit(self, items: list[tuple[Append, Future[bool]]]) -> None:
         results: list[bool] = []
         last_id = self._appended
+        parsed: list[int] = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             for entry, _ in items:
@@ -140,6 +142,7 @@ class Writer:
                 last_id = int(cursor.lastrowid or last_id)
                 if entry.points is not None:
                     self._indexer.parsed[last_id] = entry.points
+                    parsed.append(last_id)
                 if entry.batch_key is not None:
                     self._conn.execute(
                         "INSERT INTO batch_key VALUES (?, ?, ?)",
@@ -150,12 +153,19 @@ class Writer:
         except sqlite3.Error as err:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            log.error("cannot commit %d write requests: %s", len(items), err)
+            for log_id in parsed:  # the ids were rolled back and will be given again
+                self._indexer.parsed.pop(log_id, None)
+            if str(err) != self.store_error:
+                log.error("cannot commit write requests (refused with 503): %s", err)
+            self.store_error = str(err)
             for _, future in items:
                 future.set_exception(err)
             return
         with self._cond:
             self._appended = last_id
+        if self.store_error:
+            log.warning("store writable again after: %s", self.store_error)
+            self.store_error = ""
         self.last_ingest = time.time()
         self.on_commit()
         for (entry, future), stored in zip(items, results, strict=True):
