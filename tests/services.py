@@ -10,6 +10,7 @@ import getpass
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from collector.telemetry import OWN_SITE
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 VENV_BIN = Path(sys.executable).parent
@@ -667,3 +670,21 @@ def get_json(url: str, token: str) -> Any:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def stored_batches(db: Path) -> tuple[list[int], int]:
+    """Sequence numbers of the agent batches a collector store holds, and how many rows they
+    fill (a duplicate makes the second larger than the first's length)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        keys = conn.execute("SELECT key, log_id FROM batch_key").fetchall()
+        # the collector files its own health in ingest_log too (site _vigie, no batch key)
+        logged = conn.execute(
+            "SELECT count(*) FROM ingest_log WHERE site != ?", (OWN_SITE,)
+        ).fetchone()[0]
+        inventories = conn.execute("SELECT count(*) FROM inventory").fetchone()[0]
+    finally:
+        conn.close()
+    # Metrics batches land in ingest_log (log_id > 0), inventories in their own table.
+    assert sum(1 for _, log_id in keys if log_id == 0) <= inventories
+    return sorted(int(k.rsplit(":", 1)[1]) for k, _ in keys), int(logged) + int(inventories)

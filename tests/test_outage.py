@@ -7,24 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from collector.telemetry import OWN_SITE
-from tests.services import agent_config, get_json, run_collector, start_agent
-
-
-def stored_batches(db: Path) -> tuple[list[int], int]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        keys = conn.execute("SELECT key, log_id FROM batch_key").fetchall()
-        # the collector files its own health in ingest_log too (site _vigie, no batch key)
-        logged = conn.execute(
-            "SELECT count(*) FROM ingest_log WHERE site != ?", (OWN_SITE,)
-        ).fetchone()[0]
-        inventories = conn.execute("SELECT count(*) FROM inventory").fetchone()[0]
-    finally:
-        conn.close()
-    # Metrics batches land in ingest_log (log_id > 0), inventories in their own table.
-    assert sum(1 for _, log_id in keys if log_id == 0) <= inventories
-    return sorted(int(k.rsplit(":", 1)[1]) for k, _ in keys), int(logged) + int(inventories)
+from tests.services import agent_config, get_json, run_collector, start_agent, stored_batches
 
 
 def test_outage_then_recovery_stores_every_batch_once(tmp_path: Path) -> None:
