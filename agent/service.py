@@ -166,6 +166,12 @@ class AgentService:
         if self.forwarder:
             self.forwarder.drain()
 
+    def _send_loop(self, stop: threading.Event, every: float) -> None:
+        tick = _guarded(self.send_tick)
+        tick()
+        while not stop.wait(every):
+            tick()
+
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; the first cycle starts at a random offset (no stampede)."""
         import schedule  # the scheduler is only needed by the long-running service
@@ -192,16 +198,22 @@ class AgentService:
             (self.config.smart_interval, self.smart_cycle),
             # Checked hourly, sent only when it changed or once per inventory_interval.
             (min(3600, self.config.inventory_interval), self.inventory_cycle),
-            (min(5, self.config.interval), self.send_tick),
         )
         scheduler = schedule.Scheduler()
         for every, job in jobs:
             scheduler.every(every).seconds.do(_guarded(job))
             _guarded(job)()
+        # Sending has its own thread: a collector that answers slowly (or a half-open link
+        # waiting for its timeout) must not delay collection.
+        sending = threading.Thread(
+            target=self._send_loop, args=(stop, min(5, self.config.interval)), name="sender"
+        )
+        sending.start()
         while not stop.is_set():
             scheduler.run_pending()
             idle = scheduler.idle_seconds
             stop.wait(max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        sending.join()
         if site_poller is not None:
             site_poller.join(timeout=10)
             self.spool_poller_output()

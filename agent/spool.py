@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import logging
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -70,6 +71,8 @@ class Spool:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # Collection and sending run on separate threads: one statement or transaction at a time.
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -83,7 +86,8 @@ class Spool:
         self.write_error = ""
 
     def _meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> str:
@@ -118,23 +122,24 @@ class Spool:
 
     def _write(self, rows: list[tuple[int, str, int, bytes]]) -> None:
         """Insert held batches then `rows` in one transaction; on a refusal, hold them all."""
-        rows = self._held + rows
-        try:
-            with self._transaction():
-                self._db.executemany(
-                    "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)", rows
-                )
-                batches, lines = self._lost
-                if batches:
-                    self._count("dropped_batches", batches)
-                    self._count("dropped_lines", lines)
-                self._enforce_bounds(int(self._clock()))
-        except sqlite3.OperationalError as err:
-            self._hold(rows, str(err))
-            return
-        if self.write_error:
-            log.warning("spool writable again: %d held batches saved", len(self._held))
-        self._held, self._held_bytes, self._lost, self.write_error = [], 0, (0, 0), ""
+        with self._lock:
+            rows = self._held + rows
+            try:
+                with self._transaction():
+                    self._db.executemany(
+                        "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)", rows
+                    )
+                    batches, lines = self._lost
+                    if batches:
+                        self._count("dropped_batches", batches)
+                        self._count("dropped_lines", lines)
+                    self._enforce_bounds(int(self._clock()))
+            except sqlite3.OperationalError as err:
+                self._hold(rows, str(err))
+                return
+            if self.write_error:
+                log.warning("spool writable again: %d held batches saved", len(self._held))
+            self._held, self._held_bytes, self._lost, self.write_error = [], 0, (0, 0), ""
 
     def _hold(self, rows: list[tuple[int, str, int, bytes]], error: str) -> None:
         if error != self.write_error:
@@ -155,7 +160,7 @@ class Spool:
         self._lost = (batches, lines)
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
     def _enforce_bounds(self, now: int) -> None:
         old = self._db.execute(
@@ -178,14 +183,16 @@ class Spool:
 
     def pending(self, limit: int = 100) -> Iterator[Batch]:
         """Unsent batches, oldest first."""
-        rows = self._db.execute(
-            "SELECT seq, created, kind, lines, body FROM batch ORDER BY seq LIMIT ?", (limit,)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, created, kind, lines, body FROM batch ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
         return (Batch(*row) for row in rows)
 
     def ack(self, seq: int) -> None:
         """The collector has the batch: forget it."""
-        self._db.execute("DELETE FROM batch WHERE seq=?", (seq,))
+        with self._lock:
+            self._db.execute("DELETE FROM batch WHERE seq=?", (seq,))
 
     def drop(self, batch: Batch) -> None:
         """The collector refused the batch for good: forget it and count it."""
@@ -210,11 +217,13 @@ class Spool:
 
     def stats(self) -> SpoolStats:
         """Depth, size and age of the spool, and what the bounds dropped."""
-        count, size, oldest = self._db.execute(
-            "SELECT count(*), coalesce(sum(length(body)), 0), min(created) FROM batch"
-        ).fetchone()
-        if self._held:
-            oldest = min(oldest or self._held[0][0], self._held[0][0])
+        with self._lock:
+            count, size, oldest = self._db.execute(
+                "SELECT count(*), coalesce(sum(length(body)), 0), min(created) FROM batch"
+            ).fetchone()
+            held = list(self._held)
+        if held:
+            oldest = min(oldest or held[0][0], held[0][0])
         age = int(self._clock()) - oldest if oldest is not None else 0
         return SpoolStats(
             count,
@@ -222,23 +231,33 @@ class Spool:
             max(0, age),
             self.counter("dropped_batches") + self._lost[0],
             self.counter("dropped_lines") + self._lost[1],
-            len(self._held),
+            len(held),
             self.write_error,
         )
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, kind: object, value: object, trace: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+        finally:
+            self._lock.release()

@@ -605,15 +605,17 @@ class CollectorProcess:
 
 
 @contextlib.contextmanager
-def run_collector(tmp: Path, extra: str = "") -> Iterator[CollectorProcess]:
-    """`vigie-collector run` on a free port with its store in `tmp`."""
+def run_collector(
+    tmp: Path, extra: str = "", address: str = "127.0.0.1"
+) -> Iterator[CollectorProcess]:
+    """`vigie-collector run` on a free port of `address` with its store in `tmp`."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = tmp / "collector.toml"
     config.write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "{tmp}/collector.db"\n{extra}'
+        f'[server]\nlisten = "{address}:{port}"\n[storage]\npath = "{tmp}/collector.db"\n{extra}'
     )
-    collector = CollectorProcess(config, f"http://127.0.0.1:{port}")
+    collector = CollectorProcess(config, f"http://{address}:{port}")
     collector.start()
     try:
         yield collector
@@ -623,23 +625,26 @@ def run_collector(tmp: Path, extra: str = "") -> Iterator[CollectorProcess]:
             collector.proc.wait()
 
 
-def agent_config(tmp: Path, url: str, token: str, site: str, host: str, extra: str = "") -> Path:
-    """An agent.toml reporting to `url` every second, spool in `tmp`."""
+def agent_config(
+    tmp: Path, url: str, token: str, site: str, host: str, extra: str = "", link: str = ""
+) -> Path:
+    """An agent.toml reporting to `url` every second, spool in `tmp`; `link` goes in its
+    [collector] table, `extra` at the end."""
     token_file = tmp / "agent.token"
     token_file.write_text(token + "\n")
     path = tmp / "agent.toml"
     path.write_text(
         f'[agent]\nsite = "{site}"\nhost = "{host}"\ninterval = 1\n'
-        f'[collector]\nurl = "{url}"\ntoken_file = "{token_file}"\ntimeout = 5\n'
+        f'[collector]\nurl = "{url}"\ntoken_file = "{token_file}"\ntimeout = 5\n{link}\n'
         f'[spool]\npath = "{tmp}/spool.db"\n{extra}'
     )
     return path
 
 
-def start_agent(config: Path) -> subprocess.Popen[str]:
-    """`vigie-agent run --config FILE` as a child process."""
+def start_agent(config: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    """`vigie-agent run --config FILE` as a child process (under `prefix`, e.g. ip netns exec)."""
     return subprocess.Popen(
-        [str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
+        [*prefix, str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -122,7 +122,7 @@ def test_collector_refuses_with_503_on_a_full_disk_and_recovers(tmp_path: Path) 
             collector.url + "/write?precision=s", batch(0), token, {"X-Vigie-Batch": "a:0"}
         )
         assert status == 204  # a replay, stored once
-        wait_for(lambda: health(collector.url)[1]["index_backlog"] == 0, 60, "indexing")
+        wait_for(lambda: health(collector.url)[1]["index_backlog"] == 0, 60, "indexing", own=True)
         status, body = health(collector.url)
         assert status == 200 and body["store"] == "ok", body
 
@@ -147,7 +147,7 @@ def test_agent_holds_its_batches_while_the_spool_disk_is_full(tmp_path: Path) ->
         assert collector.stop() == 0  # batches must wait in the spool
         agent = start_agent(config)
         try:
-            wait_for(lambda: (disk / "spool.db").exists(), 60, "the agent's spool")
+            wait_for(lambda: (disk / "spool.db").exists(), 60, "the agent's spool", own=True)
             time.sleep(3)
             filler = fill(disk)
             time.sleep(6)
@@ -163,7 +163,7 @@ def test_agent_holds_its_batches_while_the_spool_disk_is_full(tmp_path: Path) ->
                     spool.close()
 
             time.sleep(3)
-            wait_for(drained, 90, "the spool to drain")
+            wait_for(drained, 90, "the spool to drain", own=True)
         finally:
             agent.terminate()
             out, _ = agent.communicate(timeout=15)

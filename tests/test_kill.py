@@ -190,7 +190,7 @@ def test_agent_killed_mid_send_stores_every_batch_once(tmp_path: Path) -> None:
                     spool.close()
 
             time.sleep(3)
-            wait_for(drained, 60, "the agent's spool to drain")
+            wait_for(drained, 60, "the agent's spool to drain", own=True)
         finally:
             agent.terminate()
             agent.wait(15)
