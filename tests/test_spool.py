@@ -136,3 +136,32 @@ def test_unreachable_collector_is_a_retry(tmp_path: Path) -> None:
     sender = Sender(CollectorLink(url=f"http://127.0.0.1:{port}", timeout=2), "tok")
     result = sender.send(next(iter(spool.pending())), spool.agent_id)
     assert result.outcome is Outcome.RETRY
+
+
+def test_hours_of_outage_back_off_then_drain_in_order(
+    tmp_path: Path, server: tuple[str, type[Recorder]]
+) -> None:
+    """Six simulated hours of 503s: retries slow down to one every few minutes (no storm, no
+    giving up); once the collector answers, everything drains in order within one retry."""
+    url, handler = server
+    clock = Clock(0)
+    spool = Spool(tmp_path / "spool.db", clock=clock)
+    forwarder = Forwarder(spool, Sender(CollectorLink(url=url), "tok"), clock=clock)
+    handler.statuses[:] = [503] * 10_000
+    for tick in range(6 * 3600 // 5):  # the agent's send tick, every 5 s
+        clock.now = tick * 5
+        if tick % 12 == 0:
+            spool.put(lines(1, start=tick))
+        forwarder.drain()
+    attempts = len(handler.received)
+    assert 6 * 3600 / 450 <= attempts <= 6 * 3600 / 150 + 20, attempts
+    assert spool.stats().batches == 360
+    handler.statuses[:] = []
+    handler.received[:] = []
+    back = clock.now
+    while spool.stats().batches and clock.now < back + 450:
+        clock.now += 5
+        forwarder.drain()
+    assert spool.stats().batches == 0, "the spool did not drain within one retry period"
+    seqs = [int(key.split(":")[1]) for _, key, _ in handler.received]
+    assert seqs == list(range(1, 361))
