@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from collector import __version__
@@ -38,6 +39,9 @@ from collector.web.pages import add_pages
 
 MAX_QUERY_RANGE = 5 * 366 * 86400
 log = logging.getLogger(__name__)
+
+# A row id in a path: bounded like SQLite's INTEGER, so a huge number is a 422, not a crash.
+RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]
 
 
 @dataclass
@@ -136,7 +140,16 @@ def create_app(
             if mirror is not None:
                 await asyncio.to_thread(mirror.stop)
 
-    app = FastAPI(title="Vigie collector", version=__version__, lifespan=lifespan)
+    # No /docs, /redoc or /openapi.json: nothing but login, health and writes answers without
+    # credentials (the description is `create_app(...).openapi()`, used by the fuzz tests).
+    app = FastAPI(
+        title="Vigie collector",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.run_alerting = True  # tests turn the threads off and call tick() themselves
 
     def services(request: Request) -> Services:
@@ -361,7 +374,7 @@ def create_app(
 
     @app.post("/api/v1/alerts/{alert_id}/ack")
     def acknowledge(
-        request: Request, alert_id: int, authorization: Annotated[str | None, Header()] = None
+        request: Request, alert_id: RowId, authorization: Annotated[str | None, Header()] = None
     ) -> dict[str, Any]:
         """Acknowledge a firing alert: no more reminders while it lasts."""
         author = technician_only(authenticate(request, authorization))
@@ -452,7 +465,7 @@ def create_app(
 
     @app.delete("/api/v1/silences/{silence_id}", status_code=204)
     def end_silence(
-        request: Request, silence_id: int, authorization: Annotated[str | None, Header()] = None
+        request: Request, silence_id: RowId, authorization: Annotated[str | None, Header()] = None
     ) -> Response:
         """Unsilence now."""
         technician_only(authenticate(request, authorization))
@@ -486,8 +499,12 @@ def create_app(
         return JSONResponse(body, status_code=200 if store == "ok" else 503)
 
     @app.get("/metrics")
-    def metrics(request: Request) -> PlainTextResponse:
-        """The collector's own health in Prometheus text format."""
+    def metrics(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> PlainTextResponse:
+        """The collector's own health in Prometheus text format (a reader token: Prometheus
+        sends it with `authorization: {credentials_file: ...}`)."""
+        reader_only(authenticate(request, authorization))
         svc = services(request)
         path = svc.config.storage.path
         size = sum(

@@ -132,7 +132,7 @@ while True:
 def spooled_lines(path: Path) -> list[int]:
     spool = Spool(path)
     try:
-        values = []
+        values: list[int] = []
         for batch in spool.pending(limit=100_000):
             lines = gzip.decompress(batch.body).decode().splitlines()
             assert len(lines) == batch.lines
