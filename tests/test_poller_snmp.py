@@ -14,7 +14,7 @@ import pytest
 
 from agent.poller.snmp import text
 from tests.poller_support import by, inventory, num, poll, snmp_device, status
-from tests.services import SnmpAgent, reference
+from tests.services import SnmpAgent, reference, run_snmpsim
 
 
 def bulkwalk(agent: SnmpAgent, args: list[str], oid: str) -> dict[str, str]:
@@ -220,6 +220,24 @@ def test_deadline_cuts_a_poll_that_never_ends(snmpd: SnmpAgent) -> None:
     points = poll(device)["slow"]
     assert time.monotonic() - started < 10
     assert "did not finish within 8 s" in str(status(points).fields["error"])
+
+
+def test_a_slow_device_is_cut_while_the_others_finish_on_time(
+    snmpd: SnmpAgent, tmp_path: Path
+) -> None:
+    # Its own snmpsim: the delay variation module stalls the whole responder while it waits.
+    with run_snmpsim(tmp_path) as slow_agent:
+        slow = snmp_device(slow_agent, "slow", "ups", "vigie/slow", interval=10)
+        healthy = snmp_device(snmpd, "healthy", "nas")
+        started = time.monotonic()
+        results = poll(slow, healthy)
+        elapsed = time.monotonic() - started
+    fine = status(results["healthy"]).fields
+    assert fine["ok"] is True and float(str(fine["duration_ms"])) < 3000, fine
+    cut = status(results["slow"]).fields
+    assert cut["ok"] is False, cut
+    assert "within 8 s" in str(cut["error"]) or "no response" in str(cut["error"]), cut
+    assert elapsed < 10, elapsed
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,23 @@ def test_hung_command_is_cut_at_its_deadline(sshd: SshServer) -> None:
     assert time.monotonic() - started < 6
 
 
+def test_endless_output_is_cut_at_its_size_limit(sshd: SshServer) -> None:
+    creds = SshCredentials.from_config(
+        {
+            "user": sshd.user,
+            "key_file": str(sshd.client_key),
+            "host_key": sshd.host_key_line,
+            "port": sshd.port,
+            "command_timeout": 20.0,
+        },
+        sshd.client_key.parent,
+    )
+    started = time.monotonic()
+    with pytest.raises(SshError, match="exceeds 4 MiB"):
+        run_command(sshd.host, creds, "yes vigie-endless-output")
+    assert time.monotonic() - started < 15
+
+
 def test_refused_and_silent_ports_do_not_block_others(sshd: SshServer) -> None:
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
