@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from collector.repository import AlertRow, Repository
@@ -151,27 +151,32 @@ class Engine:
         now: int,
         hosts: set[tuple[str, str]] | None,
         active: dict[str, AlertRow],
-    ) -> list[Recent]:
+    ) -> Iterable[Recent]:
         fresh = now - STALE
         if rule.kind in SLOW_KINDS:
             # Hour means are plenty for a trend over days, and 12 times fewer points.
             res = 3600 if rule.window >= 2 * 86400 else 300
             return recent_means(
-                self._conn, rule.measurement, rule.field, rule.window, fresh, hosts, res
+                self._conn, rule.measurement, rule.field, rule.window, fresh, hosts, res, rule.where
             )
         lookback = max(rule.for_, rule.window if rule.kind == "change" else 0) + MARGIN
         if hosts is None:
-            return recent_samples(self._conn, rule.measurement, lookback, fresh)
+            return recent_samples(self._conn, rule.measurement, lookback, fresh, where=rule.where)
         series_ids, alert_hosts = self._worth_a_window(rule, hosts, active, fresh)
         found = {}
         if series_ids:
             for recent in recent_samples(
-                self._conn, rule.measurement, lookback, fresh, series_ids=series_ids
+                self._conn,
+                rule.measurement,
+                lookback,
+                fresh,
+                series_ids=series_ids,
+                where=rule.where,
             ):
                 found[recent.series_id] = recent
         if alert_hosts:
             for recent in recent_samples(
-                self._conn, rule.measurement, lookback, fresh, alert_hosts
+                self._conn, rule.measurement, lookback, fresh, alert_hosts, where=rule.where
             ):
                 found[recent.series_id] = recent
         return list(found.values())

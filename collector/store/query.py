@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from collector.store.rollup import RESOLUTIONS, rolled_until
@@ -182,9 +182,13 @@ def _series_filter(
     fresh_since: int,
     hosts: set[tuple[str, str]] | None,
     series_ids: set[int] | None = None,
+    where: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[str, list[object]]:
     sql = "s.measurement = ? AND s.last_seen >= ?"
     args: list[object] = [measurement, fresh_since]
+    for tag, allowed in sorted((where or {}).items()):
+        sql += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
+        args += ['$."' + tag.replace('"', '""') + '"', json.dumps(list(allowed))]
     if series_ids is not None:
         sql += " AND s.id IN (SELECT value FROM json_each(?))"
         args.append(json.dumps(sorted(series_ids)))
@@ -203,23 +207,28 @@ def recent_samples(
     fresh_since: int,
     hosts: set[tuple[str, str]] | None = None,
     series_ids: set[int] | None = None,
-) -> list[Recent]:
-    """Raw samples of each series seen since `fresh_since` (of these hosts, or these series),
-    going back `lookback` seconds from that series' own newest sample (so late history is read
-    as it happened)."""
-    where, args = _series_filter(measurement, fresh_since, hosts, series_ids)
+    where: Mapping[str, tuple[str, ...]] | None = None,
+) -> Iterator[Recent]:
+    """Raw samples of each series seen since `fresh_since` (of these hosts, or these series,
+    with these tag values), going back `lookback` seconds from that series' own newest sample
+    (so late history is read as it happened). One series at a time: a pass over a whole fleet
+    never holds more than one window in memory."""
+    series, args = _series_filter(measurement, fresh_since, hosts, series_ids, where)
     sql = (
         "SELECT s.id, s.site, s.host, s.tags, p.ts, p.fields FROM series s "
         "JOIN sample p ON p.series_id = s.id AND p.ts >= s.last_seen - ? WHERE "
     )
-    rows = conn.execute(sql + where + " ORDER BY s.id, p.ts", [lookback, *args]).fetchall()
-    found: dict[int, Recent] = {}
-    for sid, site, host, tags, ts, fields in rows:
-        entry = found.get(sid)
-        if entry is None:
-            entry = found[sid] = Recent(site, host, json.loads(tags), [], sid)
+    entry: Recent | None = None
+    for sid, site, host, tags, ts, fields in conn.execute(
+        sql + series + " ORDER BY s.id, p.ts", [lookback, *args]
+    ):
+        if entry is None or entry.series_id != sid:
+            if entry is not None:
+                yield entry
+            entry = Recent(site, host, json.loads(tags), [], sid)
         entry.samples.append((ts, json.loads(fields)))
-    return list(found.values())
+    if entry is not None:
+        yield entry
 
 
 COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
@@ -239,15 +248,12 @@ def series_where_latest(
     `field op value` — compared by SQLite, without reading the samples into Python."""
     if op not in COMPARISONS:
         raise ValueError(f"unknown comparison {op!r}")
-    series, args = _series_filter(measurement, fresh_since, hosts)
+    series, args = _series_filter(measurement, fresh_since, hosts, where=where)
     path = '$."' + field.replace('"', '""') + '"'
     sql = (
         "SELECT s.id FROM series s "
         "JOIN sample p ON p.series_id = s.id AND p.ts = s.last_seen WHERE "
     )
-    for tag, allowed in sorted((where or {}).items()):
-        series += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
-        args += ['$."' + tag.replace('"', '""') + '"', json.dumps(list(allowed))]
     rows = conn.execute(
         sql + series + f" AND json_extract(p.fields, ?) {op} ?", [*args, path, value]
     ).fetchall()
@@ -262,10 +268,11 @@ def recent_means(
     fresh_since: int,
     hosts: set[tuple[str, str]] | None = None,
     res: int = 300,
+    where: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Recent]:
     """Like `recent_samples` for one field over long windows: the means of `res`-second
     rollups where they exist (5 min or 1 h), raw samples after them."""
-    where, args = _series_filter(measurement, fresh_since, hosts)
+    series, args = _series_filter(measurement, fresh_since, hosts, where=where)
     until = rolled_until(conn)
     path = '$."' + field.replace('"', '""') + '"'
     rollups = (
@@ -279,8 +286,8 @@ def recent_means(
     )
     found: dict[int, Recent] = {}
     for sql, params in (
-        (rollups + where + " ORDER BY s.id, r.bucket", [res, field, lookback, until, *args]),
-        (raw + where + " ORDER BY s.id, p.ts", [path, lookback, until, *args]),
+        (rollups + series + " ORDER BY s.id, r.bucket", [res, field, lookback, until, *args]),
+        (raw + series + " ORDER BY s.id, p.ts", [path, lookback, until, *args]),
     ):
         for sid, site, host, tags, ts, value in conn.execute(sql, params):
             if value is None:

@@ -1,0 +1,132 @@
+"""Query latency: vigie-collector's /api/v1/query vs InfluxDB 1.6.7's InfluxQL on the same data.
+
+Both are fed the same lines over HTTP: one workstation's CPU every minute for 30 days, and the
+disk of 5,000 hosts for the last 10 minutes. Measured, median and 95th percentile of 20 runs
+after a warm-up: a 30-day chart of one series (hourly means, 720 points), and the latest value
+of every host (5,000 series). Run: .venv/bin/python -m bench.query
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.services import get_json, post, run_collector, run_influxdb
+
+RESULTS = Path(__file__).parent / "results"
+HOSTS = 5000
+DAYS = 30
+
+
+def lines(now: int) -> list[str]:
+    """The data set, as line protocol (second precision)."""
+    start = now - DAYS * 86400
+    chart = [
+        f"cpu,site=commune000,host=pc00000,cpu=cpu-total usage_idle={50 + (t // 60) % 40}.5 {t}"
+        for t in range(start - start % 60 + 60, now, 60)
+    ]
+    fleet = [
+        f"disk,site=commune000,host=pc{h:05d},path=C: used_percent={h % 97}.25 {now - 60 * k}"
+        for h in range(HOSTS)
+        for k in range(10)
+    ]
+    return chart + fleet
+
+
+def timings(call: Callable[[], Any], runs: int = 20) -> dict[str, float]:
+    """Median and p95 in milliseconds, after one warm-up call."""
+    call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(0.95 * (runs - 1))], 1),
+    }
+
+
+def main() -> None:
+    """Load both, measure, print a Markdown table and write bench/results/query.json."""
+    now = int(time.time())
+    data = lines(now)
+    batches = ["\n".join(data[i : i + 5000]).encode() for i in range(0, len(data), 5000)]
+    report: dict[str, Any] = {"lines": len(data), "hosts": HOSTS, "days": DAYS}
+    with tempfile.TemporaryDirectory() as tmp:
+        with run_influxdb(Path(tmp) / "influx") as influx:
+            influx.query("CREATE DATABASE bench")
+            for body in batches:
+                assert influx.write("bench", body.decode()) == 204
+
+            def influx_query(q: str) -> Callable[[], Any]:
+                return lambda: influx.query(q, "bench")
+
+            chart_q = (
+                "SELECT mean(usage_idle) FROM cpu WHERE host='pc00000' "
+                "AND time > now() - 30d GROUP BY time(1h)"
+            )
+            latest_q = "SELECT last(used_percent) FROM disk WHERE time > now() - 15m GROUP BY host"
+            chart = influx.query(chart_q, "bench")["results"][0]["series"][0]["values"]
+            latest = influx.query(latest_q, "bench")["results"][0]["series"]
+            assert len(latest) == HOSTS, len(latest)
+            report["influxdb"] = {
+                "chart_points": len(chart),
+                "chart_30d": timings(influx_query(chart_q)),
+                "latest_5000_hosts": timings(influx_query(latest_q)),
+            }
+        with run_collector(Path(tmp) / "collector") as collector:
+            token = collector.token("commune000", "poller", role="poller")
+            for body in batches:
+                status, text = post(f"{collector.url}/write?precision=s", body, token)
+                assert status == 204, text
+            reader = collector.token("", "", role="reader")
+            chart_url = f"{collector.url}/api/v1/query?" + urllib.parse.urlencode(
+                {"measurement": "cpu", "field": "usage_idle", "host": "pc00000",
+                 "start": now - DAYS * 86400, "end": now, "step": 3600}
+            )  # fmt: skip
+            latest_url = f"{collector.url}/api/v1/query?" + urllib.parse.urlencode(
+                {"measurement": "disk", "field": "used_percent", "start": now - 900,
+                 "end": now, "step": 900, "agg": "last"}
+            )  # fmt: skip
+            # Rollups of the 30 days are computed by the writer's maintenance pass.
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                points = get_json(chart_url, reader)["series"][0]["points"]
+                if len(points) >= DAYS * 24 - 1:
+                    break
+                time.sleep(2)
+            latest = get_json(latest_url, reader)["series"]
+            assert len(latest) == HOSTS, len(latest)
+            report["vigie"] = {
+                "chart_points": len(points),
+                "chart_30d": timings(lambda: get_json(chart_url, reader)),
+                "latest_5000_hosts": timings(lambda: get_json(latest_url, reader)),
+            }
+    for name in ("chart_30d", "latest_5000_hosts"):
+        report[f"ratio_{name}"] = round(
+            report["vigie"][name]["p50_ms"] / report["influxdb"][name]["p50_ms"], 2
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "query.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("| query | InfluxDB 1.6.7 p50 / p95 (ms) | vigie p50 / p95 (ms) | ratio (p50) |")
+    print("|---|---|---|---|")
+    for name, label in (("chart_30d", "30-day chart, one series, hourly means"),
+                        ("latest_5000_hosts", "latest value of 5,000 hosts")):  # fmt: skip
+        i, v = report["influxdb"][name], report["vigie"][name]
+        print(
+            f"| {label} | {i['p50_ms']} / {i['p95_ms']} | {v['p50_ms']} / {v['p95_ms']} | "
+            f"{report[f'ratio_{name}']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
