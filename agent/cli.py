@@ -38,11 +38,11 @@ def _config(path: Path | None, required: bool) -> AgentConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.service import AgentService
+    from agent.service import AgentService, inventory_in_child
 
     config = _config(args.config, required=True)
     try:
-        service = AgentService(config, _psutil())
+        service = AgentService(config, _psutil(), inventory=inventory_in_child(config))
     except (OSError, ValueError) as err:
         sys.stderr.write(f"vigie-agent: cannot start: {err}\n")
         return 1

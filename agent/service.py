@@ -6,6 +6,8 @@ import json
 import logging
 import queue
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +33,8 @@ if TYPE_CHECKING:  # pysnmp and paramiko load only when devices are configured
     from agent.poller.site import Output
 
 log = logging.getLogger(__name__)
+
+InventorySource = Callable[[int], dict[str, Any]]  # now -> this host's GLPI document
 
 
 def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
@@ -58,6 +62,23 @@ def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, A
     # The configured host name is the identity the collector knows this machine by.
     document["content"].setdefault("hardware", {})["name"] = config.host
     return document
+
+
+def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySource:
+    """The inventory read by a short-lived `vigie-agent inventory` process: reading the
+    package list and DMI allocates several MiB that a long-running agent would keep."""
+
+    def read(now: int) -> dict[str, Any]:
+        command = [sys.executable, "-m", "agent.cli", "inventory"]
+        if config.source is not None:
+            command += ["--config", str(config.source)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"inventory process failed: {done.stderr.strip()[-500:]}")
+        document: dict[str, Any] = json.loads(done.stdout)
+        return document
+
+    return read
 
 
 def collect_all(collectors: Sequence[Collector], now: int) -> list[Point]:
@@ -95,8 +116,10 @@ class AgentService:
         psutil: Any,
         clock: Callable[[], float] = time.time,
         collectors: tuple[Collector, ...] | None = None,
+        inventory: InventorySource | None = None,
     ) -> None:
         self.config = config
+        self._inventory = inventory or (lambda now: current_inventory(config, psutil, now))
         self._psutil = psutil
         self._clock = clock
         self._collectors = collectors if collectors is not None else workstation_collectors(psutil)
@@ -136,7 +159,7 @@ class AgentService:
     def inventory_cycle(self, force: bool = False) -> bool:
         """Spool the inventory when it changed, or when the last one is older than
         `inventory_interval`; returns whether one was spooled."""
-        document = current_inventory(self.config, self._psutil, int(self._clock()))
+        document = self._inventory(int(self._clock()))
         digest = change_hash(document)
         last_hash, last_time = self.spool.last_inventory()
         due = self._clock() - last_time >= self.config.inventory_interval

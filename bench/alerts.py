@@ -94,6 +94,7 @@ def fill(path: Path, hosts: int, now: int) -> int:
                             for b in range(rollup_start, now - 3600, res)
                         ],
                     )
+    conn.execute("INSERT INTO host SELECT site, host, max(last_seen) FROM series GROUP BY 1, 2")
     write_mark(conn, "rollup_300_until", now - 3600)
     conn.execute("COMMIT")
     conn.close()

@@ -188,6 +188,17 @@ MIGRATIONS: tuple[str, ...] = (
         used_by TEXT                       -- the host that redeemed it
     );
     """,
+    """
+    -- Each host's newest sample, kept by the indexer: the fleet pages read one row per host
+    -- instead of grouping every series (hundreds of thousands in a syndicate's fleet).
+    CREATE TABLE host (
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (site, host)
+    ) WITHOUT ROWID;
+    INSERT INTO host SELECT site, host, max(last_seen) FROM series GROUP BY site, host;
+    """,
 )
 
 

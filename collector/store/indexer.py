@@ -112,6 +112,12 @@ class Indexer:
             "UPDATE series SET last_seen=? WHERE id=? AND last_seen<?",
             [(ts, sid, ts) for sid, ts in last_seen.items()],
         )
+        self._conn.execute(
+            "INSERT INTO host SELECT site, host, max(last_seen) FROM series "
+            "WHERE id IN (SELECT value FROM json_each(?)) GROUP BY site, host "
+            "ON CONFLICT (site, host) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+            (json.dumps(list(last_seen)),),
+        )
 
     def index_log(self, upto: int | None = None, limit: int = 50) -> int:
         """Index the next appended requests after the watermark; returns how many were done."""

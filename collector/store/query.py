@@ -329,10 +329,10 @@ def latest_samples(
 
 def hosts_seen(conn: sqlite3.Connection, site: str | None = None) -> list[tuple[str, str, int]]:
     """(site, host, newest sample time) of every host (of one site)."""
-    sql = "SELECT site, host, max(last_seen) FROM series WHERE site != '_vigie'"
+    sql = "SELECT site, host, last_seen FROM host WHERE site != '_vigie'"
     args: list[object] = []
     if site is not None:
         sql += " AND site = ?"
         args.append(site)
-    rows = conn.execute(sql + " GROUP BY site, host", args).fetchall()
+    rows = conn.execute(sql + " ORDER BY site, host", args).fetchall()
     return [(str(s), str(h), int(t)) for s, h, t in rows]
