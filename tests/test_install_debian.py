@@ -48,6 +48,12 @@ def debian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         if (ROOT / name).is_file():
             shutil.copy2(ROOT / name, target)
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+    # The CAs this machine adds to Debian's (a TLS-inspecting proxy's, here): a site behind one
+    # installs them the same way, or pip cannot reach the package index.
+    local = Path("/usr/local/share/ca-certificates")
+    for cert in local.glob("*.crt") if local.is_dir() else ():
+        shutil.copy(cert, root / "usr/local/share/ca-certificates" / cert.name)
+    sh("chroot", str(root), "update-ca-certificates", env=CLEAN_ENV)
     mounted: list[Path] = []
     try:
         for args, point in (
@@ -83,9 +89,15 @@ def unit_process(root: Path, name: str) -> Iterator[subprocess.Popen[str]]:
 
 
 def samples(root: Path) -> int:
+    """Samples from the agent (the collector files its own health too, on site _vigie)."""
     db = sqlite3.connect(f"file:{root}/var/lib/vigie/collector.db?mode=ro", uri=True)
     try:
-        return int(db.execute("SELECT count(*) FROM sample").fetchone()[0])
+        return int(
+            db.execute(
+                "SELECT count(*) FROM sample JOIN series ON series.id = sample.series_id "
+                "WHERE series.site = 'Privas'"
+            ).fetchone()[0]
+        )
     finally:
         db.close()
 
