@@ -693,3 +693,32 @@ def stored_batches(db: Path) -> tuple[list[int], int]:
     # Metrics batches land in ingest_log (log_id > 0), inventories in their own table.
     assert sum(1 for _, log_id in keys if log_id == 0) <= inventories
     return sorted(int(k.rsplit(":", 1)[1]) for k, _ in keys), int(logged) + int(inventories)
+
+
+def spool_depth(path: Path) -> int:
+    """Batches waiting in an agent's spool (read-only: the agent may be running)."""
+    spool = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(spool.execute("SELECT count(*) FROM batch").fetchone()[0])
+    finally:
+        spool.close()
+
+
+def assert_stored_once_without_gaps(collector: CollectorProcess, host: str) -> None:
+    """Every agent batch in the collector once, in sequence, and the host's CPU points of the
+    last ten minutes at most 3 s apart (the agent collects every second)."""
+    import itertools
+
+    assert collector.config.parent.joinpath("collector.db").exists()
+    seqs, logged = stored_batches(collector.config.parent / "collector.db")
+    assert seqs == list(range(1, len(seqs) + 1)), "a batch is missing"
+    assert logged == len(seqs), "a batch was stored twice"
+    reader = collector.token("", "", role="reader")
+    series = get_json(
+        f"{collector.url}/api/v1/query?measurement=cpu&field=usage_idle&host={host}"
+        f"&start={int(time.time()) - 600}",
+        reader,
+    )["series"]
+    stamps = [ts for ts, _ in series[0]["points"]]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert max(gaps) <= 3, f"points lost: gaps {gaps}"

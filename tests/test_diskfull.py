@@ -18,6 +18,7 @@ from tests.services import (
     agent_config,
     post,
     run_collector,
+    spool_depth,
     start_agent,
     unavailable,
     wait_for,
@@ -155,15 +156,8 @@ def test_agent_holds_its_batches_while_the_spool_disk_is_full(tmp_path: Path) ->
             filler.unlink()
             collector.start()
 
-            def drained() -> bool:
-                spool = sqlite3.connect(f"file:{disk}/spool.db?mode=ro", uri=True)
-                try:
-                    return int(spool.execute("SELECT count(*) FROM batch").fetchone()[0]) == 0
-                finally:
-                    spool.close()
-
             time.sleep(3)
-            wait_for(drained, 90, "the spool to drain", own=True)
+            wait_for(lambda: spool_depth(disk / "spool.db") == 0, 90, "the drain", own=True)
         finally:
             agent.terminate()
             out, _ = agent.communicate(timeout=15)

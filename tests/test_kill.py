@@ -21,6 +21,7 @@ from tests.services import (
     agent_config,
     get_json,
     run_collector,
+    spool_depth,
     start_agent,
     stored_batches,
     wait_for,
@@ -181,16 +182,8 @@ def test_agent_killed_mid_send_stores_every_batch_once(tmp_path: Path) -> None:
             agent.wait(10)
         agent = start_agent(config)
         try:
-
-            def drained() -> bool:
-                spool = sqlite3.connect(f"file:{tmp_path}/spool.db?mode=ro", uri=True)
-                try:
-                    return int(spool.execute("SELECT count(*) FROM batch").fetchone()[0]) == 0
-                finally:
-                    spool.close()
-
             time.sleep(3)
-            wait_for(drained, 60, "the agent's spool to drain", own=True)
+            wait_for(lambda: spool_depth(tmp_path / "spool.db") == 0, 60, "the drain", own=True)
         finally:
             agent.terminate()
             agent.wait(15)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
-import sqlite3
 import time
 from pathlib import Path
 
-from tests.services import agent_config, get_json, run_collector, start_agent, stored_batches
+from tests.services import (
+    agent_config,
+    assert_stored_once_without_gaps,
+    run_collector,
+    spool_depth,
+    start_agent,
+    stored_batches,
+    wait_for,
+)
 
 
 def test_outage_then_recovery_stores_every_batch_once(tmp_path: Path) -> None:
@@ -22,32 +28,10 @@ def test_outage_then_recovery_stores_every_batch_once(tmp_path: Path) -> None:
                 time.sleep(0.3)
             assert collector.stop() == 0
             time.sleep(6)  # the agent keeps collecting into its spool
-            spool = sqlite3.connect(tmp_path / "spool.db")
-            waiting = spool.execute("SELECT count(*) FROM batch").fetchone()[0]
-            spool.close()
-            assert waiting >= 4, "the agent did not spool during the outage"
+            assert spool_depth(tmp_path / "spool.db") >= 4, "the agent did not spool"
             collector.start()
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                spool = sqlite3.connect(tmp_path / "spool.db")
-                left = spool.execute("SELECT count(*) FROM batch").fetchone()[0]
-                spool.close()
-                if left == 0:
-                    break
-                time.sleep(0.5)
-            assert left == 0, "the spool did not drain after the collector came back"
+            wait_for(lambda: spool_depth(tmp_path / "spool.db") == 0, 60, "the drain", own=True)
         finally:
             agent.terminate()
             agent.wait(15)
-        seqs, logged = stored_batches(db)
-        assert seqs == list(range(1, len(seqs) + 1)), "a batch is missing"
-        assert logged == len(seqs), "a batch was stored twice"
-        reader = collector.token("", "", role="reader")
-        series = get_json(
-            f"{collector.url}/api/v1/query?measurement=cpu&field=usage_idle&host=ecole-pc2"
-            f"&start={int(time.time()) - 300}",
-            reader,
-        )["series"]
-        stamps = [ts for ts, _ in series[0]["points"]]
-        gaps = [b - a for a, b in itertools.pairwise(stamps)]
-        assert max(gaps) <= 3, f"points lost during the outage: gaps {gaps}"
+        assert_stored_once_without_gaps(collector, "ecole-pc2")

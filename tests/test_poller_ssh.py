@@ -41,38 +41,35 @@ def test_wrong_host_key_is_refused_and_flagged(sshd: SshServer, tmp_path: Path) 
     assert not by(points, "mem")  # nothing was run on a host that is not the pinned one
 
 
-def test_hung_command_is_cut_at_its_deadline(sshd: SshServer) -> None:
-    creds = SshCredentials.from_config(
+def pinned(sshd: SshServer, command_timeout: float) -> SshCredentials:
+    """Key login to the test sshd with its host key pinned."""
+    return SshCredentials.from_config(
         {
             "user": sshd.user,
             "key_file": str(sshd.client_key),
             "host_key": sshd.host_key_line,
             "port": sshd.port,
-            "command_timeout": 2.0,
+            "command_timeout": command_timeout,
         },
         sshd.client_key.parent,
     )
-    started = time.monotonic()
-    with pytest.raises(SshError, match="did not finish within 2 s"):
-        run_command(sshd.host, creds, "sleep 60")
-    assert time.monotonic() - started < 6
 
 
-def test_endless_output_is_cut_at_its_size_limit(sshd: SshServer) -> None:
-    creds = SshCredentials.from_config(
-        {
-            "user": sshd.user,
-            "key_file": str(sshd.client_key),
-            "host_key": sshd.host_key_line,
-            "port": sshd.port,
-            "command_timeout": 20.0,
-        },
-        sshd.client_key.parent,
-    )
+@pytest.mark.parametrize(
+    ("command", "deadline", "error", "within"),
+    [
+        ("sleep 60", 2.0, "did not finish within 2 s", 6),  # a hung command
+        ("yes vigie-endless-output", 20.0, "exceeds 4 MiB", 15),  # endless output
+    ],
+)
+def test_a_misbehaving_command_is_cut(
+    sshd: SshServer, command: str, deadline: float, error: str, within: float
+) -> None:
+    creds = pinned(sshd, command_timeout=deadline)
     started = time.monotonic()
-    with pytest.raises(SshError, match="exceeds 4 MiB"):
-        run_command(sshd.host, creds, "yes vigie-endless-output")
-    assert time.monotonic() - started < 15
+    with pytest.raises(SshError, match=error):
+        run_command(sshd.host, creds, command)
+    assert time.monotonic() - started < within
 
 
 def test_refused_and_silent_ports_do_not_block_others(sshd: SshServer) -> None:
