@@ -139,10 +139,12 @@ class V2Checker(http.server.BaseHTTPRequestHandler):
 
     requests: ClassVar[list[dict[str, Any]]] = []
     fail_first: ClassVar[list[int]] = []
+    delay: ClassVar[float] = 0.0  # a slow server: seconds before each answer
 
     def do_POST(self) -> None:
         from urllib.parse import parse_qs, urlsplit
 
+        time.sleep(self.delay)
         parts = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.headers.get("Content-Encoding") == "gzip":
@@ -168,7 +170,7 @@ class V2Checker(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def v2_server() -> Iterator[tuple[str, type[V2Checker]]]:
-    handler = type("H", (V2Checker,), {"requests": [], "fail_first": []})
+    handler = type("H", (V2Checker,), {"requests": [], "fail_first": [], "delay": 0.0})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}", handler
@@ -199,3 +201,27 @@ def test_v2_api_request_is_what_influxdb_2_documents(
         assert handler.requests[2]["body"] == f"cpu,host=pc1,site=Cruas usage_idle=60.0 {T + 60}"
         health = get_json(f"{collector.url}/healthz", "")["influxdb"]
         assert health["dead_letters"] == 1 and health["outbox_requests"] == 0
+
+
+def test_a_slow_influxdb_slows_neither_ingest_nor_loses_order(
+    v2_server: tuple[str, type[V2Checker]], tmp_path: Path
+) -> None:
+    url, handler = v2_server
+    handler.delay = 2.0
+    extra = (
+        f'[influxdb]\nurl = "{url}"\napi = "v2"\norg = "syndicat"\nbucket = "vigie"\n'
+        'token = "influx-secret"\n'
+    )
+    with run_collector(tmp_path, extra=extra) as collector:
+        token = collector.token("Cruas", "pc1")
+        for n in range(20):
+            started = time.monotonic()
+            assert post(collector, [f"cpu,site=Cruas,host=pc1 n={n}i {T + n}"], token) == 204
+            assert time.monotonic() - started < 1.0, "ingest waited for InfluxDB"
+        expected = [f"cpu,host=pc1,site=Cruas n={n}i {T + n}" for n in range(20)]
+
+        def mirrored() -> list[str]:
+            return [line for r in handler.requests for line in r["body"].splitlines()]
+
+        assert wait_until(lambda: len(mirrored()) >= 20, 60)
+        assert mirrored() == expected  # every line once, in order, after the slow answers
