@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,6 +51,17 @@ def test_agent_reports_cpu_and_mem_to_collector(
         assert all(0.0 <= value <= 100.0 for _, value in cpu[0]["points"])
         mem = query(collector, reader, measurement="mem", field="total", host="mairie-pc1")
         assert mem[0]["points"][-1][1] == psutil.virtual_memory().total
+        # The inventory, read by a short-lived child of the agent, arrives too.
+        url = f"{collector.url}/api/v1/inventory/Annonay/mairie-pc1"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(urllib.error.HTTPError):
+                inventory = get_json(url, reader)
+                break
+            time.sleep(0.5)
+        content = inventory["document"]["content"]
+        assert content["hardware"]["name"] == "mairie-pc1"
+        assert content["memories"] or content["cpus"]
     finally:
         agent.terminate()
         assert agent.wait(15) == 0, agent.stdout.read() if agent.stdout else ""
