@@ -9,6 +9,7 @@ of every host (5,000 series). Run: .venv/bin/python -m bench.query
 from __future__ import annotations
 
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -38,6 +39,16 @@ def lines(now: int) -> list[str]:
         for k in range(10)
     ]
     return chart + fleet
+
+
+def rolled_until(store: Path) -> int:
+    """The collector's rollup watermark, read from its store."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='rollup_300_until'").fetchone()
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
 
 
 def timings(call: Callable[[], Any], runs: int = 20) -> dict[str, float]:
@@ -97,13 +108,14 @@ def main() -> None:
                 {"measurement": "disk", "field": "used_percent", "start": now - 900,
                  "end": now, "step": 900, "agg": "last"}
             )  # fmt: skip
-            # Rollups of the 30 days are computed by the writer's maintenance pass.
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                points = get_json(chart_url, reader)["series"][0]["points"]
-                if len(points) >= DAYS * 24 - 1:
-                    break
+            # A live collector rolls up each window as it closes; here 30 days arrived at once,
+            # so wait for the writer's maintenance pass (every 30 s) to catch up, as it would.
+            store = Path(tmp) / "collector" / "collector.db"
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and rolled_until(store) < now - 2 * 3600:
                 time.sleep(2)
+            assert rolled_until(store) >= now - 2 * 3600, "rollups did not catch up"
+            points = get_json(chart_url, reader)["series"][0]["points"]
             latest = get_json(latest_url, reader)["series"]
             assert len(latest) == HOSTS, len(latest)
             report["vigie"] = {
