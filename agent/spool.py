@@ -81,7 +81,6 @@ class Spool:
         self._clock = clock
         self.agent_id = self._meta("agent_id") or self._set_meta("agent_id", uuid.uuid4().hex)
         self._held: list[tuple[int, str, int, bytes]] = []  # (created, kind, lines, body)
-        self._held_bytes = 0
         self._lost = (0, 0)  # (batches, lines) dropped from memory, counted once disk is back
         self.write_error = ""
 
@@ -139,7 +138,7 @@ class Spool:
                 return
             if self.write_error:
                 log.warning("spool writable again: %d held batches saved", len(self._held))
-            self._held, self._held_bytes, self._lost, self.write_error = [], 0, (0, 0), ""
+            self._held, self._lost, self.write_error = [], (0, 0), ""
 
     def _hold(self, rows: list[tuple[int, str, int, bytes]], error: str) -> None:
         if error != self.write_error:
@@ -151,11 +150,11 @@ class Spool:
             )
         self.write_error = error
         self._held = rows
-        self._held_bytes = sum(len(row[3]) for row in rows)
+        held_bytes = sum(len(row[3]) for row in rows)
         batches, lines = self._lost
-        while self._held_bytes > MAX_HELD_BYTES and len(self._held) > 1:
+        while held_bytes > MAX_HELD_BYTES and len(self._held) > 1:
             _, _, count, body = self._held.pop(0)  # oldest first, as the size bound does
-            self._held_bytes -= len(body)
+            held_bytes -= len(body)
             batches, lines = batches + 1, lines + count
         self._lost = (batches, lines)
 
