@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from collector import __version__
 from collector.alerting import Alerting
 from collector.config import CollectorConfig
+from collector.ingest.lineproto import HeadCache
 from collector.ingest.write import Refused, check_write, decompress
 from collector.inventory import validate_document
 from collector.mirror.forwarder import Forwarder
@@ -112,6 +113,7 @@ def create_app(
     """Build the application for a config; the store is opened by the lifespan. `clock` and
     `ruleset` are for tests (the rules default to the shipped ones plus the configured files)."""
     rules = ruleset if ruleset is not None else load_rules(config.alerts.rules)
+    heads = HeadCache()  # used on the event loop's thread only
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,6 +201,7 @@ def create_app(
                 identity,
                 limits,
                 now,
+                heads,
             )
         except Refused as err:
             reason = {401: "auth", 403: "identity", 413: "limit"}.get(err.status, "syntax")
@@ -211,10 +214,10 @@ def create_app(
             identity.host,
             precision,
             checked.gzip,
-            len(checked.points),
+            len(checked.parsed.points),
             body,
             request.headers.get("x-vigie-batch"),
-            checked.points,
+            checked.parsed,
         )
         try:
             await asyncio.wrap_future(svc.writer.append(entry))

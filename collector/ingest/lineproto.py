@@ -3,20 +3,25 @@
 Measurement: `\\,` and `\\ ` are escapes. Tag keys, tag values and field keys: `\\,`, `\\=` and
 `\\ `. String field values: `\\"` and `\\\\`. A backslash before any other character is literal.
 `\\\\` in names and tags decodes to one backslash (InfluxDB 2.x behaviour), which is what
-agent.lineproto writes. Lines with no backslash and no quote take a fast path.
+agent.lineproto writes. Lines with no backslash and no quote take a fast path, and the parsed
+measurement and tags of such a line are remembered (`HeadCache`): an agent sends the same series
+every minute, so most lines of a steady fleet skip tag parsing altogether.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from agent.lineproto import FieldValue
 
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
 
 _FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# A value whose first and last characters are these, with no `_`, is a float if float() takes
+# it (float() also takes "1_0", "nan", "inf" and non-ASCII digits, which these rule out).
+_FLOAT_FIRST, _FLOAT_LAST = frozenset("+-.0123456789"), frozenset(".0123456789")
 _INT = re.compile(r"^[+-]?\d+$")
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
 _FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
@@ -31,9 +36,9 @@ class LineError(ValueError):
         super().__init__(f"line {lineno}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedPoint:
-    """A parsed line: tags sorted by key, time in Unix seconds."""
+class ParsedPoint(NamedTuple):
+    """A parsed line: tags sorted by key, time in Unix seconds. A NamedTuple: the parser makes
+    one per line and a tuple is built in half the time of a frozen dataclass."""
 
     measurement: str
     tags: tuple[tuple[str, str], ...]
@@ -42,15 +47,25 @@ class ParsedPoint:
     lineno: int
 
 
+def _is_digits(text: str) -> bool:
+    """Plain ASCII digits: int() takes them, so the regex can be skipped."""
+    return text.isdigit() and text.isascii()
+
+
 def parse_value(text: str) -> FieldValue:
     """Decode one unquoted field value (float, integer `i`, unsigned `u`, boolean)."""
     last = text[-1:] if text else ""
-    if last == "i" and _INT.match(text[:-1]):
+    if last in _FLOAT_LAST and text[0] in _FLOAT_FIRST and text.isascii() and "_" not in text:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"invalid field value {text!r}") from None
+    if last == "i" and (_is_digits(text[:-1]) or _INT.match(text[:-1])):
         value = int(text[:-1])
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise ValueError(f"integer out of range: {text}")
         return value
-    if last == "u" and text[:-1].isdigit():
+    if last == "u" and _is_digits(text[:-1]):
         value = int(text[:-1])
         if value > _UINT64_MAX:
             raise ValueError(f"unsigned integer out of range: {text}")
@@ -174,7 +189,35 @@ def _partition(piece: str) -> tuple[str, str, str]:
     return parts[0], "=", parts[1]
 
 
-def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> ParsedPoint:
+Head = tuple[str, tuple[tuple[str, str], ...]]  # measurement and sorted tags
+
+
+class HeadCache:
+    """Parsed measurement+tags sections by their text, bounded: emptied when full, so a fleet
+    larger than the bound costs a re-parse now and then, never unbounded memory."""
+
+    def __init__(self, max_entries: int = 250_000) -> None:
+        self._heads: dict[str, Head] = {}
+        self._max = max_entries
+
+    def parse(self, text: str) -> Head:
+        """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
+        head = self._heads.get(text)
+        if head is None:
+            pieces = text.split(",")
+            head = (pieces[0], _tags(pieces[1:], unescape=False))
+            if len(self._heads) >= self._max:
+                self._heads.clear()
+            self._heads[text] = head
+        return head
+
+    def __len__(self) -> int:
+        return len(self._heads)
+
+
+def parse_line(
+    line: str, lineno: int, divisor: int, default_time: int, heads: HeadCache | None = None
+) -> ParsedPoint:
     """Parse one non-empty, non-comment line."""
     try:
         if "\\" not in line and '"' not in line:
@@ -183,31 +226,36 @@ def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> Parse
                 raise ValueError("missing fields")
             if len(parts) > 3 or not all(parts):
                 raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
-            head = parts[0].split(",")
-            measurement, tags = head[0], _tags(head[1:], unescape=False)
-            raw_fields = []
+            if heads is not None:
+                measurement, tags = heads.parse(parts[0])
+            else:
+                head = parts[0].split(",")
+                measurement, tags = head[0], _tags(head[1:], unescape=False)
+            if not measurement:
+                raise ValueError("missing measurement")
+            fields: dict[str, FieldValue] = {}
             for piece in parts[1].split(","):
                 key, sep, value = piece.partition("=")
                 if not sep or not key or not value:
                     raise ValueError(f"invalid field {piece!r}: expected key=value")
-                raw_fields.append((key, value, False))
+                fields[key] = parse_value(value)
             stamp = parts[2] if len(parts) == 3 else ""
         else:
             section, i = _scan_key_section(line)
             head = _split_unescaped(section, ",")
             measurement = _unescape(head[0], ", \\")
             tags = _tags(head[1:], unescape=True)
+            if not measurement:
+                raise ValueError("missing measurement")
             raw_fields, i = _scan_fields(line, i)
+            fields = {}
+            for key, value, quoted in raw_fields:
+                if not key:
+                    raise ValueError("empty field key")
+                fields[key] = value if quoted else parse_value(value)
             stamp = line[i:]
-        if not measurement:
-            raise ValueError("missing measurement")
-        fields: dict[str, FieldValue] = {}
-        for key, value, quoted in raw_fields:
-            if not key:
-                raise ValueError("empty field key")
-            fields[key] = value if quoted else parse_value(value)
         if stamp:
-            if not _INT.match(stamp):
+            if not (_is_digits(stamp) or _INT.match(stamp)):
                 raise ValueError(f"invalid timestamp {stamp!r}")
             time = int(stamp) // divisor
         else:
@@ -217,12 +265,14 @@ def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> Parse
     return ParsedPoint(measurement, tags, fields, time, lineno)
 
 
-def parse_lines(text: str, precision: str = "ns", default_time: int = 0) -> list[ParsedPoint]:
+def parse_lines(
+    text: str, precision: str = "ns", default_time: int = 0, heads: HeadCache | None = None
+) -> list[ParsedPoint]:
     """Parse a whole body; raise LineError at the first bad line (the batch is refused whole)."""
     divisor = PRECISIONS[precision]
     points = []
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw.strip(" \t\r")
         if line and line[0] != "#":
-            points.append(parse_line(line, lineno, divisor, default_time))
+            points.append(parse_line(line, lineno, divisor, default_time, heads))
     return points

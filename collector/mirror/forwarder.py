@@ -22,9 +22,10 @@ from urllib.parse import urlencode
 
 from collector.config import InfluxConfig
 from collector.ingest.lineproto import LineError, parse_lines
+from collector.ingest.write import with_identity
 from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
 from collector.store.db import connect, read_mark, write_mark
-from collector.store.indexer import decode_body, with_identity
+from collector.store.indexer import decode_body
 from collector.telemetry import OWN_SITE
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def read_outbox(
             continue
         if lines and len(lines) + len(parsed) > MAX_LINES:
             break
-        for point in with_identity(parsed, site, host):
+        for point in with_identity(parsed, site, host).points:
             p = to_point(point)
             try:
                 lines.append(formatter(p))

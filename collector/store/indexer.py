@@ -6,17 +6,26 @@ import gzip
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
 
-from agent.lineproto import escape_key, escape_measurement
+from agent.lineproto import FieldValue, escape_key, escape_measurement
 from collector.ingest.lineproto import LineError, ParsedPoint, parse_lines
+from collector.ingest.write import Identified, with_identity
 from collector.store.db import read_mark, write_mark
 from collector.store.rollup import FIVE_MINUTES, rolled_until
 
 log = logging.getLogger(__name__)
 
 
-_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+# One C encoder built once: JSONEncoder.encode builds a new one on every call, which costs more
+# than encoding a sample's few fields.
+_fields_json = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True
+)
+
+
+def encode_fields(fields: dict[str, FieldValue]) -> str:
+    """A sample's fields as compact JSON (what `sample.fields` holds)."""
+    return "".join(_fields_json(fields, 0))
 
 
 def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
@@ -24,29 +33,6 @@ def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
     return escape_measurement(measurement) + "".join(
         f",{escape_key(k)}={escape_key(v)}" for k, v in tags
     )
-
-
-def with_identity(points: Iterable[ParsedPoint], site: str, host: str) -> list[ParsedPoint]:
-    """Fill in the `site` and `host` tags that a point leaves out (Telegraf-style clients)."""
-    out = []
-    for point in points:
-        names = {k for k, _ in point.tags}
-        if "site" in names and "host" in names:
-            out.append(point)
-            continue
-        tags = dict(point.tags)
-        tags.setdefault("site", site)
-        tags.setdefault("host", host)
-        out.append(
-            ParsedPoint(
-                point.measurement,
-                tuple(sorted(tags.items())),
-                point.fields,
-                point.time,
-                point.lineno,
-            )
-        )
-    return out
 
 
 def decode_body(body: bytes, gzipped: bool) -> str:
@@ -62,7 +48,7 @@ class Indexer:
         # (measurement, tags) -> series id: tuples hash faster than escaping a key each time.
         self._series: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self.rolled_until = rolled_until(conn)
-        self.parsed: dict[int, list[ParsedPoint]] = {}  # ingest_log id -> points, not yet indexed
+        self.parsed: dict[int, Identified] = {}  # ingest_log id -> points, not yet indexed
         # Series indexed since the alert engine last looked (committed), and in this transaction.
         self.touched: set[int] = set()
         self._touching: set[int] = set()
@@ -88,15 +74,16 @@ class Indexer:
             sid = self._series[(point.measurement, point.tags)] = int(row[0])
         return sid
 
-    def index(self, points: list[ParsedPoint]) -> None:
+    def index(self, batch: Identified) -> None:
         """Store points (inside the caller's transaction); same series and second merge fields."""
+        points = batch.points
         rows = []
         last_seen: dict[int, int] = {}
         late: set[tuple[int, int]] = set()
         for point in points:
             sid = self._series_id(point)
             self._touching.add(sid)
-            rows.append((sid, point.time, _encode(point.fields)))
+            rows.append((sid, point.time, encode_fields(point.fields)))
             if point.time > last_seen.get(sid, 0):
                 last_seen[sid] = point.time
             if point.time < self.rolled_until:
@@ -112,11 +99,10 @@ class Indexer:
             "UPDATE series SET last_seen=? WHERE id=? AND last_seen<?",
             [(ts, sid, ts) for sid, ts in last_seen.items()],
         )
-        self._conn.execute(
-            "INSERT INTO host SELECT site, host, max(last_seen) FROM series "
-            "WHERE id IN (SELECT value FROM json_each(?)) GROUP BY site, host "
+        self._conn.executemany(
+            "INSERT INTO host VALUES (?, ?, ?) "
             "ON CONFLICT (site, host) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-            (json.dumps(list(last_seen)),),
+            [(site, host, ts) for (site, host), ts in batch.hosts.items()],
         )
 
     def index_log(self, upto: int | None = None, limit: int = 50) -> int:
@@ -132,10 +118,14 @@ class Indexer:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             for log_id, received, site, host, precision, gzipped, body in rows:
+                parsed = self.parsed.pop(log_id, None)  # identified on the request path
                 try:
-                    points = self.parsed.pop(log_id, None) or parse_lines(
-                        decode_body(body, bool(gzipped)), precision, received
-                    )
+                    if parsed is None:
+                        parsed = with_identity(
+                            parse_lines(decode_body(body, bool(gzipped)), precision, received),
+                            site,
+                            host,
+                        )
                 except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
                     # Checked before the 204, so this means a bug: keep the body, never drop it.
                     log.error("ingest_log %s cannot be indexed: %s", log_id, err)
@@ -145,7 +135,7 @@ class Indexer:
                         (received, str(err), body),
                     )
                     continue
-                self.index(with_identity(points, site, host))
+                self.index(parsed)
             write_mark(self._conn, "indexed_log_id", rows[-1][0])
             self._conn.execute("COMMIT")
             self.touched |= self._touching

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.ingest.lineproto import ParsedPoint
+from collector.ingest.write import Identified
 from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
 from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
@@ -41,7 +41,7 @@ class Append:
     batch_key: str | None
     # Parsed on the request path; handed to the indexer in memory so it need not parse again
     # (after a restart the indexer parses the stored body instead).
-    points: list[ParsedPoint] | None = field(default=None, compare=False, repr=False)
+    parsed: Identified | None = field(default=None, compare=False, repr=False)
 
 
 # Queued instead of an Append to ask the writer thread for a maintenance pass.
@@ -140,8 +140,8 @@ class Writer:
                     ),
                 )
                 last_id = int(cursor.lastrowid or last_id)
-                if entry.points is not None:
-                    self._indexer.parsed[last_id] = entry.points
+                if entry.parsed is not None:
+                    self._indexer.parsed[last_id] = entry.parsed
                     parsed.append(last_id)
                 if entry.batch_key is not None:
                     self._conn.execute(
