@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +79,7 @@ class Spool:
         self._max_age = max_age_seconds
         self._max_bytes = max_bytes
         self._clock = clock
-        self.agent_id = self._meta("agent_id") or self._set_meta("agent_id", uuid.uuid4().hex)
+        self.agent_id = self._meta("agent_id") or self._set_meta("agent_id", os.urandom(16).hex())
         self._held: list[tuple[int, str, int, bytes]] = []  # (created, kind, lines, body)
         self._lost = (0, 0)  # (batches, lines) dropped from memory, counted once disk is back
         self.write_error = ""

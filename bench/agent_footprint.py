@@ -2,7 +2,11 @@
 Prometheus node_exporter, Zabbix agent and Glances (Debian packages), on this machine.
 
 Each program runs for --seconds at a 5 s cycle (the cost of a cycle does not depend on the
-interval; a short one gives more cycles to average). Run: .venv/bin/python -m bench.agent_footprint
+interval; a short one gives more cycles to average). Vigie's agent runs as install.sh deploys it
+(its own virtualenv, the package with the agent extra only) and sends over HTTPS to a sink whose
+CA it pins. A "floor" row runs what any agent built on the chosen stack must load (CPython,
+OpenSSL with a verifying context, SQLite with a WAL database, psutil, logging) doing nothing.
+Run: .venv/bin/python -m bench.agent_footprint
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -23,8 +28,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.services import free_port
+from tests.services import free_port, make_ca
 
+ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
 TICK = os.sysconf("SC_CLK_TCK")
 CYCLE = 5.0
@@ -108,10 +114,13 @@ def measure(
     }
 
 
-def sink() -> tuple[str, http.server.ThreadingHTTPServer]:
-    """A collector stand-in that acknowledges everything (the agent's sends are measured too)."""
+def tls_sink(pki: Path) -> tuple[str, Path, http.server.ThreadingHTTPServer]:
+    """A collector stand-in over HTTPS that acknowledges everything (the agent's sends are
+    measured too): its URL, the CA to pin, the server."""
 
     class Ack(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the collector's uvicorn
+
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(204)
@@ -120,9 +129,39 @@ def sink() -> tuple[str, http.server.ThreadingHTTPServer]:
         def log_message(self, *args: object) -> None:
             pass
 
+    ca, cert, key = make_ca(pki, "Bench")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ack)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_port}", server
+    return f"https://127.0.0.1:{server.server_port}", ca, server
+
+
+def installed_agent(tmp: Path) -> Path:
+    """The agent as install.sh installs it: a virtualenv of its own with the package (not an
+    editable install) and the agent extra only. Returns the venv's bin folder."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"{ROOT}[agent]"],
+        check=True,
+    )
+    return venv / "bin"
+
+
+# What any agent on this stack loads before doing anything (see the module docstring).
+FLOOR = """
+import logging, signal, sqlite3, ssl, sys, zlib
+import psutil
+context = ssl.create_default_context(cafile=sys.argv[1])
+db = sqlite3.connect(sys.argv[2])
+db.execute("PRAGMA journal_mode=WAL")
+psutil.cpu_times()
+logging.getLogger("floor").info("ready")
+zlib.compress(b"floor")
+signal.pause()
+"""
 
 
 def low_free_port() -> int:
@@ -181,20 +220,35 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        url, server = sink()
+        url, ca, server = tls_sink(Path(tmp) / "pki")
+        bin_dir = installed_agent(Path(tmp))
         (Path(tmp) / "token").write_text("bench\n")
         config = Path(tmp) / "agent.toml"
         config.write_text(
             f'[agent]\nsite = "bench"\nhost = "pc"\ninterval = {int(CYCLE)}\n'
             "smart_interval = 86400\n"
             f'inventory_interval = 86400\n[collector]\nurl = "{url}"\ntoken_file = "token"\n'
-            f'[spool]\npath = "spool.db"\n'
+            f'ca_file = "{ca}"\n[spool]\npath = "spool.db"\n'
         )
-        agent = str(Path(sys.executable).parent / "vigie-agent")
+        agent = str(bin_dir / "vigie-agent")
         results.append(
-            measure("vigie-agent", [agent, "run", "--config", str(config)], args.seconds, warmup=70)
+            measure(
+                "vigie-agent (as installed, HTTPS)",
+                [agent, "run", "--config", str(config)],
+                args.seconds,
+                warmup=70,
+            )
         )  # past its random start offset and first inventory
         server.shutdown()
+        floor = Path(tmp) / "floor.py"
+        floor.write_text(FLOOR)
+        results.append(
+            measure(
+                "floor: CPython + ssl + sqlite3 + psutil + logging, idle",
+                [str(bin_dir / "python"), str(floor), str(ca), str(Path(tmp) / "floor.db")],
+                args.seconds,
+            )
+        )
 
         port = free_port()
         scrape_url = f"http://127.0.0.1:{port}/metrics"
@@ -253,7 +307,7 @@ def main() -> None:
         )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "agent_footprint.json").write_text(json.dumps(results, indent=2) + "\n")
-    base = results[1]
+    base = next(r for r in results if str(r["program"]).startswith("prometheus"))
     print(
         "| program | RSS (MiB) | CPU per cycle (ms) | RSS vs node_exporter | CPU vs node_exporter |"
     )

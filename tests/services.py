@@ -41,6 +41,65 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def make_ca(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    if shutil.which("openssl") is None:
+        unavailable("openssl is not installed")
+    folder.mkdir(parents=True)
+    ca_key, ca, key, csr, cert, ext = (
+        folder / n for n in ("ca.key", "ca.pem", "key.pem", "req.csr", "cert.pem", "ext.cnf")
+    )
+    ext.write_text("subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
+    for args in (
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name} test CA",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
+    ):
+        subprocess.run(["openssl", *map(str, args)], capture_output=True, check=True, timeout=60)
+    return ca, cert, key
+
+
 def reference(*parts: str) -> Path:
     """A file of ../shared/reference, or a skip (a failure in CI) when the folder is absent."""
     path = SHARED_REFERENCE.joinpath(*parts)

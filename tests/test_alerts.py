@@ -336,7 +336,7 @@ def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
-    from tests.test_install import make_ca
+    from tests.services import make_ca
 
     ca, cert, key = make_ca(tmp_path / "pki", "Mail")
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import free_port, process, unavailable, wait_for
+from tests.services import free_port, make_ca, process, unavailable, wait_for
 
 ROOT = Path(__file__).parent.parent
 INSTALL = str(ROOT / "install.sh")
@@ -25,66 +25,6 @@ def sh(*args: str, check: bool = True, **kwargs: object) -> subprocess.Completed
     if check and done.returncode != 0:
         raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done  # type: ignore[no-any-return]
-
-
-def make_ca(folder: Path, name: str) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
-    if shutil.which("openssl") is None:
-        unavailable("openssl is not installed")
-    folder.mkdir(parents=True)
-    ca_key, ca, key, csr, cert = (
-        folder / n for n in ("ca.key", "ca.pem", "key.pem", "req.csr", "cert.pem")
-    )
-    sh(
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(ca_key),
-        "-out",
-        str(ca),
-        "-days",
-        "2",
-        "-subj",
-        f"/CN={name} test CA",
-    )
-    sh(
-        "openssl",
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(key),
-        "-out",
-        str(csr),
-        "-subj",
-        "/CN=127.0.0.1",
-    )
-    ext = folder / "ext.cnf"
-    ext.write_text("subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
-    sh(
-        "openssl",
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        str(ca),
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-out",
-        str(cert),
-        "-days",
-        "2",
-        "-extfile",
-        str(ext),
-    )
-    return ca, cert, key
 
 
 @pytest.fixture(scope="module")

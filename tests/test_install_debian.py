@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import free_port, process, unavailable, wait_for
-from tests.test_install import PASSWORD, _https_json, _https_ok, make_ca, sh
+from tests.services import free_port, make_ca, process, unavailable, wait_for
+from tests.test_install import PASSWORD, _https_json, _https_ok, sh
 
 ROOT = Path(__file__).parent.parent
 MIRROR = "http://deb.debian.org/debian"

@@ -165,3 +165,41 @@ def test_hours_of_outage_back_off_then_drain_in_order(
     assert spool.stats().batches == 0, "the spool did not drain within one retry period"
     seqs = [int(key.split(":")[1]) for _, key, _ in handler.received]
     assert seqs == list(range(1, 361))
+
+
+@pytest.mark.parametrize("server_drops_kept_connections", [False, True])
+def test_a_drain_sends_over_one_connection_and_survives_one_dropped_by_the_collector(
+    tmp_path: Path, server_drops_kept_connections: bool
+) -> None:
+    peers: list[int] = []
+
+    class KeepAlive(Recorder):
+        protocol_version = "HTTP/1.1"
+        statuses: ClassVar[list[int]] = []
+        received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+        def setup(self) -> None:
+            super().setup()
+            peers.append(self.client_address[1])
+
+        def do_POST(self) -> None:
+            super().do_POST()
+            # Closed without a "Connection: close": what a collector restarting, or timing
+            # an idle connection out, looks like from the agent's side.
+            self.close_connection = server_drops_kept_connections
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        spool = Spool(tmp_path / "spool.db")
+        for i in range(5):
+            spool.put(lines(2, start=i * 10))
+        sender = Sender(CollectorLink(url=f"http://127.0.0.1:{httpd.server_port}"), "tok")
+        forwarder = Forwarder(spool, sender)
+        assert forwarder.drain() == 5
+        assert forwarder.send_errors == 0 and spool.stats().batches == 0
+        keys = [int(key.split(":")[1]) for _, key, _ in KeepAlive.received]
+        assert keys == [1, 2, 3, 4, 5]  # each batch once, in order
+        assert len(peers) == (5 if server_drops_kept_connections else 1)
+    finally:
+        httpd.shutdown()
