@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.lineproto import Point, format_point
-from collector.ingest.lineproto import LineError, parse_line, parse_lines
+from collector.ingest.lineproto import HeadCache, LineError, parse_line, parse_lines, parse_value
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
     lambda s: s.strip() == s and not s.startswith("#")
@@ -138,3 +139,51 @@ def test_precisions_convert_to_seconds() -> None:
 def test_nan_and_infinity_are_not_sent() -> None:
     assert format_point(Point("m", {}, {"v": math.nan}, 1)) is None
     assert format_point(Point("m", {}, {"v": math.inf, "w": 1}, 1)) == "m w=1i 1"
+
+
+# InfluxDB's float grammar, as its docs give it: what the parser's fast path must agree with.
+FLOAT_GRAMMAR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+@given(st.text(alphabet="0123456789+-.eE_ intfa١²", min_size=1, max_size=12))
+def test_float_values_follow_influxdb_grammar(text: str) -> None:
+    if text[-1] in "iu" or text in ("t", "T", "f", "F", "true", "false", "True", "False"):
+        return  # integers and booleans, tested elsewhere
+    if FLOAT_GRAMMAR.fullmatch(text):
+        value = parse_value(text)
+        assert type(value) is float and value == float(text)
+    else:
+        with pytest.raises(ValueError):
+            parse_value(text)
+
+
+@given(st.text(alphabet="0123456789-_ ١²", min_size=1, max_size=22))
+def test_integer_values_and_timestamps_take_ascii_digits_only(digits: str) -> None:
+    valid = re.fullmatch(r"-?[0-9]+", digits) is not None
+    in_range = valid and -(2**63) <= int(digits) < 2**63
+    if in_range:
+        assert parse_value(digits + "i") == int(digits)
+        assert parse_lines(f"m v=1 {digits}", "s", 0)[0].time == int(digits)
+    else:
+        with pytest.raises(ValueError):
+            parse_value(digits + "i")
+    if not valid and " " not in digits:  # a space makes it a line of four parts instead
+        with pytest.raises(LineError, match="invalid timestamp"):
+            parse_lines(f"m v=1 {digits}", "s", 0)
+
+
+@given(st.lists(st.sampled_from(["cpu", "m,host=a", "m,site=s,host=a", "m,b=2,a=1"]), max_size=30))
+def test_head_cache_parses_as_without_it_and_stays_bounded(heads: list[str]) -> None:
+    cache = HeadCache(max_entries=2)
+    for head in heads:
+        line = f"{head} v=1i 7"
+        assert parse_line(line, 1, 1, 0, cache) == parse_line(line, 1, 1, 0)
+        assert len(cache) <= 2
+
+
+def test_head_cache_never_keeps_a_bad_head() -> None:
+    cache = HeadCache()
+    for _ in range(2):  # refused the second time too: nothing was cached
+        with pytest.raises(LineError, match="duplicate tag"):
+            parse_line("m,a=1,a=2 v=1", 1, 1, 0, cache)
+    assert len(cache) == 0

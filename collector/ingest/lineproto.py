@@ -18,11 +18,12 @@ from agent.lineproto import FieldValue
 
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
 
-_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+# ASCII: `\d` alone also takes other scripts' digits, which InfluxDB refuses.
+_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
 # A value whose first and last characters are these, with no `_`, is a float if float() takes
 # it (float() also takes "1_0", "nan", "inf" and non-ASCII digits, which these rule out).
 _FLOAT_FIRST, _FLOAT_LAST = frozenset("+-.0123456789"), frozenset(".0123456789")
-_INT = re.compile(r"^[+-]?\d+$")
+_INT = re.compile(r"^[+-]?\d+$", re.ASCII)
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
 _FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
