@@ -95,26 +95,28 @@ class Connection:
         http.client.HTTPException when the collector cannot be reached or answers garbage.
         A kept connection that the collector closed meanwhile is opened again once, which is
         safe: every batch carries its idempotency key."""
-        headers = {"User-Agent": f"vigie-agent/{__version__}", **headers}
-        for attempt in range(2):
-            conn = self._conn or self._open()
-            reused = conn.sock is not None
-            try:
-                conn.request("POST", self._prefix + path, body=body, headers=headers)
-                response = conn.getresponse()
-                answer = response.read(65536)
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.close()
-                if reused and attempt == 0:
-                    continue
-                raise
-            except (OSError, http.client.HTTPException):
-                self.close()
-                raise
-            if response.will_close or not response.isclosed():
-                self.close()  # closed by the server, or an answer too long to read whole
-            return response.status, answer
-        raise AssertionError("unreachable")  # the loop returns or raises
+        conn = self._conn or self._open()
+        reused = conn.sock is not None
+        try:
+            conn.request(
+                "POST",
+                self._prefix + path,
+                body=body,
+                headers={"User-Agent": f"vigie-agent/{__version__}", **headers},
+            )
+            response = conn.getresponse()
+            answer = response.read(65536)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()
+            if reused:
+                return self.post(path, body, headers)  # on a new connection: not reused
+            raise
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.will_close or not response.isclosed():
+            self.close()  # closed by the server, or an answer too long to read whole
+        return response.status, answer
 
     def close(self) -> None:
         """Close the connection; the next post opens a new one."""

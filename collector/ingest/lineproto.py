@@ -193,6 +193,12 @@ def _partition(piece: str) -> tuple[str, str, str]:
 Head = tuple[str, tuple[tuple[str, str], ...]]  # measurement and sorted tags
 
 
+def _parse_head(text: str) -> Head:
+    """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
+    pieces = text.split(",")
+    return pieces[0], _tags(pieces[1:], unescape=False)
+
+
 class HeadCache:
     """Parsed measurement+tags sections by their text, bounded: emptied when full, so a fleet
     larger than the bound costs a re-parse now and then, never unbounded memory."""
@@ -205,8 +211,7 @@ class HeadCache:
         """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
         head = self._heads.get(text)
         if head is None:
-            pieces = text.split(",")
-            head = (pieces[0], _tags(pieces[1:], unescape=False))
+            head = _parse_head(text)
             if len(self._heads) >= self._max:
                 self._heads.clear()
             self._heads[text] = head
@@ -227,11 +232,7 @@ def parse_line(
                 raise ValueError("missing fields")
             if len(parts) > 3 or not all(parts):
                 raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
-            if heads is not None:
-                measurement, tags = heads.parse(parts[0])
-            else:
-                head = parts[0].split(",")
-                measurement, tags = head[0], _tags(head[1:], unescape=False)
+            measurement, tags = (heads.parse if heads is not None else _parse_head)(parts[0])
             if not measurement:
                 raise ValueError("missing measurement")
             fields: dict[str, FieldValue] = {}
