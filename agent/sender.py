@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,25 +217,28 @@ class Forwarder:
         self._next_try = 0.0
         self.send_errors = 0
 
-    def drain(self, budget_seconds: float = 30.0) -> int:
-        """Send pending batches until empty, a failure, or the budget is spent; returns sent."""
+    def drain(self, budget_seconds: float = 30.0, stop: threading.Event | None = None) -> int:
+        """Send pending batches until empty, a failure, the budget is spent or `stop` is set
+        (what is not sent stays in the spool); returns how many were sent."""
         now = self._clock()
         if now < self._next_try:
             return 0
         try:
-            return self._drain(now + budget_seconds)
+            return self._drain(now + budget_seconds, stop)
         finally:
             # Between drains the link stays closed: the collector would time the idle
             # connection out anyway, and an agent should hold no socket while it waits.
             self._sender.close()
 
-    def _drain(self, deadline: float) -> int:
+    def _drain(self, deadline: float, stop: threading.Event | None) -> int:
         sent = 0
         while self._clock() < deadline:
             batches = list(self._spool.pending(limit=20))
             if not batches:
                 break
             for batch in batches:
+                if stop is not None and stop.is_set():
+                    return sent  # the service is stopping: the rest waits in the spool
                 result = self._sender.send(batch, self._spool.agent_id)
                 if result.outcome is Outcome.STORED:
                     self._spool.ack(batch.seq)

@@ -182,15 +182,19 @@ class AgentService:
             elif item.lines:
                 self.spool.put(list(item.lines))
 
-    def send_tick(self) -> None:
-        """Spool the poller's results and forward what the spool holds, unless backing off."""
+    def send_tick(self, stop: threading.Event | None = None) -> None:
+        """Spool the poller's results and forward what the spool holds, unless backing off;
+        sending stops between batches once `stop` is set."""
         self.spool_poller_output()
         self.spool.flush()
         if self.forwarder:
-            self.forwarder.drain()
+            self.forwarder.drain(stop=stop)
 
     def _send_loop(self, stop: threading.Event, every: float) -> None:
-        tick = _guarded(self.send_tick)
+        def send_tick() -> None:
+            self.send_tick(stop)
+
+        tick = _guarded(send_tick)
         tick()
         while not stop.wait(every):
             tick()

@@ -181,6 +181,18 @@ def test_head_cache_parses_as_without_it_and_stays_bounded(heads: list[str]) -> 
         assert len(cache) <= 2
 
 
+def test_head_cache_keeps_what_it_has_when_full_and_starts_afresh_daily() -> None:
+    now = [0.0]
+    cache = HeadCache(max_entries=2, clock=lambda: now[0])
+    first = cache.parse("m,host=a")
+    cache.parse("m,host=b")
+    assert cache.parse("m,host=c") == ("m", (("host", "c"),)) and len(cache) == 2
+    assert cache.parse("m,host=a") is first  # kept: still the cached object
+    now[0] += 86400
+    cache.parse("m,host=c")
+    assert len(cache) == 1 and cache.parse("m,host=a") is not first
+
+
 def test_head_cache_never_keeps_a_bad_head() -> None:
     cache = HeadCache()
     for _ in range(2):  # refused the second time too: nothing was cached

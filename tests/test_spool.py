@@ -203,3 +203,27 @@ def test_a_drain_sends_over_one_connection_and_survives_one_dropped_by_the_colle
         assert len(peers) == (5 if server_drops_kept_connections else 1)
     finally:
         httpd.shutdown()
+
+
+def test_a_drain_stops_between_batches_when_the_agent_stops(tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    class StopsTheAgent(Recorder):
+        statuses: ClassVar[list[int]] = []
+        received: ClassVar[list[tuple[str, str, bytes]]] = []
+
+        def do_POST(self) -> None:
+            super().do_POST()
+            stop.set()  # SIGTERM arrives while the first batch is being sent
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StopsTheAgent)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        spool = Spool(tmp_path / "spool.db")
+        for i in range(5):
+            spool.put(lines(2, start=i * 10))
+        sender = Sender(CollectorLink(url=f"http://127.0.0.1:{httpd.server_port}"), "tok")
+        assert Forwarder(spool, sender).drain(stop=stop) == 1
+        assert [b.seq for b in spool.pending()] == [2, 3, 4, 5]  # kept for the next start
+    finally:
+        httpd.shutdown()

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
+import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from agent.lineproto import FieldValue
@@ -200,20 +203,32 @@ def _parse_head(text: str) -> Head:
 
 
 class HeadCache:
-    """Parsed measurement+tags sections by their text, bounded: emptied when full, so a fleet
-    larger than the bound costs a re-parse now and then, never unbounded memory."""
+    """Parsed measurement+tags sections by their text. Bounded: once full it keeps what it has
+    (a fleet with more series than the bound still gets its first series cached; emptying and
+    refilling would cost memory for no hits) and starts afresh once a day, so the series of
+    machines that are gone do not hold their places for ever. Tag strings are interned: the
+    indexer's series cache keys on these same objects, and every series of a host shares its
+    site and host strings."""
 
-    def __init__(self, max_entries: int = 250_000) -> None:
+    def __init__(
+        self, max_entries: int = 250_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._heads: dict[str, Head] = {}
         self._max = max_entries
+        self._clock = clock
+        self._since = clock()
 
     def parse(self, text: str) -> Head:
         """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
         head = self._heads.get(text)
-        if head is None:
-            head = _parse_head(text)
-            if len(self._heads) >= self._max:
-                self._heads.clear()
+        if head is not None:
+            return head
+        measurement, tags = _parse_head(text)
+        head = (sys.intern(measurement), tuple((sys.intern(k), sys.intern(v)) for k, v in tags))
+        if len(self._heads) >= self._max and self._clock() - self._since >= 86400:
+            self._heads.clear()
+            self._since = self._clock()
+        if len(self._heads) < self._max:
             self._heads[text] = head
         return head
 
