@@ -203,7 +203,10 @@ def main() -> None:
             proc = psutil.Process(collector.proc.pid)
             poller_dir = tmp / "poller"
             poller_dir.mkdir()
-            poller = start_agent(snmp_agent_config(poller_dir, collector, sim, args.devices))
+            poller = start_agent(
+                snmp_agent_config(poller_dir, collector, sim, args.devices),
+                log=poller_dir / "agent.log",
+            )
             fleet = Fleet(collector.url, tokens, args.agents)
             fleet.start()
             session = web_session(collector.url, "soak")

@@ -700,14 +700,19 @@ def agent_config(
     return path
 
 
-def start_agent(config: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
-    """`vigie-agent run --config FILE` as a child process (under `prefix`, e.g. ip netns exec)."""
-    return subprocess.Popen(
-        [*prefix, str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def start_agent(
+    config: Path, prefix: tuple[str, ...] = (), log: Path | None = None
+) -> subprocess.Popen[str]:
+    """`vigie-agent run --config FILE` as a child process (under `prefix`, e.g. ip netns exec).
+    Its output is piped for the test to read, or goes to `log` for a long run: an unread pipe
+    fills up and the agent would block on its next log line."""
+    with open(log, "w") if log else contextlib.nullcontext(subprocess.PIPE) as out:
+        return subprocess.Popen(
+            [*prefix, str(VENV_BIN / "vigie-agent"), "run", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 def post(

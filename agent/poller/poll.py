@@ -121,13 +121,19 @@ class Poller:
         elif method == "ssh":
             work.append(self._poll_ssh(device, result, now))
         limit = deadline(device)
+        gathered = asyncio.gather(*work)
         try:
-            await asyncio.wait_for(asyncio.gather(*work), limit)
+            await asyncio.wait_for(gathered, limit)
         except TimeoutError:
             # pysnmp retries a walk forever on a device that stops answering mid-way
             result.errors.append(f"poll did not finish within {limit:g} s")
         except OSError as err:  # address that does not resolve, no route
             result.errors.append(f"cannot reach {device.address}: {err}")
+        finally:
+            if gathered.done() and not gathered.cancelled():
+                # Retrieved, so that a poll cut short (deadline, agent stopping) is not logged
+                # by asyncio as an error with a traceback per device.
+                gathered.exception()
         if result.errors:
             log.warning("device %s: %s", device.name, "; ".join(result.errors))
         points += result.points
