@@ -253,6 +253,9 @@ def main() -> None:
                     print(json.dumps(samples[-1]), flush=True)
             finally:
                 fleet.stop.set()
+                # Counted now: the fleet's threads may still post while the collector stops,
+                # and those refusals say nothing about the run.
+                errors = dict(fleet.errors)
                 poller.terminate()
                 poller.wait(30)
             polled = get_json(
@@ -266,7 +269,7 @@ def main() -> None:
         "agents": args.agents,
         "snmp_devices": args.devices,
         "devices_reporting": len(polled),
-        "errors": fleet.errors,
+        "errors": errors,
         "rss_mib_first_last_max": [
             samples[0]["rss_mib"],
             samples[-1]["rss_mib"],
