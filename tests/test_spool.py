@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import threading
@@ -87,13 +88,30 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A collector stand-in on loopback answering with `handler`; its URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+
+
+def spool_of_five(tmp_path: Path) -> Spool:
+    """A spool holding five batches, sequence numbers 1 to 5."""
+    spool = Spool(tmp_path / "spool.db")
+    for i in range(5):
+        spool.put(lines(2, start=i * 10))
+    return spool
+
+
 @pytest.fixture
 def server() -> Iterator[tuple[str, type[Recorder]]]:
     handler = type("H", (Recorder,), {"statuses": [], "received": []})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}", handler
-    httpd.shutdown()
+    with serving(handler) as url:
+        yield url, handler
 
 
 def test_forwarder_retries_5xx_with_backoff_and_drops_4xx(
@@ -188,21 +206,14 @@ def test_a_drain_sends_over_one_connection_and_survives_one_dropped_by_the_colle
             # an idle connection out, looks like from the agent's side.
             self.close_connection = server_drops_kept_connections
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        spool = Spool(tmp_path / "spool.db")
-        for i in range(5):
-            spool.put(lines(2, start=i * 10))
-        sender = Sender(CollectorLink(url=f"http://127.0.0.1:{httpd.server_port}"), "tok")
-        forwarder = Forwarder(spool, sender)
+    spool = spool_of_five(tmp_path)
+    with serving(KeepAlive) as url:
+        forwarder = Forwarder(spool, Sender(CollectorLink(url=url), "tok"))
         assert forwarder.drain() == 5
-        assert forwarder.send_errors == 0 and spool.stats().batches == 0
-        keys = [int(key.split(":")[1]) for _, key, _ in KeepAlive.received]
-        assert keys == [1, 2, 3, 4, 5]  # each batch once, in order
-        assert len(peers) == (5 if server_drops_kept_connections else 1)
-    finally:
-        httpd.shutdown()
+    assert forwarder.send_errors == 0 and spool.stats().batches == 0
+    keys = [int(key.split(":")[1]) for _, key, _ in KeepAlive.received]
+    assert keys == [1, 2, 3, 4, 5]  # each batch once, in order
+    assert len(peers) == (5 if server_drops_kept_connections else 1)
 
 
 def test_a_drain_stops_between_batches_when_the_agent_stops(tmp_path: Path) -> None:
@@ -216,14 +227,7 @@ def test_a_drain_stops_between_batches_when_the_agent_stops(tmp_path: Path) -> N
             super().do_POST()
             stop.set()  # SIGTERM arrives while the first batch is being sent
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StopsTheAgent)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        spool = Spool(tmp_path / "spool.db")
-        for i in range(5):
-            spool.put(lines(2, start=i * 10))
-        sender = Sender(CollectorLink(url=f"http://127.0.0.1:{httpd.server_port}"), "tok")
-        assert Forwarder(spool, sender).drain(stop=stop) == 1
-        assert [b.seq for b in spool.pending()] == [2, 3, 4, 5]  # kept for the next start
-    finally:
-        httpd.shutdown()
+    spool = spool_of_five(tmp_path)
+    with serving(StopsTheAgent) as url:
+        assert Forwarder(spool, Sender(CollectorLink(url=url), "tok")).drain(stop=stop) == 1
+    assert [b.seq for b in spool.pending()] == [2, 3, 4, 5]  # kept for the next start
