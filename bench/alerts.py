@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from collector.ingest.lineproto import series_key
 from collector.rules.engine import Engine
 from collector.rules.load import load_rules
 from collector.store.db import connect, open_store, write_mark
-from collector.store.indexer import series_key
 from tests.services import CollectorProcess, post, run_collector, run_smtp
 
 RESULTS = Path(__file__).parent / "results"

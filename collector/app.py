@@ -124,6 +124,8 @@ def create_app(
             Retention(raw=config.storage.raw_retention_days * 86400),
             clock=clock,
             mirrored=mirror is not None,
+            # A process takes plain data only: an injected clock (tests) keeps it a thread.
+            index_process=clock is time.time,
         )
         if mirror is not None:
             writer.on_commit = mirror.poke
@@ -214,10 +216,9 @@ def create_app(
             identity.host,
             precision,
             checked.gzip,
-            len(checked.parsed.points),
+            len(checked.parsed.rows),
             body,
             request.headers.get("x-vigie-batch"),
-            checked.parsed,
         )
         try:
             await asyncio.wrap_future(svc.writer.append(entry))

@@ -12,7 +12,7 @@ from types import FrameType
 from typing import Any
 
 from agent.tomlconfig import ConfigError
-from collector import __version__
+from collector import LOG_FORMAT, __version__
 from collector.config import CollectorConfig, load_collector_config
 from collector.repository import ROLES, Repository
 from collector.rules.load import RuleError
@@ -268,9 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the vigie-collector command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         return int(args.handler(args))
     except ConfigError as err:

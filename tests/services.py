@@ -115,6 +115,29 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the collector's index process)."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def none_alive(pids: list[int]) -> bool:
+    """Whether every one of these processes has ended."""
+    return not any(map(alive, pids))
+
+
 def wait_for(
     check: Callable[[], bool], timeout: float, what: str, proc: Any = None, own: bool = False
 ) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from agent.config import CollectorLink
@@ -19,7 +20,9 @@ from agent.sender import Forwarder, Sender
 from agent.spool import Spool
 from tests.services import (
     agent_config,
+    child_pids,
     get_json,
+    none_alive,
     run_collector,
     spool_depth,
     start_agent,
@@ -80,7 +83,12 @@ def test_collector_killed_repeatedly_under_many_agents_loses_and_doubles_nothing
         rng = random.Random(7)
         for _ in range(KILLS):
             time.sleep(rng.uniform(1.5, 3))
+            assert collector.proc is not None
+            indexers = child_pids(collector.proc.pid)
+            assert indexers, "the collector runs its index process"
             assert collector.stop(signal.SIGKILL) == -signal.SIGKILL
+            # A loop left behind would index alongside the next collector's.
+            wait_for(partial(none_alive, indexers), 10, "the index process to die too")
             time.sleep(rng.uniform(0.2, 1.5))
             collector.start()
         time.sleep(2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 
@@ -11,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.lineproto import Point, format_point
-from collector.ingest.lineproto import HeadCache, LineError, parse_line, parse_lines, parse_value
+from collector.ingest.lineproto import (
+    Head,
+    HeadCache,
+    LineError,
+    make_head,
+    parse_line,
+    parse_lines,
+    parse_rows,
+    parse_value,
+)
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
     lambda s: s.strip() == s and not s.startswith("#")
@@ -149,9 +159,12 @@ FLOAT_GRAMMAR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCI
 def test_float_values_follow_influxdb_grammar(text: str) -> None:
     if text[-1] in "iu" or text in ("t", "T", "f", "F", "true", "false", "True", "False"):
         return  # integers and booleans, tested elsewhere
-    if FLOAT_GRAMMAR.fullmatch(text):
+    if FLOAT_GRAMMAR.fullmatch(text) and math.isfinite(float(text)):
         value = parse_value(text)
         assert type(value) is float and value == float(text)
+    elif FLOAT_GRAMMAR.fullmatch(text):  # 1e999: InfluxDB refuses it, JSON cannot hold it
+        with pytest.raises(ValueError, match="float out of range"):
+            parse_value(text)
     else:
         with pytest.raises(ValueError):
             parse_value(text)
@@ -186,7 +199,7 @@ def test_head_cache_keeps_what_it_has_when_full_and_starts_afresh_daily() -> Non
     cache = HeadCache(max_entries=2, clock=lambda: now[0])
     first = cache.parse("m,host=a")
     cache.parse("m,host=b")
-    assert cache.parse("m,host=c") == ("m", (("host", "c"),)) and len(cache) == 2
+    assert cache.parse("m,host=c")[1:3] == ("m", (("host", "c"),)) and len(cache) == 2
     assert cache.parse("m,host=a") is first  # kept: still the cached object
     now[0] += 86400
     cache.parse("m,host=c")
@@ -199,3 +212,94 @@ def test_head_cache_never_keeps_a_bad_head() -> None:
         with pytest.raises(LineError, match="duplicate tag"):
             parse_line("m,a=1,a=2 v=1", 1, 1, 0, cache)
     assert len(cache) == 0
+
+
+def rows_as_parse_lines_has_them(text: str) -> list[tuple[object, ...]]:
+    """What parse_rows must give: parse_lines' points as rows, fields decoded for comparing."""
+    return [
+        (make_head(p.measurement, p.tags), p.time, p.fields, p.lineno)
+        for p in parse_lines(text, "s", 9)
+    ]
+
+
+def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [key for key, _ in pairs]
+    assert len(set(keys)) == len(keys), f"a key twice in {pairs}"  # json.loads would hide it
+    return dict(pairs)
+
+
+def decoded(rows: list[tuple[Head, int, str, int]]) -> list[tuple[object, ...]]:
+    return [
+        (head, time, json.loads(fields, object_pairs_hook=unique), lineno)
+        for head, time, fields, lineno in rows
+    ]
+
+
+def same_values(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> None:
+    assert a == b
+    for (_, _, fa, _), (_, _, fb, _) in zip(a, b, strict=True):
+        assert [type(v) for v in fa.values()] == [type(v) for v in fb.values()]  # type: ignore[attr-defined]
+
+
+# Lines as agents, Telegraf and influxdb-client write them, and their corner cases: unsorted
+# tags, integers, unsigned, booleans, exponents, escapes, strings, comments, blank lines,
+# CRLF, no timestamp, a field key given twice, and values only the general parser takes.
+corner_lines = st.sampled_from(
+    [
+        "cpu,host=a,site=s usage_idle=97.5,usage_user=1.25 1700000000",
+        "cpu,site=s,host=a usage_idle=97.5 1700000000",
+        "mem,host=a total=8589934592i,free=0i,avail=18446744073709551615u 17",
+        "mem,host=a n=5u,free=0i,k=7u 17",
+        "disk used=1.5e-07,free=1E+20,x=-0.0 5",
+        "disk used=1 5",
+        "disk used=1.,w=.5,z=+1.5 5",
+        "flag,host=a up=true,down=false 3",
+        "flag,host=a up=t,down=F 3",
+        "m v=1.0,v=2.0 4",
+        "m v=1.0,w=2.0",
+        "m,path=C:\\ v=1i 2",
+        'm s="a \\"quoted\\" value",v=1i 2',
+        "m\\ x,t\\=k=v\\,w v=1i 2",
+        "# a comment",
+        "",
+        "m v=1i 2\r",
+        "m,é=à ü=1.5 2",
+        "m v=123456789012345678i 2",
+        "m v=1e999 2",
+        "m,a=1,a=2 v=1.5 2",
+        "m v= 2",
+    ]
+)
+
+
+@given(st.lists(corner_lines, max_size=8))
+def test_rows_are_what_parse_lines_gives(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    try:
+        expected = rows_as_parse_lines_has_them(text)
+    except LineError as err:
+        with pytest.raises(LineError) as raised:
+            parse_rows(text, "s", 9, HeadCache())
+        assert raised.value.lineno == err.lineno  # the first bad line, as parse_lines says
+        return
+    same_values(decoded(parse_rows(text, "s", 9, HeadCache())), expected)
+
+
+@given(
+    measurement=names,
+    tags=st.dictionaries(names, names, max_size=4),
+    fields=st.dictionaries(names, values, min_size=1, max_size=4),
+    time=st.integers(0, 2**40),
+)
+def test_rows_of_formatted_points_are_what_parse_lines_gives(
+    measurement: str, tags: dict[str, str], fields: dict[str, object], time: int
+) -> None:
+    line = format_point(Point(measurement, tags, fields, time))  # type: ignore[arg-type]
+    assert line is not None
+    text = f"{line}\n{line}\n"  # twice: the second one comes from the head cache
+    same_values(decoded(parse_rows(text, "s", 9, HeadCache())), rows_as_parse_lines_has_them(text))
+
+
+def test_equal_series_written_two_ways_have_one_key() -> None:
+    rows = parse_rows('m,b=2,a=1 v=1i 1\nm,a=1,b=2 v=2i 1\nm,a=1,b=2 s="x" 1', "s", 0)
+    assert {head.key for head, _, _, _ in rows} == {"m,a=1,b=2"}

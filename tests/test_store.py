@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +183,25 @@ def test_new_database_is_private(tmp_path: Path) -> None:
     path = tmp_path / "collector.db"
     open_store(path).close()
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_killed_index_process_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    path = tmp_path / "collector.db"
+    open_store(path).close()
+    writer = Writer(path, index_process=True)
+    writer.start()
+    conn = sqlite3.connect(path)
+    try:
+        append(writer, [f"disk,site=s,host=h used=0i {T0}"])
+        (first,) = multiprocessing.active_children()
+        os.kill(first.pid or 0, signal.SIGKILL)
+        # Acknowledged while no loop runs: the next one reads them from ingest_log.
+        for i in range(1, 4):
+            append(writer, [f"disk,site=s,host=h used={i}i {T0 + 60 * i}"])
+        assert q(conn) == [[T0 + 60 * i, float(i)] for i in range(4)]
+        (second,) = multiprocessing.active_children()
+        assert second.pid != first.pid
+    finally:
+        writer.stop()
+        conn.close()
+    assert multiprocessing.active_children() == []  # stopped with the writer

@@ -11,13 +11,15 @@ every minute, so most lines of a steady fleet skip tag parsing altogether.
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from agent.lineproto import FieldValue
+from agent.lineproto import FieldValue, escape_key, escape_measurement
 
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
 
@@ -61,9 +63,10 @@ def parse_value(text: str) -> FieldValue:
     last = text[-1:] if text else ""
     if last in _FLOAT_LAST and text[0] in _FLOAT_FIRST and text.isascii() and "_" not in text:
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
             raise ValueError(f"invalid field value {text!r}") from None
+        return _finite(value, text)
     if last == "i" and (_is_digits(text[:-1]) or _INT.match(text[:-1])):
         value = int(text[:-1])
         if not _INT64_MIN <= value <= _INT64_MAX:
@@ -79,8 +82,15 @@ def parse_value(text: str) -> FieldValue:
     if text in _FALSE:
         return False
     if _FLOAT.match(text):
-        return float(text)
+        return _finite(float(text), text)
     raise ValueError(f"invalid field value {text!r}")
+
+
+def _finite(value: float, text: str) -> float:
+    # InfluxDB refuses a float that overflows (1e400); JSON could not hold it either.
+    if not math.isfinite(value):
+        raise ValueError(f"float out of range: {text}")
+    return value
 
 
 def _unescape(text: str, specials: str) -> str:
@@ -193,27 +203,58 @@ def _partition(piece: str) -> tuple[str, str, str]:
     return parts[0], "=", parts[1]
 
 
-Head = tuple[str, tuple[tuple[str, str], ...]]  # measurement and sorted tags
+class Head(NamedTuple):
+    """A parsed measurement and tag set, with its `site` and `host` tags ("" when absent) and
+    its canonical series key (see `series_key`), which the store keys series on."""
+
+    key: str
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    site: str
+    host: str
+
+
+def make_head(measurement: str, tags: tuple[tuple[str, str], ...], key: str = "") -> Head:
+    """A Head for sorted `tags`; `key` defaults to the canonical series key."""
+    site = host = ""
+    for name, value in tags:
+        if name == "site":
+            site = value
+        elif name == "host":
+            host = value
+    return Head(key or series_key(measurement, tags), measurement, tags, site, host)
+
+
+def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+    """The canonical key of a series: measurement and sorted tags, escaped as line protocol."""
+    return escape_measurement(measurement) + "".join(
+        f",{escape_key(k)}={escape_key(v)}" for k, v in tags
+    )
 
 
 def _parse_head(text: str) -> Head:
     """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
     pieces = text.split(",")
-    return pieces[0], _tags(pieces[1:], unescape=False)
+    tags = _tags(pieces[1:], unescape=False)
+    # Nothing in an unescaped head needs escaping, so its canonical key is the text with the
+    # tags in order: the text itself when they already are.
+    key = ",".join([pieces[0], *(f"{k}={v}" for k, v in tags)])
+    return make_head(pieces[0], tags, text if key == text else key)
 
 
 class HeadCache:
     """Parsed measurement+tags sections by their text. Bounded: once full it keeps what it has
     (a fleet with more series than the bound still gets its first series cached; emptying and
     refilling would cost memory for no hits) and starts afresh once a day, so the series of
-    machines that are gone do not hold their places for ever. Tag strings are interned: the
-    indexer's series cache keys on these same objects, and every series of a host shares its
-    site and host strings."""
+    machines that are gone do not hold their places for ever. Tag strings are interned and the
+    key is the cached text itself: the indexer's series cache keys on these same objects, and
+    every series of a host shares its site and host strings."""
 
     def __init__(
         self, max_entries: int = 250_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._heads: dict[str, Head] = {}
+        self._keys: dict[str, bool] = {}
         self._max = max_entries
         self._clock = clock
         self._since = clock()
@@ -223,14 +264,27 @@ class HeadCache:
         head = self._heads.get(text)
         if head is not None:
             return head
-        measurement, tags = _parse_head(text)
-        head = (sys.intern(measurement), tuple((sys.intern(k), sys.intern(v)) for k, v in tags))
+        parsed = _parse_head(text)
+        tags = tuple((sys.intern(k), sys.intern(v)) for k, v in parsed.tags)
+        head = make_head(sys.intern(parsed.measurement), tags, parsed.key)
         if len(self._heads) >= self._max and self._clock() - self._since >= 86400:
             self._heads.clear()
+            self._keys.clear()
             self._since = self._clock()
         if len(self._heads) < self._max:
             self._heads[text] = head
         return head
+
+    def repeats_a_key(self, keys: str) -> bool:
+        """Whether a comma-separated list of field keys names one key twice (remembered: an
+        agent sends the same keys every minute)."""
+        repeats = self._keys.get(keys)
+        if repeats is None:
+            names = keys.split(",")
+            repeats = len(set(names)) != len(names)
+            if len(self._keys) < self._max:
+                self._keys[keys] = repeats
+        return repeats
 
     def __len__(self) -> int:
         return len(self._heads)
@@ -247,7 +301,9 @@ def parse_line(
                 raise ValueError("missing fields")
             if len(parts) > 3 or not all(parts):
                 raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
-            measurement, tags = (heads.parse if heads is not None else _parse_head)(parts[0])
+            _, measurement, tags, _, _ = (heads.parse if heads is not None else _parse_head)(
+                parts[0]
+            )
             if not measurement:
                 raise ValueError("missing measurement")
             fields: dict[str, FieldValue] = {}
@@ -293,3 +349,118 @@ def parse_lines(
         if line and line[0] != "#":
             points.append(parse_line(line, lineno, divisor, default_time, heads))
     return points
+
+
+# One C encoder built once: JSONEncoder.encode builds a new one on every call, which costs more
+# than encoding a point's few fields. NaN and infinities never get here (see parse_value).
+_fields_json = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def encode_fields(fields: dict[str, FieldValue]) -> str:
+    """A point's fields as compact JSON (what the store's `sample.fields` holds)."""
+    return "".join(_fields_json(fields, 0))
+
+
+Row = tuple[Head, int, str, int]
+"""A point as the store takes it: head, time in seconds, fields as a JSON object, line number."""
+
+# A simple line has no escape, no quote and no string field, and each of its values is written
+# as JSON writes it: floats with a dot or an exponent (at most 15 integer digits and a 2-digit
+# exponent, so always finite), integers that fit 64 bits whatever their digits, true and false.
+# Agents send simple lines; a body of them becomes rows in a few C-level passes over the whole
+# text (one regex, a few str.replace) instead of a Python parse per field.
+_NAME = r'[^\x00-\x20,=\\"\x7f]++'
+_VALUE = (
+    r"(?:-?+(?:0|[1-9][0-9]{0,14}+)(?:\.[0-9]++(?:[eE][+-]?+[0-9]{1,2}+)?+|[eE][+-]?+[0-9]{1,2}+)"
+    r"|-?+(?:0|[1-9][0-9]{0,17}+)i|(?:0|[1-9][0-9]{0,18}+)u|true|false)"
+)
+_SIMPLE_LINE = re.compile(
+    rf'^([^\x00-\x20,=\\"\x7f#][^\x00-\x20,=\\"\x7f]*+(?:,{_NAME}={_NAME})*+) '
+    rf"({_NAME}={_VALUE}(?:,{_NAME}={_VALUE})*+)(?: (-?+[0-9]++))?+$",
+    re.MULTILINE,
+)
+_VALUES = re.compile(r"=[^,\n]*+")
+
+
+def _as_json(fields: str) -> list[str]:
+    """The field sections of simple lines (one per line) as JSON objects. In a simple field
+    section `=` and `,` only separate, and an `i` or `u` before a separator only ends an
+    integer."""
+    text = (fields + "\n").replace("=", '":').replace(",", ',"')
+    text = text.replace('i,"', ',"').replace('u,"', ',"').replace("i\n", "\n").replace("u\n", "\n")
+    return ('{"' + text[:-1].replace("\n", '}\n{"') + "}").split("\n")
+
+
+def _simple_rows(
+    matches: list[tuple[str, str, str]],
+    linenos: Sequence[int],
+    divisor: int,
+    default_time: int,
+    heads: HeadCache,
+) -> list[Row]:
+    blob = "\n".join([fields for _, fields, _ in matches])
+    keys = _VALUES.sub("", blob).split("\n")
+    if any(map(heads.repeats_a_key, keys)):
+        # A key given twice: the last value wins, as parse_line has it.
+        return [
+            _row(parse_line(f"{head} {fields} {stamp}".rstrip(), n, divisor, default_time, heads))
+            for (head, fields, stamp), n in zip(matches, linenos, strict=True)
+        ]
+    parse = heads.parse
+    rows = []
+    for (text, _, stamp), fields, lineno in zip(matches, _as_json(blob), linenos, strict=True):
+        try:
+            head = parse(text)
+        except ValueError as err:
+            raise LineError(lineno, str(err)) from None
+        rows.append((head, int(stamp) // divisor if stamp else default_time, fields, lineno))
+    return rows
+
+
+def _row(point: ParsedPoint) -> Row:
+    return (
+        make_head(point.measurement, point.tags),
+        point.time,
+        encode_fields(point.fields),
+        point.lineno,
+    )
+
+
+def parse_rows(
+    text: str, precision: str = "ns", default_time: int = 0, heads: HeadCache | None = None
+) -> list[Row]:
+    """Parse a whole body into rows for the store, as `parse_lines` would parse it; raise
+    LineError at the first bad line (the batch is refused whole)."""
+    divisor = PRECISIONS[precision]
+    heads = heads if heads is not None else HeadCache()
+    matches = _SIMPLE_LINE.findall(text)
+    if len(matches) == text.count("\n") + (not text.endswith("\n")):
+        return _simple_rows(matches, range(1, len(matches) + 1), divisor, default_time, heads)
+    # Some lines are not simple (or blank, or comments): sort them out one by one.
+    simple: list[tuple[str, str, str]] = []
+    linenos: list[int] = []
+    rows: list[Row] = []
+    error = None
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t\r")
+        if not line or line[0] == "#":
+            continue
+        match = _SIMPLE_LINE.fullmatch(line)
+        if match:
+            head, fields, stamp = match.groups("")
+            simple.append((head, fields, stamp))
+            linenos.append(lineno)
+        else:
+            try:
+                rows.append(_row(parse_line(line, lineno, divisor, default_time, heads)))
+            except LineError as err:
+                error = err  # unless a simple line before it is bad too
+                break
+    if simple:
+        rows += _simple_rows(simple, linenos, divisor, default_time, heads)
+        rows.sort(key=lambda row: row[3])
+    if error is not None:
+        raise error
+    return rows

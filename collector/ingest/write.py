@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from collector.config import Limits
-from collector.ingest.lineproto import PRECISIONS, HeadCache, LineError, ParsedPoint, parse_lines
+from collector.ingest.lineproto import (
+    PRECISIONS,
+    Head,
+    HeadCache,
+    LineError,
+    ParsedPoint,
+    Row,
+    make_head,
+    parse_line,
+    parse_rows,
+)
 from collector.repository import Identity
 
 
@@ -21,10 +30,10 @@ class Refused(Exception):
 
 
 class Identified(NamedTuple):
-    """Points that all carry their `site` and `host` tags, and each host's newest time among
-    them (what the indexer keeps in the `host` table)."""
+    """Rows whose heads all carry their `site` and `host` tags, and each host's newest time
+    among them (what the indexer keeps in the `host` table)."""
 
-    points: list[ParsedPoint]
+    rows: list[Row]
     hosts: dict[tuple[str, str], int]
 
 
@@ -61,67 +70,80 @@ def decompress(body: bytes, content_encoding: str, limit: int) -> tuple[bytes, b
     return body, False
 
 
-def check_limits(points: list[ParsedPoint], limits: Limits, longest_line: int) -> None:
+def check_limits(rows: list[Row], limits: Limits, lines: list[str]) -> None:
     """Tag count and string lengths, naming the line that breaks one."""
-    for point in points:
-        if len(point.tags) > limits.max_tags:
+    for head, _, _, lineno in rows:
+        if len(head.tags) > limits.max_tags:
+            raise Refused(
+                400, f"line {lineno}: {len(head.tags)} tags exceed max_tags ({limits.max_tags})"
+            )
+    # Every tag and field is part of a line, so only a line longer than the limit can break it.
+    if max(map(len, lines), default=0) <= limits.max_string_length:
+        return
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.strip(" \t\r")
+        if len(line) > limits.max_string_length and line[0] != "#":
+            _check_strings(parse_line(line, lineno, 1, 0), limits)
+
+
+def _check_strings(point: ParsedPoint, limits: Limits) -> None:
+    for key, tag in point.tags:
+        if len(key) > limits.max_string_length or len(tag) > limits.max_string_length:
+            raise Refused(400, f"line {point.lineno}: tag {key[:40]!r} exceeds max_string_length")
+    for key, value in point.fields.items():
+        if isinstance(value, str) and len(value) > limits.max_string_length:
             raise Refused(
                 400,
-                f"line {point.lineno}: {len(point.tags)} tags exceed max_tags ({limits.max_tags})",
+                f"line {point.lineno}: field {key[:40]!r} exceeds max_string_length "
+                f"({limits.max_string_length})",
             )
-    if longest_line <= limits.max_string_length:
-        return  # every tag and field is part of a line, so none can be longer
-    for point in points:
-        for key, tag in point.tags:
-            if len(key) > limits.max_string_length or len(tag) > limits.max_string_length:
-                raise Refused(
-                    400, f"line {point.lineno}: tag {key[:40]!r} exceeds max_string_length"
-                )
-        for key, value in point.fields.items():
-            if isinstance(value, str) and len(value) > limits.max_string_length:
-                raise Refused(
-                    400,
-                    f"line {point.lineno}: field {key[:40]!r} exceeds max_string_length "
-                    f"({limits.max_string_length})",
-                )
 
 
-def identified(point: ParsedPoint, site: str, host: str) -> tuple[ParsedPoint, str, str]:
+def _with_site_and_host(
+    tags: tuple[tuple[str, str], ...], site: str, host: str
+) -> tuple[tuple[str, str], ...]:
+    named = dict(tags)
+    named.setdefault("site", site)
+    named.setdefault("host", host)
+    return tuple(sorted(named.items()))
+
+
+def identified(point: ParsedPoint, site: str, host: str) -> ParsedPoint:
     """The point with the `site` and `host` tags it leaves out set to `site` and `host`
-    (Telegraf-style clients send neither: they are the token's), and its site and host."""
-    own_site = own_host = None
-    for key, value in point.tags:
-        if key == "site":
-            own_site = value
-        elif key == "host":
-            own_host = value
-    if own_site is not None and own_host is not None:
-        return point, own_site, own_host
-    tags = dict(point.tags)
-    tags.setdefault("site", site)
-    tags.setdefault("host", host)
-    return point._replace(tags=tuple(sorted(tags.items()))), tags["site"], tags["host"]
+    (Telegraf-style clients send neither: they are the token's)."""
+    return point._replace(tags=_with_site_and_host(point.tags, site, host))
 
 
 def with_identity(
-    points: Iterable[ParsedPoint], site: str, host: str, token: Identity | None = None
+    rows: list[Row], site: str, host: str, token: Identity | None = None
 ) -> Identified:
-    """Every point with its `site` and `host` tags (see `identified`); with a `token`, refuses
-    the whole batch (403) at the first point that token may not write."""
+    """Every row with its `site` and `host` tags (see `identified`); with a `token`, refuses
+    the whole batch (403) at the first row that token may not write."""
     out = []
     hosts: dict[tuple[str, str], int] = {}
-    for point in points:
-        point, own_site, own_host = identified(point, site, host)
-        if token is not None and not token.may_write(own_site, own_host):
-            raise Refused(
-                403,
-                f"line {point.lineno}: this token may not write site={own_site!r} "
-                f"host={own_host!r} (it is bound to site={token.site!r} host={token.host!r}, "
-                f"role {token.role})",
+    filled: dict[str, Head] = {}  # heads that lacked site or host, by their key
+    allowed: set[str] = set()  # keys of the heads the token may write
+    for row in rows:
+        head, time, fields, lineno = row
+        if not (head.site and head.host):
+            head = filled.get(head.key) or filled.setdefault(
+                head.key,
+                make_head(head.measurement, _with_site_and_host(head.tags, site, host)),
             )
-        key = (own_site, own_host)
-        hosts[key] = max(point.time, hosts.get(key, point.time))
-        out.append(point)
+            row = (head, time, fields, lineno)
+        if token is not None and head.key not in allowed:
+            if not token.may_write(head.site, head.host):
+                raise Refused(
+                    403,
+                    f"line {lineno}: this token may not write site={head.site!r} "
+                    f"host={head.host!r} (it is bound to site={token.site!r} "
+                    f"host={token.host!r}, role {token.role})",
+                )
+            allowed.add(head.key)
+        key = (head.site, head.host)
+        if time > hosts.get(key, time - 1):
+            hosts[key] = time
+        out.append(row)
     return Identified(out, hosts)
 
 
@@ -146,10 +168,10 @@ def check_write(
     if text.count("\n") + 1 > limits.max_lines * 2 + 1000:
         raise Refused(413, f"more than max_lines ({limits.max_lines}) lines")
     try:
-        points = parse_lines(text, precision, now, heads)
+        rows = parse_rows(text, precision, now, heads)
     except LineError as err:
         raise Refused(400, f"line {err.lineno}: {err.reason}") from None
-    if len(points) > limits.max_lines:
-        raise Refused(413, f"{len(points)} lines exceed max_lines ({limits.max_lines})")
-    check_limits(points, limits, max(map(len, text.split("\n"))))
-    return CheckedBatch(with_identity(points, identity.site, identity.host, identity), gzipped)
+    if len(rows) > limits.max_lines:
+        raise Refused(413, f"{len(rows)} lines exceed max_lines ({limits.max_lines})")
+    check_limits(rows, limits, text.split("\n"))
+    return CheckedBatch(with_identity(rows, identity.site, identity.host, identity), gzipped)

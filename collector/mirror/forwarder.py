@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from collector.config import InfluxConfig
 from collector.ingest.lineproto import LineError, parse_lines
-from collector.ingest.write import with_identity
+from collector.ingest.write import identified
 from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
 from collector.store.db import connect, read_mark, write_mark
 from collector.store.indexer import decode_body
@@ -76,8 +76,8 @@ def read_outbox(
             continue
         if lines and len(lines) + len(parsed) > MAX_LINES:
             break
-        for point in with_identity(parsed, site, host).points:
-            p = to_point(point)
+        for point in parsed:
+            p = to_point(identified(point, site, host))
             try:
                 lines.append(formatter(p))
             except Unstorable as err:

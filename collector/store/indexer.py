@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import sqlite3
 
-from agent.lineproto import FieldValue, escape_key, escape_measurement
-from collector.ingest.lineproto import LineError, ParsedPoint, parse_lines
+from collector.ingest.lineproto import Head, HeadCache, LineError, encode_fields, parse_rows
 from collector.ingest.write import Identified, with_identity
 from collector.store.db import read_mark, write_mark
 from collector.store.rollup import FIVE_MINUTES, rolled_until
 
 log = logging.getLogger(__name__)
-
-
-# One C encoder built once: JSONEncoder.encode builds a new one on every call, which costs more
-# than encoding a sample's few fields.
-_fields_json = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-    None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True
-)
-
-
-def encode_fields(fields: dict[str, FieldValue]) -> str:
-    """A sample's fields as compact JSON (what `sample.fields` holds)."""
-    return "".join(_fields_json(fields, 0))
-
-
-def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
-    """The canonical key of a series: measurement and sorted tags, escaped as line protocol."""
-    return escape_measurement(measurement) + "".join(
-        f",{escape_key(k)}={escape_key(v)}" for k, v in tags
-    )
 
 
 def decode_body(body: bytes, gzipped: bool) -> str:
@@ -43,57 +22,56 @@ def decode_body(body: bytes, gzipped: bool) -> str:
 class Indexer:
     """Writes parsed points into `series` and `sample`; keeps a cache of series ids."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, heads: HeadCache | None = None) -> None:
         self._conn = conn
-        # (measurement, tags) -> series id: tuples hash faster than escaping a key each time.
-        self._series: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._heads = heads
+        # Head.key -> series id: the key strings are the parser's cached objects, and a string
+        # keeps its hash, where a tuple of tags would be hashed again on every lookup.
+        self._series: dict[str, int] = {}
         self.rolled_until = rolled_until(conn)
-        self.parsed: dict[int, Identified] = {}  # ingest_log id -> points, not yet indexed
         # Series indexed since the alert engine last looked (committed), and in this transaction.
         self.touched: set[int] = set()
         self._touching: set[int] = set()
 
-    def _series_id(self, point: ParsedPoint) -> int:
-        sid = self._series.get((point.measurement, point.tags))
-        if sid is None:
-            key = series_key(point.measurement, point.tags)
-            tags = dict(point.tags)
-            row = self._conn.execute(
-                "INSERT INTO series (key, measurement, site, host, tags, last_seen) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET last_seen=last_seen "
-                "RETURNING id",
-                (
-                    key,
-                    point.measurement,
-                    tags.get("site", ""),
-                    tags.get("host", ""),
-                    json.dumps(tags, ensure_ascii=False, sort_keys=True),
-                    point.time,
-                ),
-            ).fetchone()
-            sid = self._series[(point.measurement, point.tags)] = int(row[0])
+    def _new_series(self, head: Head, time: int) -> int:
+        row = self._conn.execute(
+            "INSERT INTO series (key, measurement, site, host, tags, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET last_seen=last_seen "
+            "RETURNING id",
+            (
+                head.key,
+                head.measurement,
+                head.site,
+                head.host,
+                encode_fields(dict(head.tags)),  # sorted already
+                time,
+            ),
+        ).fetchone()
+        sid = self._series[head.key] = int(row[0])
         return sid
 
     def index(self, batch: Identified) -> None:
-        """Store points (inside the caller's transaction); same series and second merge fields."""
-        points = batch.points
-        rows = []
+        """Store rows (inside the caller's transaction); same series and second merge fields."""
+        series, touching, rolled = self._series, self._touching, self.rolled_until
+        samples = []
         last_seen: dict[int, int] = {}
         late: set[tuple[int, int]] = set()
-        for point in points:
-            sid = self._series_id(point)
-            self._touching.add(sid)
-            rows.append((sid, point.time, encode_fields(point.fields)))
-            if point.time > last_seen.get(sid, 0):
-                last_seen[sid] = point.time
-            if point.time < self.rolled_until:
-                late.add((sid, point.time - point.time % FIVE_MINUTES))
+        for head, time, fields, _ in batch.rows:
+            sid = series.get(head.key)
+            if sid is None:
+                sid = self._new_series(head, time)
+            touching.add(sid)
+            samples.append((sid, time, fields))
+            if time > last_seen.get(sid, 0):
+                last_seen[sid] = time
+            if time < rolled:
+                late.add((sid, time - time % FIVE_MINUTES))
         if late:
             self._conn.executemany("INSERT OR IGNORE INTO rollup_dirty VALUES (?, ?)", late)
         self._conn.executemany(
             "INSERT INTO sample (series_id, ts, fields) VALUES (?, ?, ?) "
             "ON CONFLICT(series_id, ts) DO UPDATE SET fields=json_patch(fields, excluded.fields)",
-            rows,
+            samples,
         )
         self._conn.executemany(
             "UPDATE series SET last_seen=? WHERE id=? AND last_seen<?",
@@ -107,25 +85,24 @@ class Indexer:
 
     def index_log(self, upto: int | None = None, limit: int = 50) -> int:
         """Index the next appended requests after the watermark; returns how many were done."""
-        mark = self.watermark()
-        rows = self._conn.execute(
-            "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
-            "WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?",
-            (mark, upto, upto, limit),
-        ).fetchall()
-        if not rows:
-            return 0
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            # Read inside the write transaction: another loop (a collector restarting while
+            # the old one still finishes) can then never index the same requests too.
+            rows = self._conn.execute(
+                "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
+                "WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?",
+                (self.watermark(), upto, upto, limit),
+            ).fetchall()
+            if not rows:
+                self._conn.execute("ROLLBACK")
+                return 0
             for log_id, received, site, host, precision, gzipped, body in rows:
-                parsed = self.parsed.pop(log_id, None)  # identified on the request path
                 try:
-                    if parsed is None:
-                        parsed = with_identity(
-                            parse_lines(decode_body(body, bool(gzipped)), precision, received),
-                            site,
-                            host,
-                        )
+                    text = decode_body(body, bool(gzipped))
+                    parsed = with_identity(
+                        parse_rows(text, precision, received, self._heads), site, host
+                    )
                 except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
                     # Checked before the 204, so this means a bug: keep the body, never drop it.
                     log.error("ingest_log %s cannot be indexed: %s", log_id, err)

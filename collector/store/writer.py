@@ -1,23 +1,34 @@
-"""The single writer thread: appends write requests with group commit, then indexes them.
+"""The store's two writers: the append thread and the index loop.
 
 A request is acknowledged once its body is committed to `ingest_log` (one durable write, shared
-by every request that arrived meanwhile); turning it into series and samples happens right
-after, on the same thread, so SQLite never sees two writers.
+by every request that arrived meanwhile). Turning it into series, samples and rollups is the
+index loop's work, which runs in a process of its own (`index_process`) so that it has a core
+of its own: parsing and indexing both hold a GIL. The two talk over a pipe: "appended up to id"
+one way; "indexed up to id, and these series" back. Whatever the loop has not indexed is still
+in `ingest_log`, so a loop that dies, or a collector that is killed, loses nothing: the next
+loop starts from the watermark it committed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import itertools
 import logging
+import multiprocessing
 import queue
+import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-from collector.ingest.write import Identified
+from collector import LOG_FORMAT
+from collector.ingest.lineproto import HeadCache
 from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
 from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
@@ -39,17 +50,164 @@ class Append:
     lines: int
     body: bytes
     batch_key: str | None
-    # Parsed on the request path; handed to the indexer in memory so it need not parse again
-    # (after a restart the indexer parses the stored body instead).
-    parsed: Identified | None = field(default=None, compare=False, repr=False)
 
 
-# Queued instead of an Append to ask the writer thread for a maintenance pass.
-_MAINTAIN: Append = Append(0, "", "", "s", False, 0, b"", None)
+@dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """What the index loop needs (sent to its process, so plain data)."""
+
+    path: Path
+    retention: Retention
+    maintenance_every: float
+    mirrored: bool  # keep ingest_log rows until InfluxDB has them too
+
+
+class IndexLoop:
+    """Indexes what was appended, in order, and maintains the store (rollups, retention,
+    pruning). The only writer of series, samples and rollups."""
+
+    def __init__(
+        self, settings: IndexSettings, pipe: Connection, clock: Callable[[], float]
+    ) -> None:
+        self._settings = settings
+        self._pipe = pipe
+        self._clock = clock
+        self._conn = connect(settings.path)
+        self._indexer = Indexer(self._conn, HeadCache())
+        self._last_maintenance = 0.0
+        self._last_retention = 0.0
+
+    def run(self) -> None:
+        """Serve until told to stop; then index what is left and return."""
+        target = self._conn.execute("SELECT coalesce(max(id), 0) FROM ingest_log").fetchone()[0]
+        mark = self._indexer.watermark()
+        self._pipe.send(("indexed", mark, set()))
+        stopping = False
+        maintenance: list[int] = []
+        while True:
+            wait = 0.0 if mark < target or stopping else 0.5
+            woken = False
+            while self._pipe.poll(wait):
+                wait = 0.0
+                try:
+                    message = self._pipe.recv()
+                except EOFError:
+                    return  # the collector is gone; the next one indexes what is left
+                if message[0] == "appended":
+                    target = max(target, message[1])
+                    woken = True
+                elif message[0] == "maintain":
+                    maintenance.append(message[1])
+                else:
+                    stopping = True
+            if woken and mark >= target:
+                self._pipe.send(("indexed", mark, set()))  # every wake-up gets its answer
+            if mark < target:
+                indexed = self._index_some()
+                if indexed is None:
+                    if stopping:
+                        return  # the requests stay in ingest_log; the next start indexes them
+                    continue
+                mark = indexed
+                if not maintenance:
+                    continue
+            elif stopping:
+                return
+            elapsed = time.monotonic() - self._last_maintenance
+            if maintenance or elapsed >= self._settings.maintenance_every:
+                self.maintain()
+                for number in maintenance:
+                    self._pipe.send(("maintained", number))
+                maintenance = []
+
+    def _index_some(self) -> int | None:
+        """Index a few appended requests and report; None when SQLite refused (retried)."""
+        try:
+            self._indexer.index_log(limit=20)
+        except sqlite3.Error as err:
+            log.error("indexing failed, will retry: %s", err)
+            time.sleep(1)
+            return None
+        mark = self._indexer.watermark()
+        touched, self._indexer.touched = self._indexer.touched, set()
+        self._pipe.send(("indexed", mark, touched))
+        return mark
+
+    def maintain(self) -> None:
+        """Roll up closed windows (looping while behind); once a day, enforce retention and
+        forget idempotency keys older than any agent could replay."""
+        now = int(self._clock())
+        self._last_maintenance = time.monotonic()
+        try:
+            while True:
+                self._conn.execute("BEGIN IMMEDIATE")
+                done = roll_up(self._conn, now)
+                self._conn.execute("COMMIT")
+                self._indexer.rolled_until = rolled_until(self._conn)
+                if not done:
+                    break
+            if now - self._last_retention >= 86400:
+                self._conn.execute("BEGIN IMMEDIATE")
+                enforce_retention(self._conn, now, self._settings.retention)
+                self._conn.execute(
+                    "DELETE FROM batch_key WHERE received < ?", (now - BATCH_KEY_DAYS * 86400,)
+                )
+                self._conn.execute("COMMIT")
+                self._last_retention = now
+            self._prune_log(now)
+        except sqlite3.Error as err:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            log.error("store maintenance failed, will retry: %s", err)
+
+    def _prune_log(self, now: int) -> None:
+        """Drop ingest_log rows that are indexed (and mirrored), after an hour kept for
+        inspection. The outbox therefore grows while InfluxDB is down, as long as disk lasts."""
+        done = self._indexer.watermark()
+        if self._settings.mirrored:
+            done = min(done, read_mark(self._conn, "mirrored_log_id") or 0)
+        self._conn.execute(
+            "DELETE FROM ingest_log WHERE id <= ? AND received < ?", (done, now - 3600)
+        )
+
+    def close(self) -> None:
+        """Close the connection and the pipe (the writer then sees the loop is gone)."""
+        self._conn.close()
+        self._pipe.close()
+
+
+def run_index_loop(
+    settings: IndexSettings, pipe: Connection, clock: Callable[[], float] = time.time
+) -> None:
+    """Run an IndexLoop to its end, closing the pipe whatever happens."""
+    try:
+        loop = IndexLoop(settings, pipe, clock)
+    except BaseException:
+        pipe.close()
+        raise
+    try:
+        loop.run()
+    finally:
+        loop.close()
+
+
+def _index_process(settings: IndexSettings, pipe: Connection) -> None:
+    """The index process's entry point."""
+    # Die with the collector, even when it is killed with SIGKILL: a loop left behind would
+    # index alongside the next collector's.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    libc.prctl(15, b"vigie-indexer")  # PR_SET_NAME: what ps and top show
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole group: the writer stops us
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    run_index_loop(settings, pipe)
 
 
 class Writer:
-    """Owns the write connection; everything that changes samples goes through it."""
+    """Owns the append connection and the index loop; everything that changes the store goes
+    through it."""
 
     def __init__(
         self,
@@ -58,31 +216,109 @@ class Writer:
         clock: Callable[[], float] = time.time,
         maintenance_every: float = 30.0,
         mirrored: bool = False,
+        index_process: bool = False,
     ) -> None:
         self._conn = connect(path)
-        self._retention = retention or Retention()
+        self._settings = IndexSettings(path, retention or Retention(), maintenance_every, mirrored)
         self._clock = clock
-        self._maintenance_every = maintenance_every
-        self._last_maintenance = 0.0
-        self._last_retention = 0.0
-        self._mirrored = mirrored  # keep ingest_log rows until InfluxDB has them too
+        self._index_process = index_process
         self.on_commit: Callable[[], None] = lambda: None
-        self._indexer = Indexer(self._conn)
         self._queue: queue.Queue[tuple[Append, Future[bool]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
         self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
         self._appended = self._conn.execute(
             "SELECT coalesce(max(id), 0) FROM ingest_log"
         ).fetchone()[0]
-        self._indexed = self._indexer.watermark()
+        self._indexed = read_mark(self._conn, "indexed_log_id") or 0
+        self._touched: set[int] = set()
+        self._maintenance: dict[int, Future[bool]] = {}
+        self._numbers = itertools.count()
+        self._stopping = False
+        self._woken = False  # an "appended" message is on its way, not yet answered
+        self._index: threading.Thread | multiprocessing.process.BaseProcess | None = None
+        self._pipe: Connection | None = None
+        self._listener = threading.Thread(target=self._listen, name="index-progress", daemon=True)
         self.last_ingest = 0.0
         self.accepted_lines = 0
         self.duplicates = 0
         self.store_error = ""  # why the last commit failed (disk full...), until one succeeds
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the append thread and the index loop."""
+        self._start_index()
+        self._listener.start()
         self._thread.start()
+
+    def _start_index(self) -> None:
+        ours, theirs = multiprocessing.Pipe()
+        if self._index_process:
+            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            index: threading.Thread | multiprocessing.process.BaseProcess = context.Process(
+                target=_index_process, args=(self._settings, theirs), name="vigie-indexer"
+            )
+            index.start()
+            theirs.close()  # the process holds its own copy: EOF reaches us when it ends
+        else:
+            index = threading.Thread(
+                target=run_index_loop,
+                args=(self._settings, theirs, self._clock),
+                name="store-indexer",
+                daemon=True,
+            )
+            index.start()
+        with self._send_lock:
+            self._index, self._pipe, self._woken = index, ours, False
+        self._wake()
+        for number in self._maintenance:
+            self._send(("maintain", number))
+
+    def _send(self, message: tuple[object, ...]) -> None:
+        with self._send_lock:
+            self._send_locked(message)
+
+    def _send_locked(self, message: tuple[object, ...]) -> None:
+        assert self._pipe is not None
+        # A loop that is gone is restarted by the listener, and reads the log from its mark.
+        with contextlib.suppress(OSError):
+            self._pipe.send(message)
+
+    def _wake(self) -> None:
+        """Tell the loop what is appended, unless a wake-up is still unanswered: the pipe must
+        never fill up while the loop is busy (a send would then block the acknowledgements)."""
+        with self._send_lock:
+            if not self._woken:
+                self._woken = True
+                self._send_locked(("appended", self._appended))
+
+    def _listen(self) -> None:
+        """Take the loop's progress reports; start a new loop if it dies unasked."""
+        while True:
+            assert self._pipe is not None and self._index is not None
+            try:
+                message = self._pipe.recv()
+            except (EOFError, OSError):
+                self._index.join()
+                if self._stopping:
+                    return
+                code = getattr(self._index, "exitcode", None)
+                log.error("the index loop stopped (exit code %s); starting it again", code)
+                time.sleep(1)
+                self._start_index()
+                continue
+            if message[0] == "indexed":
+                with self._cond:
+                    self._indexed = message[1]
+                    self._touched |= message[2]
+                    self._cond.notify_all()
+                with self._send_lock:
+                    self._woken = False
+                if self._indexed < self._appended:
+                    self._wake()
+            else:
+                future = self._maintenance.pop(message[1], None)
+                if future is not None:
+                    future.set_result(True)
 
     def append(self, entry: Append) -> Future[bool]:
         """Queue a request; the future is True once committed, False for a replayed batch."""
@@ -93,7 +329,7 @@ class Writer:
     def take_touched(self) -> set[int]:
         """Ids of the series indexed since the last call (for the alert engine)."""
         with self._cond:
-            touched, self._indexer.touched = self._indexer.touched, set()
+            touched, self._touched = self._touched, set()
         return touched
 
     def backlog(self) -> int:
@@ -106,16 +342,24 @@ class Writer:
             target = self._appended
             return bool(self._cond.wait_for(lambda: self._indexed >= target, timeout))
 
+    def request_maintenance(self) -> Future[bool]:
+        """Run the index loop's maintenance now; the future resolves when it is done."""
+        future: Future[bool] = Future()
+        number = next(self._numbers)
+        self._maintenance[number] = future
+        self._send(("maintain", number))
+        return future
+
     def stop(self) -> None:
-        """Commit what is queued, index the rest, and close."""
+        """Commit what is queued, let the index loop index the rest, and close."""
         self._queue.put(None)
         self._thread.join()
+        self._listener.join()
         self._conn.close()
 
     def _commit(self, items: list[tuple[Append, Future[bool]]]) -> None:
         results: list[bool] = []
         last_id = self._appended
-        parsed: list[int] = []
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             for entry, _ in items:
@@ -140,9 +384,6 @@ class Writer:
                     ),
                 )
                 last_id = int(cursor.lastrowid or last_id)
-                if entry.parsed is not None:
-                    self._indexer.parsed[last_id] = entry.parsed
-                    parsed.append(last_id)
                 if entry.batch_key is not None:
                     self._conn.execute(
                         "INSERT INTO batch_key VALUES (?, ?, ?)",
@@ -153,8 +394,6 @@ class Writer:
         except sqlite3.Error as err:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            for log_id in parsed:  # the ids were rolled back and will be given again
-                self._indexer.parsed.pop(log_id, None)
             if str(err) != self.store_error:
                 log.error("cannot commit write requests (refused with 503): %s", err)
             self.store_error = str(err)
@@ -163,6 +402,7 @@ class Writer:
             return
         with self._cond:
             self._appended = last_id
+        self._wake()
         if self.store_error:
             log.warning("store writable again after: %s", self.store_error)
             self.store_error = ""
@@ -175,92 +415,21 @@ class Writer:
                 self.duplicates += 1
             future.set_result(stored)
 
-    def _index_some(self) -> bool:
-        """Index a few appended requests; False when SQLite refused (retried later)."""
-        try:
-            self._indexer.index_log(limit=20)
-        except sqlite3.Error as err:
-            log.error("indexing failed, will retry: %s", err)
-            time.sleep(1)
-            return False
-        with self._cond:
-            self._indexed = self._indexer.watermark()
-            self._cond.notify_all()
-        return True
-
-    def maintain(self) -> None:
-        """Roll up closed windows (looping while behind); once a day, enforce retention and
-        forget idempotency keys older than any agent could replay. Runs on the writer thread."""
-        now = int(self._clock())
-        self._last_maintenance = time.monotonic()
-        try:
-            while True:
-                self._conn.execute("BEGIN IMMEDIATE")
-                done = roll_up(self._conn, now)
-                self._conn.execute("COMMIT")
-                self._indexer.rolled_until = rolled_until(self._conn)
-                if not done:
-                    break
-            if now - self._last_retention >= 86400:
-                self._conn.execute("BEGIN IMMEDIATE")
-                enforce_retention(self._conn, now, self._retention)
-                self._conn.execute(
-                    "DELETE FROM batch_key WHERE received < ?", (now - BATCH_KEY_DAYS * 86400,)
-                )
-                self._conn.execute("COMMIT")
-                self._last_retention = now
-            self._prune_log(now)
-        except sqlite3.Error as err:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            log.error("store maintenance failed, will retry: %s", err)
-
-    def _prune_log(self, now: int) -> None:
-        """Drop ingest_log rows that are indexed (and mirrored), after an hour kept for
-        inspection. The outbox therefore grows while InfluxDB is down, as long as disk lasts."""
-        done = self._indexer.watermark()
-        if self._mirrored:
-            done = min(done, read_mark(self._conn, "mirrored_log_id") or 0)
-        self._conn.execute(
-            "DELETE FROM ingest_log WHERE id <= ? AND received < ?", (done, now - 3600)
-        )
-
-    def request_maintenance(self) -> Future[bool]:
-        """Run `maintain` on the writer thread now; the future resolves when it is done."""
-        future: Future[bool] = Future()
-        self._queue.put((_MAINTAIN, future))
-        return future
-
     def _loop(self) -> None:
-        stopping = False
         while True:
+            item = self._queue.get()
             items: list[tuple[Append, Future[bool]]] = []
-            try:
-                wait = 0.0 if self._indexed < self._appended else 0.5
-                item = self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
-                while True:
-                    if item is None:
-                        stopping = True
-                    else:
-                        items.append(item)
-                    if len(items) >= 500:
-                        break
+            while item is not None:
+                items.append(item)
+                if len(items) >= 500:
+                    break
+                try:
                     item = self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            maintenance = [f for entry, f in items if entry is _MAINTAIN]
-            items = [(entry, f) for entry, f in items if entry is not _MAINTAIN]
+                except queue.Empty:
+                    break
             if items:
                 self._commit(items)
-            if self._indexed < self._appended:
-                if not self._index_some() and stopping:
-                    # The requests stay in ingest_log; the next start indexes them.
-                    return
-                if not maintenance:
-                    continue
-            elif stopping:
+            if item is None:
+                self._stopping = True
+                self._send(("stop",))
                 return
-            if maintenance or time.monotonic() - self._last_maintenance >= self._maintenance_every:
-                self.maintain()
-                for future in maintenance:
-                    future.set_result(True)
