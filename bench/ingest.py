@@ -31,13 +31,13 @@ def rss_kib(pid: int) -> int:
 
 
 def phases(
-    url: str, path: str, bodies: list[bytes], hosts: int, headers: dict[str, str]
+    url: str, path: str, bodies: list[bytes], hosts: int, headers: dict[str, str], connections: int
 ) -> dict[str, dict[str, float]]:
     """POST the batches in two timed phases: every host's first batch (its series are new),
     then the rest (series known: the steady state of a fleet that has been running)."""
     out = {}
     for name, part in (("first", bodies[:hosts]), ("steady", bodies[hosts:])):
-        result = post_all(url, path, part, headers)
+        result = post_all(url, path, part, headers, workers=connections)
         out[name] = {
             "lines_per_s": result.lines_per_second,
             "errors": result.errors,
@@ -51,9 +51,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=6000, help="batches of 150 lines")
     parser.add_argument("--hosts", type=int, default=1000, help="distinct hosts sending them")
+    # A fleet's agents send at once: many connections, so that both servers can group their
+    # durable writes (InfluxDB's WAL, Vigie's group commit) as they would in production.
+    parser.add_argument("--connections", type=int, default=16, help="concurrent senders")
     args = parser.parse_args()
     bodies = make_batches(args.batches, hosts=args.hosts)
-    out: dict[str, object] = {"batches": args.batches, "lines": args.batches * 150}
+    out: dict[str, object] = {
+        "batches": args.batches,
+        "lines": args.batches * 150,
+        "connections": args.connections,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         with run_influxdb(Path(tmp) / "influx") as influx:
             request = urllib.request.Request(
@@ -66,6 +73,7 @@ def main() -> None:
                 bodies,
                 args.hosts,
                 {"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+                args.connections,
             )
         with run_collector(Path(tmp) / "collector") as collector:
             assert collector.proc is not None
@@ -83,6 +91,7 @@ def main() -> None:
                 same_site,
                 args.hosts,
                 {"Content-Encoding": "gzip", "Authorization": f"Token {token}"},
+                args.connections,
             )
             acked = time.perf_counter()
             rss = rss_kib(collector.proc.pid)

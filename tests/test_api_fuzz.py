@@ -1,6 +1,7 @@
 """The HTTP API fuzzed from its own OpenAPI description (schemathesis), with random, absent and
 valid tokens of every role: no 5xx, no stack trace, nothing stored from a refused request; and
-nothing but login, health and the write endpoints answers without credentials."""
+nothing but login, health and the write endpoints answers without credentials. The write
+endpoints are a bare ASGI handler, outside the description: test_hostile.py fuzzes them."""
 
 from __future__ import annotations
 
@@ -94,7 +95,7 @@ def test_fuzzed_requests_without_a_valid_token_store_nothing(lab: Lab) -> None:
             assert response.status_code in (400, 401, 404, 405, 422), response.text[:200]
         assert stored(lab) == before
 
-    assert fuzz(lab, check) >= 12
+    assert fuzz(lab, check) >= 11
 
 
 def test_fuzzed_requests_with_each_role_never_fail_on_the_server(
@@ -104,7 +105,7 @@ def test_fuzzed_requests_with_each_role_never_fail_on_the_server(
         for role in ROLES:
             send(lab, case, tokens[role])
 
-    assert fuzz(lab, check) >= 12
+    assert fuzz(lab, check) >= 11
 
 
 def test_nothing_but_login_health_and_writes_answers_without_credentials(lab: Lab) -> None:

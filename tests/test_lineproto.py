@@ -189,8 +189,8 @@ def test_integer_values_and_timestamps_take_ascii_digits_only(digits: str) -> No
 def test_head_cache_parses_as_without_it_and_stays_bounded(heads: list[str]) -> None:
     cache = HeadCache(max_entries=2)
     for head in heads:
-        line = f"{head} v=1i 7"
-        assert parse_line(line, 1, 1, 0, cache) == parse_line(line, 1, 1, 0)
+        line = f"{head} v=1.5 7"
+        assert parse_rows(line, "s", 0, cache) == parse_rows(line, "s", 0)
         assert len(cache) <= 2
 
 
@@ -199,7 +199,8 @@ def test_head_cache_keeps_what_it_has_when_full_and_starts_afresh_daily() -> Non
     cache = HeadCache(max_entries=2, clock=lambda: now[0])
     first = cache.parse("m,host=a")
     cache.parse("m,host=b")
-    assert cache.parse("m,host=c")[1:3] == ("m", (("host", "c"),)) and len(cache) == 2
+    assert cache.parse("m,host=c").measurement_and_tags() == ("m", (("host", "c"),))
+    assert len(cache) == 2
     assert cache.parse("m,host=a") is first  # kept: still the cached object
     now[0] += 86400
     cache.parse("m,host=c")
@@ -210,7 +211,7 @@ def test_head_cache_never_keeps_a_bad_head() -> None:
     cache = HeadCache()
     for _ in range(2):  # refused the second time too: nothing was cached
         with pytest.raises(LineError, match="duplicate tag"):
-            parse_line("m,a=1,a=2 v=1", 1, 1, 0, cache)
+            parse_rows("m,a=1,a=2 v=1.5", "s", 0, cache)
     assert len(cache) == 0
 
 

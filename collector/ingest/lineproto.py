@@ -203,29 +203,46 @@ def _partition(piece: str) -> tuple[str, str, str]:
     return parts[0], "=", parts[1]
 
 
+Tags = tuple[tuple[str, str], ...]  # sorted by key
+
+
+def parse_head(section: str) -> tuple[str, Tags]:
+    """The measurement and tags of a head section (`cpu,host=a,site=b`), escapes and all."""
+    if "\\" not in section:
+        pieces = section.split(",")
+        return pieces[0], _tags(pieces[1:], unescape=False)
+    pieces = _split_unescaped(section, ",")
+    return _unescape(pieces[0], ", \\"), _tags(pieces[1:], unescape=True)
+
+
 class Head(NamedTuple):
-    """A parsed measurement and tag set, with its `site` and `host` tags ("" when absent) and
-    its canonical series key (see `series_key`), which the store keys series on."""
+    """A series as each of its lines needs it: its canonical key (see `series_key`, which the
+    store keys series on), its `site` and `host` tags ("" when absent) and how many tags it
+    has. Heads are cached by the hundred thousand, so the measurement and tags are parsed
+    again from the key when needed (for a new series)."""
 
     key: str
-    measurement: str
-    tags: tuple[tuple[str, str], ...]
     site: str
     host: str
+    tag_count: int
+
+    def measurement_and_tags(self) -> tuple[str, Tags]:
+        """The measurement and sorted tags, from the key."""
+        return parse_head(self.key)
 
 
-def make_head(measurement: str, tags: tuple[tuple[str, str], ...], key: str = "") -> Head:
-    """A Head for sorted `tags`; `key` defaults to the canonical series key."""
-    site = host = ""
-    for name, value in tags:
-        if name == "site":
-            site = value
-        elif name == "host":
-            host = value
-    return Head(key or series_key(measurement, tags), measurement, tags, site, host)
+def make_head(measurement: str, tags: Tags, key: str = "") -> Head:
+    """A Head for sorted `tags`; `key` is the canonical series key when already known."""
+    named = dict(tags)
+    return Head(
+        key or series_key(measurement, tags),
+        sys.intern(named.get("site", "")),  # shared by every series of a host
+        sys.intern(named.get("host", "")),
+        len(tags),
+    )
 
 
-def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
+def series_key(measurement: str, tags: Tags) -> str:
     """The canonical key of a series: measurement and sorted tags, escaped as line protocol."""
     return escape_measurement(measurement) + "".join(
         f",{escape_key(k)}={escape_key(v)}" for k, v in tags
@@ -233,13 +250,12 @@ def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
 
 
 def _parse_head(text: str) -> Head:
-    """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
-    pieces = text.split(",")
-    tags = _tags(pieces[1:], unescape=False)
+    """The Head of an unescaped head section (`cpu,host=a,site=b`)."""
+    measurement, tags = parse_head(text)
     # Nothing in an unescaped head needs escaping, so its canonical key is the text with the
     # tags in order: the text itself when they already are.
-    key = ",".join([pieces[0], *(f"{k}={v}" for k, v in tags)])
-    return make_head(pieces[0], tags, text if key == text else key)
+    key = ",".join([measurement, *(f"{k}={v}" for k, v in tags)])
+    return make_head(measurement, tags, text if key == text else key)
 
 
 class HeadCache:
@@ -264,9 +280,7 @@ class HeadCache:
         head = self._heads.get(text)
         if head is not None:
             return head
-        parsed = _parse_head(text)
-        tags = tuple((sys.intern(k), sys.intern(v)) for k, v in parsed.tags)
-        head = make_head(sys.intern(parsed.measurement), tags, parsed.key)
+        head = _parse_head(text)
         if len(self._heads) >= self._max and self._clock() - self._since >= 86400:
             self._heads.clear()
             self._keys.clear()
@@ -290,9 +304,7 @@ class HeadCache:
         return len(self._heads)
 
 
-def parse_line(
-    line: str, lineno: int, divisor: int, default_time: int, heads: HeadCache | None = None
-) -> ParsedPoint:
+def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> ParsedPoint:
     """Parse one non-empty, non-comment line."""
     try:
         if "\\" not in line and '"' not in line:
@@ -301,9 +313,7 @@ def parse_line(
                 raise ValueError("missing fields")
             if len(parts) > 3 or not all(parts):
                 raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
-            _, measurement, tags, _, _ = (heads.parse if heads is not None else _parse_head)(
-                parts[0]
-            )
+            measurement, tags = parse_head(parts[0])
             if not measurement:
                 raise ValueError("missing measurement")
             fields: dict[str, FieldValue] = {}
@@ -315,9 +325,7 @@ def parse_line(
             stamp = parts[2] if len(parts) == 3 else ""
         else:
             section, i = _scan_key_section(line)
-            head = _split_unescaped(section, ",")
-            measurement = _unescape(head[0], ", \\")
-            tags = _tags(head[1:], unescape=True)
+            measurement, tags = parse_head(section)
             if not measurement:
                 raise ValueError("missing measurement")
             raw_fields, i = _scan_fields(line, i)
@@ -338,16 +346,14 @@ def parse_line(
     return ParsedPoint(measurement, tags, fields, time, lineno)
 
 
-def parse_lines(
-    text: str, precision: str = "ns", default_time: int = 0, heads: HeadCache | None = None
-) -> list[ParsedPoint]:
+def parse_lines(text: str, precision: str = "ns", default_time: int = 0) -> list[ParsedPoint]:
     """Parse a whole body; raise LineError at the first bad line (the batch is refused whole)."""
     divisor = PRECISIONS[precision]
     points = []
     for lineno, raw in enumerate(text.split("\n"), 1):
         line = raw.strip(" \t\r")
         if line and line[0] != "#":
-            points.append(parse_line(line, lineno, divisor, default_time, heads))
+            points.append(parse_line(line, lineno, divisor, default_time))
     return points
 
 
@@ -405,7 +411,7 @@ def _simple_rows(
     if any(map(heads.repeats_a_key, keys)):
         # A key given twice: the last value wins, as parse_line has it.
         return [
-            _row(parse_line(f"{head} {fields} {stamp}".rstrip(), n, divisor, default_time, heads))
+            _row(parse_line(f"{head} {fields} {stamp}".rstrip(), n, divisor, default_time))
             for (head, fields, stamp), n in zip(matches, linenos, strict=True)
         ]
     parse = heads.parse
@@ -454,7 +460,7 @@ def parse_rows(
             linenos.append(lineno)
         else:
             try:
-                rows.append(_row(parse_line(line, lineno, divisor, default_time, heads)))
+                rows.append(_row(parse_line(line, lineno, divisor, default_time)))
             except LineError as err:
                 error = err  # unless a simple line before it is bad too
                 break

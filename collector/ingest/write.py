@@ -73,9 +73,9 @@ def decompress(body: bytes, content_encoding: str, limit: int) -> tuple[bytes, b
 def check_limits(rows: list[Row], limits: Limits, lines: list[str]) -> None:
     """Tag count and string lengths, naming the line that breaks one."""
     for head, _, _, lineno in rows:
-        if len(head.tags) > limits.max_tags:
+        if head.tag_count > limits.max_tags:
             raise Refused(
-                400, f"line {lineno}: {len(head.tags)} tags exceed max_tags ({limits.max_tags})"
+                400, f"line {lineno}: {head.tag_count} tags exceed max_tags ({limits.max_tags})"
             )
     # Every tag and field is part of a line, so only a line longer than the limit can break it.
     if max(map(len, lines), default=0) <= limits.max_string_length:
@@ -126,10 +126,10 @@ def with_identity(
     for row in rows:
         head, time, fields, lineno = row
         if not (head.site and head.host):
-            head = filled.get(head.key) or filled.setdefault(
-                head.key,
-                make_head(head.measurement, _with_site_and_host(head.tags, site, host)),
-            )
+            if head.key not in filled:
+                measurement, tags = head.measurement_and_tags()
+                filled[head.key] = make_head(measurement, _with_site_and_host(tags, site, host))
+            head = filled[head.key]
             row = (head, time, fields, lineno)
         if token is not None and head.key not in allowed:
             if not token.may_write(head.site, head.host):

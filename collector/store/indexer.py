@@ -34,16 +34,17 @@ class Indexer:
         self._touching: set[int] = set()
 
     def _new_series(self, head: Head, time: int) -> int:
+        measurement, tags = head.measurement_and_tags()
         row = self._conn.execute(
             "INSERT INTO series (key, measurement, site, host, tags, last_seen) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET last_seen=last_seen "
             "RETURNING id",
             (
                 head.key,
-                head.measurement,
+                measurement,
                 head.site,
                 head.host,
-                encode_fields(dict(head.tags)),  # sorted already
+                encode_fields(dict(tags)),  # sorted already
                 time,
             ),
         ).fetchone()
