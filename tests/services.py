@@ -124,6 +124,13 @@ def child_pids(pid: int) -> list[int]:
     ]
 
 
+def indexer_pids(pid: int) -> list[int]:
+    """The collector index processes that a process started."""
+    return [
+        c for c in child_pids(pid) if Path(f"/proc/{c}/comm").read_text().strip() == "vigie-indexer"
+    ]
+
+
 def alive(pid: int) -> bool:
     """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
     try:

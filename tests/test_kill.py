@@ -20,8 +20,8 @@ from agent.sender import Forwarder, Sender
 from agent.spool import Spool
 from tests.services import (
     agent_config,
-    child_pids,
     get_json,
+    indexer_pids,
     none_alive,
     run_collector,
     spool_depth,
@@ -84,7 +84,7 @@ def test_collector_killed_repeatedly_under_many_agents_loses_and_doubles_nothing
         for _ in range(KILLS):
             time.sleep(rng.uniform(1.5, 3))
             assert collector.proc is not None
-            indexers = child_pids(collector.proc.pid)
+            indexers = indexer_pids(collector.proc.pid)
             assert indexers, "the collector runs its index process"
             assert collector.stop(signal.SIGKILL) == -signal.SIGKILL
             # A loop left behind would index alongside the next collector's.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -15,6 +14,7 @@ from collector.store.db import MIGRATIONS, StoreError, open_store
 from collector.store.query import SeriesQuery, counter_rate, run_query
 from collector.store.rollup import Retention
 from collector.store.writer import Append, Writer
+from tests.services import alive, indexer_pids
 
 T0 = 1_800_000_000 - 1_800_000_000 % 3600  # an hour boundary
 
@@ -193,15 +193,15 @@ def test_a_killed_index_process_is_started_again_and_nothing_is_lost(tmp_path: P
     conn = sqlite3.connect(path)
     try:
         append(writer, [f"disk,site=s,host=h used=0i {T0}"])
-        (first,) = multiprocessing.active_children()
-        os.kill(first.pid or 0, signal.SIGKILL)
+        (first,) = indexer_pids(os.getpid())
+        os.kill(first, signal.SIGKILL)
         # Acknowledged while no loop runs: the next one reads them from ingest_log.
         for i in range(1, 4):
             append(writer, [f"disk,site=s,host=h used={i}i {T0 + 60 * i}"])
         assert q(conn) == [[T0 + 60 * i, float(i)] for i in range(4)]
-        (second,) = multiprocessing.active_children()
-        assert second.pid != first.pid
+        (second,) = indexer_pids(os.getpid())
+        assert second != first
     finally:
         writer.stop()
         conn.close()
-    assert multiprocessing.active_children() == []  # stopped with the writer
+    assert not alive(second)  # stopped with the writer

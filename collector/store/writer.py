@@ -12,13 +12,17 @@ loop starts from the watermark it committed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import dataclasses
 import itertools
+import json
 import logging
 import multiprocessing
+import os
 import queue
-import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +31,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from collector import LOG_FORMAT
 from collector.ingest.lineproto import HeadCache
 from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
@@ -191,20 +194,6 @@ def run_index_loop(
         loop.close()
 
 
-def _index_process(settings: IndexSettings, pipe: Connection) -> None:
-    """The index process's entry point."""
-    # Die with the collector, even when it is killed with SIGKILL: a loop left behind would
-    # index alongside the next collector's.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    libc.prctl(15, b"vigie-indexer")  # PR_SET_NAME: what ps and top show
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl-C reaches the whole group: the writer stops us
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    run_index_loop(settings, pipe)
-
-
 class Writer:
     """Owns the append connection and the index loop; everything that changes the store goes
     through it."""
@@ -236,7 +225,7 @@ class Writer:
         self._numbers = itertools.count()
         self._stopping = False
         self._woken = False  # an "appended" message is on its way, not yet answered
-        self._index: threading.Thread | multiprocessing.process.BaseProcess | None = None
+        self._index: threading.Thread | subprocess.Popen[bytes] | None = None
         self._pipe: Connection | None = None
         self._listener = threading.Thread(target=self._listen, name="index-progress", daemon=True)
         self.last_ingest = 0.0
@@ -251,24 +240,42 @@ class Writer:
         self._thread.start()
 
     def _start_index(self) -> None:
-        ours, theirs = multiprocessing.Pipe()
         if self._index_process:
-            context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-            index: threading.Thread | multiprocessing.process.BaseProcess = context.Process(
-                target=_index_process, args=(self._settings, theirs), name="vigie-indexer"
+            ours, theirs = socket.socketpair()
+            settings = self._settings
+            # A fresh interpreter, not a fork of this threaded one (nor multiprocessing's
+            # spawn, which adds a resource-tracker process of its own).
+            index: threading.Thread | subprocess.Popen[bytes] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "collector.store.index_process",
+                    str(theirs.fileno()),
+                    json.dumps(
+                        {
+                            "path": str(settings.path),
+                            "retention": dataclasses.asdict(settings.retention),
+                            "maintenance_every": settings.maintenance_every,
+                            "mirrored": settings.mirrored,
+                        }
+                    ),
+                    str(os.getpid()),
+                ],
+                pass_fds=[theirs.fileno()],
             )
-            index.start()
             theirs.close()  # the process holds its own copy: EOF reaches us when it ends
+            pipe = Connection(ours.detach())
         else:
+            pipe, theirs_end = multiprocessing.Pipe()
             index = threading.Thread(
                 target=run_index_loop,
-                args=(self._settings, theirs, self._clock),
+                args=(self._settings, theirs_end, self._clock),
                 name="store-indexer",
                 daemon=True,
             )
             index.start()
         with self._send_lock:
-            self._index, self._pipe, self._woken = index, ours, False
+            self._index, self._pipe, self._woken = index, pipe, False
         self._wake()
         for number in self._maintenance:
             self._send(("maintain", number))
@@ -298,10 +305,13 @@ class Writer:
             try:
                 message = self._pipe.recv()
             except (EOFError, OSError):
-                self._index.join()
+                if isinstance(self._index, threading.Thread):
+                    self._index.join()
+                    code: int | None = None
+                else:
+                    code = self._index.wait()
                 if self._stopping:
                     return
-                code = getattr(self._index, "exitcode", None)
                 log.error("the index loop stopped (exit code %s); starting it again", code)
                 time.sleep(1)
                 self._start_index()
