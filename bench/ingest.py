@@ -15,19 +15,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench.agent_footprint import rss_kib
 from bench.common import make_batches, post_all
 from tests.services import child_pids, get_json, run_collector, run_influxdb
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children (the collector's index process)."""
-    total = sum(rss_kib(child) for child in child_pids(pid))
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1])
-    return total
 
 
 def phases(
@@ -94,7 +86,7 @@ def main() -> None:
                 args.connections,
             )
             acked = time.perf_counter()
-            rss = rss_kib(collector.proc.pid)
+            rss = rss_kib([collector.proc.pid, *child_pids(collector.proc.pid)])  # + indexer
             reader = collector.token("", "", role="reader")
             get_json(  # answers once everything acknowledged is indexed (read-your-writes)
                 f"{collector.url}/api/v1/query?measurement=cpu&field=usage_idle"

@@ -200,7 +200,9 @@ def main() -> None:
             reader = repo.create_token("", "", "reader")
             repo.add_user("soak", hash_password(PASSWORD), "technician", int(time.time()))
             assert collector.proc is not None
-            proc = psutil.Process(collector.proc.pid)
+            # The service and its index process.
+            procs = [psutil.Process(collector.proc.pid)]
+            procs += procs[0].children()
             poller_dir = tmp / "poller"
             poller_dir.mkdir()
             poller = start_agent(
@@ -211,7 +213,8 @@ def main() -> None:
             fleet.start()
             session = web_session(collector.url, "soak")
             started = time.monotonic()
-            proc.cpu_percent()
+            for proc in procs:
+                proc.cpu_percent()
             probe = 0
             try:
                 while time.monotonic() - started < args.minutes * 60:
@@ -227,8 +230,8 @@ def main() -> None:
                     samples.append(
                         {
                             "minute": round((time.monotonic() - started) / 60, 1),
-                            "rss_mib": round(proc.memory_info().rss / 2**20, 1),
-                            "cpu_percent": proc.cpu_percent(),
+                            "rss_mib": round(sum(p.memory_info().rss for p in procs) / 2**20, 1),
+                            "cpu_percent": sum(p.cpu_percent() for p in procs),
                             "lines_per_s": round(lines / 30),
                             "write_p99_ms": round(
                                 1000 * sorted(latencies)[int(0.99 * (len(latencies) - 1))], 1
