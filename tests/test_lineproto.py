@@ -53,6 +53,9 @@ def test_every_formatted_point_parses_back_unchanged(
     for key, value in fields.items():
         got = parsed.fields[key]
         assert got == value and type(got) is type(value)
+    # The ingest path's rows say the same; twice, the second one from the head cache.
+    text = f"{line}\n{line}\n"
+    same_values(decoded(parse_rows(text, "s", 9, HeadCache())), rows_as_parse_lines_has_them(text))
 
 
 @given(st.text(max_size=200))
@@ -284,21 +287,6 @@ def test_rows_are_what_parse_lines_gives(lines: list[str]) -> None:
         assert raised.value.lineno == err.lineno  # the first bad line, as parse_lines says
         return
     same_values(decoded(parse_rows(text, "s", 9, HeadCache())), expected)
-
-
-@given(
-    measurement=names,
-    tags=st.dictionaries(names, names, max_size=4),
-    fields=st.dictionaries(names, values, min_size=1, max_size=4),
-    time=st.integers(0, 2**40),
-)
-def test_rows_of_formatted_points_are_what_parse_lines_gives(
-    measurement: str, tags: dict[str, str], fields: dict[str, object], time: int
-) -> None:
-    line = format_point(Point(measurement, tags, fields, time))  # type: ignore[arg-type]
-    assert line is not None
-    text = f"{line}\n{line}\n"  # twice: the second one comes from the head cache
-    same_values(decoded(parse_rows(text, "s", 9, HeadCache())), rows_as_parse_lines_has_them(text))
 
 
 def test_equal_series_written_two_ways_have_one_key() -> None:

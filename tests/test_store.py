@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from collector.ingest.lineproto import parse_rows
+from collector.ingest.write import with_identity
 from collector.store.db import MIGRATIONS, StoreError, open_store
+from collector.store.indexer import Indexer
 from collector.store.query import SeriesQuery, counter_rate, run_query
-from collector.store.rollup import Retention
+from collector.store.rollup import Retention, roll_up, rolled_until, rolling_until
 from collector.store.writer import Append, Writer
 from tests.services import alive, indexer_pids
 
@@ -205,3 +208,37 @@ def test_a_killed_index_process_is_started_again_and_nothing_is_lost(tmp_path: P
         writer.stop()
         conn.close()
     assert not alive(second)  # stopped with the writer
+
+
+def test_rollups_go_a_slice_of_series_at_a_time_and_miss_no_late_point(tmp_path: Path) -> None:
+    conn = open_store(tmp_path / "collector.db")
+    indexer = Indexer(conn)
+
+    def index(lines: list[str]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        indexer.index(with_identity(parse_rows("\n".join(lines), "s", 0), "s", "h"))
+        conn.execute("COMMIT")
+
+    def step() -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        more = roll_up(conn, T0 + 3600, series_per_step=2)  # ids 0 and 1: h0
+        conn.execute("COMMIT")
+        indexer.rolled_until = rolling_until(conn)
+        return more
+
+    index([f"disk,site=s,host=h{n} used={i}i {T0 + 60 * i}" for n in range(3) for i in range(5)])
+    assert step()  # the first series of the window only: the window is not done
+    assert conn.execute("SELECT count(*) FROM rollup WHERE res = 300").fetchone()[0] == 1
+    assert rolled_until(conn) == 0 < indexer.rolled_until
+    # A late point for the series already rolled up: its bucket is marked dirty and redone.
+    index([f"disk,site=s,host=h0 used=1000i {T0 + 30}"])
+    while step():
+        pass
+    buckets = conn.execute(
+        "SELECT x.host, r.count, r.max FROM rollup r JOIN series x ON x.id = r.series_id "
+        "WHERE r.res = 300 AND r.bucket = ? ORDER BY x.host",
+        (T0,),
+    ).fetchall()
+    assert buckets == [("h0", 6, 1000.0), ("h1", 5, 4.0), ("h2", 5, 4.0)]
+    assert rolled_until(conn) == rolling_until(conn) > T0
+    conn.close()

@@ -9,7 +9,7 @@ import sqlite3
 from collector.ingest.lineproto import Head, HeadCache, LineError, encode_fields, parse_rows
 from collector.ingest.write import Identified, with_identity
 from collector.store.db import read_mark, write_mark
-from collector.store.rollup import FIVE_MINUTES, rolled_until
+from collector.store.rollup import FIVE_MINUTES, rolling_until
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Indexer:
         # Head.key -> series id: the key strings are the parser's cached objects, and a string
         # keeps its hash, where a tuple of tags would be hashed again on every lookup.
         self._series: dict[str, int] = {}
-        self.rolled_until = rolled_until(conn)
+        self.rolled_until = rolling_until(conn)  # points before it are late
         # Series indexed since the alert engine last looked (committed), and in this transaction.
         self.touched: set[int] = set()
         self._touching: set[int] = set()

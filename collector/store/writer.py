@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
 import queue
@@ -34,7 +35,7 @@ from pathlib import Path
 from collector.ingest.lineproto import HeadCache
 from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
-from collector.store.rollup import Retention, enforce_retention, roll_up, rolled_until
+from collector.store.rollup import Retention, enforce_retention, roll_up, rolling_until
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,10 @@ class IndexLoop:
         mark = self._indexer.watermark()
         self._pipe.send(("indexed", mark, set()))
         stopping = False
+        behind = False  # rollups not caught up
         maintenance: list[int] = []
         while True:
-            wait = 0.0 if mark < target or stopping else 0.5
+            wait = 0.0 if mark < target or stopping or behind else 0.5
             woken = False
             while self._pipe.poll(wait):
                 wait = 0.0
@@ -117,8 +119,9 @@ class IndexLoop:
             elif stopping:
                 return
             elapsed = time.monotonic() - self._last_maintenance
-            if maintenance or elapsed >= self._settings.maintenance_every:
-                self.maintain()
+            if maintenance or behind or elapsed >= self._settings.maintenance_every:
+                # Asked for (tests, tools): all of it; otherwise a second at a time.
+                behind = self.maintain(math.inf if maintenance else 1.0)
                 for number in maintenance:
                     self._pipe.send(("maintained", number))
                 maintenance = []
@@ -136,32 +139,42 @@ class IndexLoop:
         self._pipe.send(("indexed", mark, touched))
         return mark
 
-    def maintain(self) -> None:
-        """Roll up closed windows (looping while behind); once a day, enforce retention and
-        forget idempotency keys older than any agent could replay."""
+    def maintain(self, budget: float = math.inf) -> bool:
+        """Roll up closed windows, one slice of series per transaction, for up to `budget`
+        seconds; once a day, enforce retention and forget idempotency keys older than any agent
+        could replay. Returns whether rollups are still behind (the loop comes back to them
+        between chunks of indexing)."""
         now = int(self._clock())
         self._last_maintenance = time.monotonic()
+        deadline = self._last_maintenance + budget
+        behind = False
         try:
             while True:
                 self._conn.execute("BEGIN IMMEDIATE")
-                done = roll_up(self._conn, now)
+                more = roll_up(self._conn, now)
                 self._conn.execute("COMMIT")
-                self._indexer.rolled_until = rolled_until(self._conn)
-                if not done:
+                self._indexer.rolled_until = rolling_until(self._conn)
+                if not more:
+                    break
+                if time.monotonic() >= deadline:
+                    behind = True
                     break
             if now - self._last_retention >= 86400:
-                self._conn.execute("BEGIN IMMEDIATE")
-                enforce_retention(self._conn, now, self._settings.retention)
+                after: int | None = 0
+                while after is not None:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    after = enforce_retention(self._conn, now, self._settings.retention, after)
+                    self._conn.execute("COMMIT")
                 self._conn.execute(
                     "DELETE FROM batch_key WHERE received < ?", (now - BATCH_KEY_DAYS * 86400,)
                 )
-                self._conn.execute("COMMIT")
                 self._last_retention = now
             self._prune_log(now)
         except sqlite3.Error as err:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             log.error("store maintenance failed, will retry: %s", err)
+        return behind
 
     def _prune_log(self, now: int) -> None:
         """Drop ingest_log rows that are indexed (and mirrored), after an hour kept for
