@@ -14,6 +14,7 @@ from collector.ingest.lineproto import (
     LineError,
     ParsedPoint,
     Row,
+    Tags,
     make_head,
     parse_line,
     parse_rows,
@@ -99,9 +100,7 @@ def _check_strings(point: ParsedPoint, limits: Limits) -> None:
             )
 
 
-def _with_site_and_host(
-    tags: tuple[tuple[str, str], ...], site: str, host: str
-) -> tuple[tuple[str, str], ...]:
+def _with_site_and_host(tags: Tags, site: str, host: str) -> Tags:
     named = dict(tags)
     named.setdefault("site", site)
     named.setdefault("host", host)
@@ -111,6 +110,9 @@ def _with_site_and_host(
 def identified(point: ParsedPoint, site: str, host: str) -> ParsedPoint:
     """The point with the `site` and `host` tags it leaves out set to `site` and `host`
     (Telegraf-style clients send neither: they are the token's)."""
+    names = {name for name, _ in point.tags}
+    if "site" in names and "host" in names:
+        return point  # what agents send: nothing to copy
     return point._replace(tags=_with_site_and_host(point.tags, site, host))
 
 
