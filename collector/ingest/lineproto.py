@@ -3,9 +3,11 @@
 Measurement: `\\,` and `\\ ` are escapes. Tag keys, tag values and field keys: `\\,`, `\\=` and
 `\\ `. String field values: `\\"` and `\\\\`. A backslash before any other character is literal.
 `\\\\` in names and tags decodes to one backslash (InfluxDB 2.x behaviour), which is what
-agent.lineproto writes. Lines with no backslash and no quote take a fast path, and the parsed
-measurement and tags of such a line are remembered (`HeadCache`): an agent sends the same series
-every minute, so most lines of a steady fleet skip tag parsing altogether.
+agent.lineproto writes. `parse_lines` gives points with their fields decoded (the mirror's
+view); `parse_rows` gives what the store takes, and turns a body of simple lines (what agents
+send) into rows in a few C-level passes. The series head of each unescaped line is remembered
+(`HeadCache`): an agent sends the same series every minute, so most lines of a steady fleet
+skip tag parsing altogether.
 """
 
 from __future__ import annotations
@@ -262,9 +264,10 @@ class HeadCache:
     """Parsed measurement+tags sections by their text. Bounded: once full it keeps what it has
     (a fleet with more series than the bound still gets its first series cached; emptying and
     refilling would cost memory for no hits) and starts afresh once a day, so the series of
-    machines that are gone do not hold their places for ever. Tag strings are interned and the
-    key is the cached text itself: the indexer's series cache keys on these same objects, and
-    every series of a host shares its site and host strings."""
+    machines that are gone do not hold their places for ever. A head's key is the cached text
+    itself when its tags are in order, so the indexer's series cache keys on the same string
+    objects; site and host are interned, shared by every series of a host. Lists of field keys
+    are remembered the same way (`repeats_a_key`)."""
 
     def __init__(
         self, max_entries: int = 250_000, clock: Callable[[], float] = time.monotonic
@@ -276,7 +279,7 @@ class HeadCache:
         self._since = clock()
 
     def parse(self, text: str) -> Head:
-        """The measurement and tags of an unescaped head section (`cpu,host=a,site=b`)."""
+        """The Head of an unescaped head section (`cpu,host=a,site=b`)."""
         head = self._heads.get(text)
         if head is not None:
             return head

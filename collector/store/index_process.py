@@ -7,16 +7,13 @@ as JSON; runs the IndexLoop until told to stop or until the collector is gone.
 from __future__ import annotations
 
 import ctypes
-import json
 import logging
 import os
 import signal
 import sys
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 from collector import LOG_FORMAT
-from collector.store.rollup import Retention
 from collector.store.writer import IndexSettings, run_index_loop
 
 PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
@@ -35,11 +32,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    fd, raw = int(argv[0]), json.loads(argv[1])
-    settings = IndexSettings(
-        Path(raw["path"]), Retention(**raw["retention"]), raw["maintenance_every"], raw["mirrored"]
-    )
-    run_index_loop(settings, Connection(fd))
+    run_index_loop(IndexSettings.from_json(argv[1]), Connection(int(argv[0])))
 
 
 if __name__ == "__main__":

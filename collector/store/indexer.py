@@ -84,7 +84,7 @@ class Indexer:
             [(site, host, ts) for (site, host), ts in batch.hosts.items()],
         )
 
-    def index_log(self, upto: int | None = None, limit: int = 50) -> int:
+    def index_log(self, limit: int = 50) -> int:
         """Index the next appended requests after the watermark; returns how many were done."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -92,8 +92,8 @@ class Indexer:
             # the old one still finishes) can then never index the same requests too.
             rows = self._conn.execute(
                 "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
-                "WHERE id > ? AND (? IS NULL OR id <= ?) ORDER BY id LIMIT ?",
-                (self.watermark(), upto, upto, limit),
+                "WHERE id > ? ORDER BY id LIMIT ?",
+                (self.watermark(), limit),
             ).fetchall()
             if not rows:
                 self._conn.execute("ROLLBACK")

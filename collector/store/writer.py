@@ -65,6 +65,28 @@ class IndexSettings:
     maintenance_every: float
     mirrored: bool  # keep ingest_log rows until InfluxDB has them too
 
+    def to_json(self) -> str:
+        """These settings as the index process's command line carries them."""
+        return json.dumps(
+            {
+                "path": str(self.path),
+                "retention": dataclasses.asdict(self.retention),
+                "maintenance_every": self.maintenance_every,
+                "mirrored": self.mirrored,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> IndexSettings:
+        """The settings `to_json` wrote."""
+        raw = json.loads(text)
+        return cls(
+            Path(raw["path"]),
+            Retention(**raw["retention"]),
+            raw["maintenance_every"],
+            raw["mirrored"],
+        )
+
 
 class IndexLoop:
     """Indexes what was appended, in order, and maintains the store (rollups, retention,
@@ -255,7 +277,6 @@ class Writer:
     def _start_index(self) -> None:
         if self._index_process:
             ours, theirs = socket.socketpair()
-            settings = self._settings
             # A fresh interpreter, not a fork of this threaded one (nor multiprocessing's
             # spawn, which adds a resource-tracker process of its own).
             index: threading.Thread | subprocess.Popen[bytes] = subprocess.Popen(
@@ -264,14 +285,7 @@ class Writer:
                     "-m",
                     "collector.store.index_process",
                     str(theirs.fileno()),
-                    json.dumps(
-                        {
-                            "path": str(settings.path),
-                            "retention": dataclasses.asdict(settings.retention),
-                            "maintenance_every": settings.maintenance_every,
-                            "mirrored": settings.mirrored,
-                        }
-                    ),
+                    self._settings.to_json(),
                     str(os.getpid()),
                 ],
                 pass_fds=[theirs.fileno()],
