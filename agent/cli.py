@@ -10,13 +10,18 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType, ModuleType
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import DEFAULT_CONFIG, AgentConfig, load_agent_config
 from agent.tomlconfig import ConfigError
 
+if TYPE_CHECKING:
+    from agent.service import AgentService
+
 EXIT_CONFIG = 2
 EXIT_MISSING_DEPENDENCY = 3
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _psutil() -> ModuleType:
@@ -37,14 +42,20 @@ def _config(path: Path | None, required: bool) -> AgentConfig:
     return load_agent_config(path or DEFAULT_CONFIG)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _agent_service(config: AgentConfig) -> AgentService | None:
     from agent.service import AgentService, inventory_in_child
 
-    config = _config(args.config, required=True)
     try:
-        service = AgentService(config, _psutil(), inventory=inventory_in_child(config))
+        return AgentService(config, _psutil(), inventory=inventory_in_child(config))
     except (OSError, ValueError) as err:
         sys.stderr.write(f"vigie-agent: cannot start: {err}\n")
+        logging.getLogger("agent").error("cannot start: %s", err)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    service = _agent_service(_config(args.config, required=True))
+    if service is None:
         return 1
     stop = threading.Event()
 
@@ -56,6 +67,55 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     service.run(stop)
     return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    from agent import winservice
+
+    try:
+        if args.action == "status":
+            print(winservice.status())
+        elif args.action == "uninstall":
+            print(winservice.uninstall())
+        elif args.action == "install":
+            config = _config(args.config, required=True)  # a broken file fails here, not at boot
+            assert config.source is not None
+            print(winservice.install(service_command(config.source)))
+        else:
+            _serve(_config(args.config, required=True))
+    except winservice.ServiceError as err:
+        sys.stderr.write(f"vigie-agent: service {args.action}: {err.strerror or err}\n")
+        return 1
+    return 0
+
+
+def service_command(config: Path) -> str:
+    """The command line the Service Control Manager runs (paths quoted: Program Files)."""
+    return f'"{sys.executable}" -m agent.cli service run --config "{config.resolve()}"'
+
+
+def _serve(config: AgentConfig) -> None:
+    """Under the SCM: log to a rotating file beside the config, run until told to stop."""
+    from logging.handlers import RotatingFileHandler
+
+    from agent import winservice
+
+    assert config.source is not None
+    logs = config.source.parent / "logs"
+    logs.mkdir(exist_ok=True)
+    handler = RotatingFileHandler(
+        logs / "vigie-agent.log", maxBytes=1 << 20, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+
+    def main(stop: threading.Event) -> None:
+        service = _agent_service(config)
+        if service is None:
+            raise RuntimeError("the agent could not start (see the line above)")
+        service.run(stop)
+
+    winservice.serve(main)
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -71,14 +131,33 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_utf8(text: str) -> None:
+    """UTF-8 whatever the console's code page: Windows writes a redirected stdout in its ANSI
+    code page (cp1252), which loses every character outside it and fails on some."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode() + b"\n")
+    sys.stdout.buffer.flush()
+
+
 def _inventory(args: argparse.Namespace) -> int:
     import json
 
     from agent.service import current_inventory
 
     config = _config(args.config, required=False)
-    document = current_inventory(config, _psutil(), int(time.time()))
-    print(json.dumps(document, ensure_ascii=False, indent=2))
+    if args.output is None:
+        document = current_inventory(config, _psutil(), int(time.time()))
+        _print_utf8(json.dumps(document, ensure_ascii=False, indent=2))
+        return 0
+    # For the agent service: the document in a file, the reason of a failure beside it.
+    try:
+        document = current_inventory(config, _psutil(), int(time.time()))
+    except Exception as err:  # reported to the service, which logs it and carries on
+        args.output.with_suffix(".err").write_text(f"{type(err).__name__}: {err}", "utf-8")
+        raise
+    partial = args.output.with_suffix(".part")
+    partial.write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    partial.replace(args.output)
     return 0
 
 
@@ -158,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect.set_defaults(handler=_collect)
     inventory = commands.add_parser("inventory", help="this host's inventory, GLPI JSON on stdout")
     inventory.add_argument("--config", type=Path)
+    inventory.add_argument("--output", type=Path, help="write the document to this file")
     inventory.set_defaults(handler=_inventory)
     enroll = commands.add_parser("enroll", help="trade a one-time code for this agent's token")
     enroll.add_argument("--config", type=Path, required=True)
@@ -170,6 +250,15 @@ def build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--device", help="only this device (its name in the config)")
     poll.add_argument("--inventory", action="store_true", help="print GLPI inventories instead")
     poll.set_defaults(handler=_poll)
+    service = commands.add_parser("service", help="the Windows service (Service Control Manager)")
+    service.add_argument(
+        "action",
+        choices=("install", "uninstall", "status", "run"),
+        help="install (or update) and configure restart on failure, uninstall (stops it "
+        "first), status, or run (what the Service Control Manager starts)",
+    )
+    service.add_argument("--config", type=Path, help="agent.toml (install and run)")
+    service.set_defaults(handler=_service)
     return parser
 
 
@@ -178,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_LOG_FORMAT,
         stream=sys.stderr,
     )
     try:

@@ -8,10 +8,12 @@ import queue
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.collectors.base import Collector
@@ -53,8 +55,7 @@ def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
 
 def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, Any]:
     """This host's GLPI inventory document."""
-    from agent.inventory.linux import machine_id
-    from agent.inventory.reader import platform_reader
+    from agent.inventory.reader import machine_id, platform_reader
 
     deviceid = f"{config.host}-{machine_id()[:12]}"
     logdate = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -65,17 +66,30 @@ def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, A
 
 
 def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySource:
-    """The inventory read by a short-lived `vigie-agent inventory` process: reading the
-    package list and DMI allocates several MiB that a long-running agent would keep."""
+    """The inventory read by a short-lived `vigie-agent inventory --output FILE` process:
+    reading the package list and DMI allocates several MiB that a long-running agent would
+    keep. The document comes back in a file, not a pipe, and the wait is for the process to
+    exit: on Windows a process the child starts (WMI's host, the desktop) may inherit its
+    pipes and keep them open long after the child is gone."""
 
     def read(now: int) -> dict[str, Any]:
-        command = [sys.executable, "-m", "agent.cli", "inventory"]
-        if config.source is not None:
-            command += ["--config", str(config.source)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"inventory process failed: {done.stderr.strip()[-500:]}")
-        document: dict[str, Any] = json.loads(done.stdout)
+        with tempfile.TemporaryDirectory(prefix="vigie-inventory-") as folder:
+            output = Path(folder) / "inventory.json"
+            command = [sys.executable, "-m", "agent.cli", "inventory", "--output", str(output)]
+            if config.source is not None:
+                command += ["--config", str(config.source)]
+            done = subprocess.run(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=timeout,
+            )
+            failure = output.with_suffix(".err")
+            if done.returncode != 0 or not output.exists():
+                reason = failure.read_text("utf-8")[-500:] if failure.exists() else "no output"
+                raise RuntimeError(f"inventory process failed ({done.returncode}): {reason}")
+            document: dict[str, Any] = json.loads(output.read_text("utf-8"))
         return document
 
     return read
@@ -226,16 +240,17 @@ class AgentService:
             # Checked hourly, sent only when it changed or once per inventory_interval.
             (min(3600, self.config.inventory_interval), self.inventory_cycle),
         )
-        scheduler = schedule.Scheduler()
-        for every, job in jobs:
-            scheduler.every(every).seconds.do(_guarded(job))
-            _guarded(job)()
         # Sending has its own thread: a collector that answers slowly (or a half-open link
-        # waiting for its timeout) must not delay collection.
+        # waiting for its timeout) must not delay collection, nor a slow first inventory
+        # delay sending.
         sending = threading.Thread(
             target=self._send_loop, args=(stop, min(5, self.config.interval)), name="sender"
         )
         sending.start()
+        scheduler = schedule.Scheduler()
+        for every, job in jobs:
+            scheduler.every(every).seconds.do(_guarded(job))
+            _guarded(job)()
         while not stop.is_set():
             scheduler.run_pending()
             idle = scheduler.idle_seconds

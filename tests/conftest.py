@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import services
+from tests import services, wine
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +49,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Brows
     """Headless Chromium."""
     with services.run_browser(tmp_path_factory.mktemp("chromium")) as chromium:
         yield chromium
+
+
+@pytest.fixture(scope="session")
+def windows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wine.Windows]:
+    """python.org's Windows CPython 3.11 under Wine, the source tree on S:."""
+    with wine.run_windows(tmp_path_factory.mktemp("wine")) as prefix:
+        yield prefix

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.lineproto import Point
 
@@ -34,6 +34,13 @@ class LogOnce:
     def recovered(self, key: str) -> None:
         """Forget a failure so that a later one is logged again."""
         self._seen.discard(key)
+
+
+def reading_errors(psutil: Any) -> tuple[type[Exception], ...]:
+    """What one psutil reading may raise: OSError, psutil.Error (access denied, vanished) and
+    RuntimeError, which Windows raises when its performance counters are disabled or broken
+    ("PdhAddEnglishCounterW failed": load average, swap, disk I/O)."""
+    return (OSError, RuntimeError, psutil.Error)
 
 
 def percent(part: float, whole: float) -> float:

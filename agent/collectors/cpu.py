@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent.collectors.base import LogOnce
+from agent.collectors.base import LogOnce, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class CpuCollector:
         self._window = window
         self._previous: Any = None
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """One `cpu` point tagged cpu=cpu-total."""
@@ -50,7 +51,7 @@ class CpuCollector:
                 self._previous = self._psutil.cpu_times()
                 self._sleep(self._window)
             current = self._psutil.cpu_times()
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("cpu_times", "cannot read CPU times: %s", err)
             return []
         before, self._previous = self._previous, current

@@ -7,7 +7,7 @@ import os
 import re
 from typing import Any
 
-from agent.collectors.base import LogOnce, percent
+from agent.collectors.base import LogOnce, percent, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,19 @@ _OPTIONAL_IO = {
     "read_merged_count": "merged_reads",
     "write_merged_count": "merged_writes",
 }
+# psutil's Windows drive types that hold no local data: a CD-ROM, a network share, a USB stick.
+NOT_FIXED = frozenset({"cdrom", "remote", "removable", "ramdisk"})
 _DRIVE = re.compile(r"^([A-Za-z]:)\\?$")
+
+
+def is_local_filesystem(part: Any) -> bool:
+    """Whether a psutil partition is a local disk worth reporting: a real filesystem, and on
+    Windows a fixed drive (not a CD-ROM, a mapped network share or a removable stick)."""
+    return (
+        bool(part.fstype)
+        and part.fstype not in PSEUDO_FS
+        and not NOT_FIXED & set(part.opts.split(","))
+    )
 
 
 def clean_mountpoint(path: str) -> str:
@@ -43,25 +55,26 @@ class DiskCollector:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """One `disk` point per filesystem."""
         ps = self._psutil
         try:
             partitions = ps.disk_partitions(all=False)
-        except (OSError, ps.Error) as err:
+        except self._errors as err:
             self._log.warn("partitions", "cannot list filesystems: %s", err)
             return []
         points = []
         seen: set[str] = set()
         for part in partitions:
-            if part.fstype in PSEUDO_FS or not part.fstype or part.device in seen:
+            if not is_local_filesystem(part) or part.device in seen:
                 continue
             # Bind mounts show one device several times: report its first mount point only.
             seen.add(part.device)
             try:
                 usage = ps.disk_usage(part.mountpoint)
-            except (OSError, ps.Error) as err:
+            except self._errors as err:
                 self._log.warn(
                     f"usage:{part.mountpoint}", "cannot read %s: %s", part.mountpoint, err
                 )
@@ -103,12 +116,13 @@ class DiskIOCollector:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """One `diskio` point per physical disk or partition (loop and RAM disks left out)."""
         try:
             counters = self._psutil.disk_io_counters(perdisk=True) or {}
-        except (OSError, self._psutil.Error, RuntimeError) as err:
+        except self._errors as err:
             self._log.warn("diskio", "cannot read disk I/O counters: %s", err)
             return []
         points = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.collectors.base import LogOnce, percent
+from agent.collectors.base import LogOnce, percent, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -30,13 +30,14 @@ class MemoryCollector:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """A `mem` point and a `swap` point."""
         points: list[Point] = []
         try:
             vm = self._psutil.virtual_memory()
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("mem", "cannot read memory: %s", err)
         else:
             fields: dict[str, int | float] = {
@@ -53,7 +54,7 @@ class MemoryCollector:
             points.append(Point("mem", {}, fields, now))
         try:
             sw = self._psutil.swap_memory()
-        except (OSError, self._psutil.Error, RuntimeError) as err:
+        except self._errors as err:
             # psutil raises RuntimeError on Windows when the pagefile cannot be read.
             self._log.warn("swap", "cannot read swap: %s", err)
         else:

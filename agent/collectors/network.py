@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.collectors.base import LogOnce
+from agent.collectors.base import LogOnce, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,13 @@ class NetCollector:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """One `net` point per interface."""
         try:
             counters = self._psutil.net_io_counters(pernic=True)
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("net", "cannot read network counters: %s", err)
             return []
         return [

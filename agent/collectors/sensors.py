@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent.collectors.base import LogOnce, percent
+from agent.collectors.base import LogOnce, percent, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class SensorsCollector:
         self._psutil = psutil
         self._power = sys_root / "class" / "power_supply"
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
 
     def collect(self, now: int) -> list[Point]:
         """`temp` and `fan` points per sensor, one `battery` point per battery."""
@@ -39,7 +40,7 @@ class SensorsCollector:
             return []
         try:
             chips = reader()
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("temp", "cannot read temperatures: %s", err)
             return []
         return [
@@ -57,7 +58,7 @@ class SensorsCollector:
             return []
         try:
             chips = reader()
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("fan", "cannot read fans: %s", err)
             return []
         return [
@@ -70,7 +71,7 @@ class SensorsCollector:
         reader = getattr(self._psutil, "sensors_battery", None)
         try:
             battery = reader() if reader else None
-        except (OSError, self._psutil.Error) as err:
+        except self._errors as err:
             self._log.warn("battery", "cannot read the battery: %s", err)
             return []
         if battery is None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.collectors.base import LogOnce
+from agent.collectors.base import LogOnce, reading_errors
 from agent.lineproto import Point
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,9 @@ class SystemCollector:
     def __init__(self, psutil: Any) -> None:
         self._psutil = psutil
         self._log = LogOnce(log)
+        self._errors = reading_errors(psutil)
+        # psutil without getloadavg (older than 5.6.2) raises AttributeError.
+        self._load_errors: tuple[type[Exception], ...] = (*self._errors, AttributeError)
 
     def collect(self, now: int) -> list[Point]:
         """A `system` point and a `kernel` point."""
@@ -28,7 +31,7 @@ class SystemCollector:
         fields: dict[str, int | float] = {"n_cpus": int(ps.cpu_count() or 0)}
         try:
             boot = int(ps.boot_time())
-        except (OSError, ps.Error) as err:
+        except self._errors as err:
             self._log.warn("boot", "cannot read boot time: %s", err)
             boot = 0
         if boot:
@@ -36,11 +39,11 @@ class SystemCollector:
         try:
             load1, load5, load15 = ps.getloadavg()
             fields.update(load1=round(load1, 2), load5=round(load5, 2), load15=round(load15, 2))
-        except (OSError, AttributeError) as err:
+        except self._load_errors as err:
             self._log.warn("load", "cannot read load average: %s", err)
         try:
             fields["n_users"] = len({u.name for u in ps.users()})
-        except (OSError, ps.Error) as err:
+        except self._errors as err:
             self._log.warn("users", "cannot read logged-in users: %s", err)
         points = [Point("system", {}, fields, now)]
         kernel: dict[str, int] = {"boot_time": boot} if boot else {}
@@ -49,7 +52,7 @@ class SystemCollector:
             kernel.update(
                 context_switches=int(stats.ctx_switches), interrupts=int(stats.interrupts)
             )
-        except (OSError, ps.Error) as err:
+        except self._errors as err:
             self._log.warn("cpu_stats", "cannot read CPU statistics: %s", err)
         if kernel:
             points.append(Point("kernel", {}, kernel, now))
@@ -67,6 +70,11 @@ class ProcessesCollector:
         self._proc = proc_root
         self._linux = (proc_root / "stat").exists()
         self._log = LogOnce(log)
+        self._count_errors: tuple[type[Exception], ...] = (
+            *reading_errors(psutil),
+            ValueError,
+            IndexError,
+        )
 
     def collect(self, now: int) -> list[Point]:
         """One `processes` point."""
@@ -84,6 +92,6 @@ class ProcessesCollector:
                 fields["total_threads"] = int(entities.split("/")[1])
             else:
                 fields["total"] = len(self._psutil.pids())
-        except (OSError, ValueError, IndexError) as err:
+        except self._count_errors as err:
             self._log.warn("processes", "cannot count processes: %s", err)
         return [Point("processes", {}, fields, now)] if fields else []

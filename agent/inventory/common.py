@@ -10,6 +10,16 @@ from typing import Any
 from agent.collectors.disks import clean_mountpoint
 
 
+def _port_type(name: str) -> str:
+    """GLPI's port type from an interface name (Linux: lo, wlan0; Windows: Wi-Fi, WLAN)."""
+    lowered = name.lower()
+    if lowered == "lo" or lowered.startswith("loopback"):
+        return "loopback"
+    if lowered.startswith("wl") or "wi-fi" in lowered or "wireless" in lowered:
+        return "wifi"
+    return "ethernet"
+
+
 class PsutilParts:
     """Drives and network interfaces, shared by the Linux and Windows readers."""
 
@@ -44,11 +54,9 @@ class PsutilParts:
             mac = next((a.address for a in addrs if a.family == self._ps.AF_LINK), "")
             base: dict[str, Any] = {
                 "description": name,
-                "mac": mac.lower(),
+                "mac": mac.lower().replace("-", ":"),  # Windows writes 02-FC-…
                 "status": "up" if name in stats and stats[name].isup else "down",
-                "type": "loopback"
-                if name == "lo"
-                else ("wifi" if name.startswith("wl") else "ethernet"),
+                "type": _port_type(name),
                 "virtualdev": not (self._sysnet / name / "device").exists()
                 if self._sysnet
                 else False,

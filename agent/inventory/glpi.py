@@ -71,7 +71,8 @@ def build_inventory(reader: PlatformReader, deviceid: str, logdate: str) -> dict
         method: Callable[[], Any] = getattr(reader, section)
         try:
             value = clean(method())
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            # RuntimeError: psutil on a Windows whose performance counters are disabled.
             log.warning("inventory: cannot read %s: %s", section, err)
             continue
         if value:

@@ -5,7 +5,6 @@ Every path hangs off an injected root so tests can feed a recorded tree.
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import socket
@@ -318,5 +317,5 @@ def machine_id(root: Path = Path("/")) -> str:
     return (
         _read(root / "etc/machine-id")
         or _read(root / "var/lib/dbus/machine-id")
-        or os.uname().nodename
+        or socket.gethostname()
     )
