@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -156,11 +157,23 @@ def enroll(link: CollectorLink, code: str, host: str, token_file: Path) -> dict[
         raise ValueError(f"the collector refused the code (HTTP {status}): {detail}")
     answer = json.loads(answer_body)
     token_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = token_file.with_name(token_file.name + ".new")
-    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-        out.write(answer["token"] + "\n")
-    os.replace(partial, token_file)
+    write_secret(token_file, answer["token"] + "\n")
     return {k: str(v) for k, v in answer.items() if k != "token"}
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Replace `path` atomically by `text`, readable by root only (mode 0600) or, on Windows,
+    by SYSTEM and Administrators only."""
+    partial = path.with_name(path.name + ".new")
+    if sys.platform == "win32":
+        from agent.winacl import private_file
+
+        fd = private_file(partial)
+    else:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)
 
 
 class Sender:

@@ -10,11 +10,12 @@ agent has written what it held and closed its spool.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from ctypes import wintypes
 from typing import Any
 
@@ -40,6 +41,7 @@ _CONTROL_STOP, _CONTROL_SHUTDOWN = 1, 5
 _ACCEPT_STOP_SHUTDOWN = 1 | 4
 _RESTART = 1
 _ERR_EXISTS, _ERR_MISSING, _ERR_NOT_ACTIVE, _ERR_NOT_FROM_SCM = 1073, 1060, 1062, 1063
+_ERR_RUNNING = 1056
 _STOP_WAIT_HINT_MS = 60_000  # the agent writes held batches and closes its spool
 
 
@@ -209,53 +211,77 @@ def _query(api: _Api, service: int) -> _Status:
     return status
 
 
-def uninstall(wait: float = 60.0) -> str:
-    """Stop the service (waiting for the agent to close its spool), then delete it."""
+@contextlib.contextmanager
+def _installed() -> Iterator[tuple[_Api, int] | None]:
+    """The SCM's API and the service's handle, or None when it is not installed."""
     api = _Api()
     manager = _manager(api)
     try:
         try:
             service = _service(api, manager)
         except ServiceError as err:
-            if err.errno == _ERR_MISSING:
-                return f"service {SERVICE_NAME} is not installed: nothing to remove"
-            raise
+            if err.errno != _ERR_MISSING:
+                raise
+            yield None
+            return
         try:
-            status = _Status()
-            handle = wintypes.HANDLE(service)
-            if api.dll.ControlService(handle, _CONTROL_STOP, ctypes.byref(status)):
-                deadline = time.monotonic() + wait
-                while _query(api, service).dwCurrentState != _STOPPED:
-                    if time.monotonic() > deadline:
-                        raise ServiceError(f"the service did not stop within {wait:.0f} s")
-                    time.sleep(0.5)
-            elif api.last_error() != _ERR_NOT_ACTIVE:
-                api.check(0, "cannot stop the service")
-            api.check(api.dll.DeleteService(wintypes.HANDLE(service)), "cannot delete the service")
+            yield api, service
         finally:
             api.dll.CloseServiceHandle(wintypes.HANDLE(service))
     finally:
         api.dll.CloseServiceHandle(wintypes.HANDLE(manager))
+
+
+def _stop(api: _Api, service: int, wait: float) -> None:
+    status = _Status()
+    if api.dll.ControlService(wintypes.HANDLE(service), _CONTROL_STOP, ctypes.byref(status)):
+        deadline = time.monotonic() + wait
+        while _query(api, service).dwCurrentState != _STOPPED:
+            if time.monotonic() > deadline:
+                raise ServiceError(f"the service did not stop within {wait:.0f} s")
+            time.sleep(0.5)
+    elif api.last_error() != _ERR_NOT_ACTIVE:
+        api.check(0, "cannot stop the service")
+
+
+def start() -> str:
+    """Start the installed service (a running one is left as it is)."""
+    with _installed() as found:
+        if found is None:
+            raise ServiceError(_ERR_MISSING, f"the {SERVICE_NAME} service is not installed")
+        api, service = found
+        started = api.dll.StartServiceW(wintypes.HANDLE(service), 0, None)
+        if not started and api.last_error() != _ERR_RUNNING:
+            api.check(0, "cannot start the service", f"see {SERVICE_NAME}'s log file")
+    return f"service {SERVICE_NAME} started"
+
+
+def stop(wait: float = 60.0) -> str:
+    """Stop the service, waiting for the agent to write what it holds and close its spool."""
+    with _installed() as found:
+        if found is None:
+            return f"service {SERVICE_NAME} is not installed"
+        _stop(*found, wait)
+    return f"service {SERVICE_NAME} stopped"
+
+
+def uninstall(wait: float = 60.0) -> str:
+    """Stop the service, then delete it."""
+    with _installed() as found:
+        if found is None:
+            return f"service {SERVICE_NAME} is not installed: nothing to remove"
+        api, service = found
+        _stop(api, service, wait)
+        api.check(api.dll.DeleteService(wintypes.HANDLE(service)), "cannot delete the service")
     return f"service {SERVICE_NAME} removed"
 
 
 def status() -> str:
     """The service's state in words ("running", "stopped", "not installed")."""
-    api = _Api()
-    manager = _manager(api)
-    try:
-        try:
-            service = _service(api, manager)
-        except ServiceError as err:
-            if err.errno == _ERR_MISSING:
-                return "not installed"
-            raise
-        try:
-            return STATES.get(_query(api, service).dwCurrentState, "unknown")
-        finally:
-            api.dll.CloseServiceHandle(wintypes.HANDLE(service))
-    finally:
-        api.dll.CloseServiceHandle(wintypes.HANDLE(manager))
+    with _installed() as found:
+        if found is None:
+            return "not installed"
+        return STATES.get(_query(*found).dwCurrentState, "unknown")
 
 
 def serve(main: Callable[[threading.Event], None]) -> None:

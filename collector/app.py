@@ -408,7 +408,9 @@ def create_app(
         client = request.client.host if request.client else "?"
         try:
             token, site, role = (
-                services(request).repository().redeem_enrollment(code, host.strip(), int(clock()))
+                services(request)
+                .repository()
+                .redeem_enrollment(code, host.strip(), int(clock()), client)
             )
         except ValueError as err:
             # Logged with the address, never with the code: a guess or a replay is visible.

@@ -173,6 +173,13 @@ def _rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 100000, got {value}")
+    return value
+
+
 def _enroll(args: argparse.Namespace) -> int:
     import time
 
@@ -189,11 +196,15 @@ def _enroll(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"vigie-collector: --expires: {err}\n")
                 return EXIT_CONFIG
             now = int(time.time())
-            print(repo.create_enrollment(args.site, args.role, now + lifetime, now))
+            print(repo.create_enrollment(args.site, args.role, now + lifetime, now, args.uses))
         else:
-            for code_id, site, role, expires, used_at, used_by in repo.enrollments():
-                state = f"used by {used_by}" if used_at else "open"
-                print(f"{code_id}\t{site}\t{role}\texpires {expires}\t{state}")
+            for code in repo.enrollments():
+                state = "open" if not code.used else f"last used by {code.last_host}"
+                expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(code.expires))
+                print(
+                    f"{code.id}\t{code.site}\t{code.role}\t{code.used}/{code.uses} uses\t"
+                    f"expires {expires}\t{state}"
+                )
     finally:
         conn.close()
     return 0
@@ -240,7 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     code = with_config(enroll_actions.add_parser("create", help="print a new code"))
     code.add_argument("--site", required=True)
     code.add_argument("--role", choices=("workstation", "poller"), default="workstation")
-    code.add_argument("--expires", default="7d", help="lifetime: 30m, 24h, 7d…")
+    code.add_argument("--expires", default="7d", help="lifetime: 30m, 24h, 7d… (default 7d)")
+    code.add_argument(
+        "--uses",
+        type=_positive,
+        default=1,
+        help="how many machines may enroll with it, for a mass roll-out (default 1)",
+    )
     with_config(enroll_actions.add_parser("list", help="codes and who used them"))
     enroll.set_defaults(handler=_enroll)
 

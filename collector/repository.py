@@ -146,6 +146,25 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """An enrollment code as `enroll list` shows it (never the code itself)."""
+
+    id: int
+    site: str
+    role: str
+    expires: int
+    uses: int
+    used: int
+    last_host: str | None
+
+
+def _used_up(uses: int, last_host: str | None) -> str:
+    if uses == 1:
+        return f"enrollment code already used (by {last_host})"
+    return f"enrollment code used up ({uses} of {uses} uses, last by {last_host})"
+
+
 class Repository:
     """Tokens and, later, the rest of the relational state."""
 
@@ -563,40 +582,62 @@ class Repository:
 
     # --- enrollment ------------------------------------------------------------------------
 
-    def create_enrollment(self, site: str, role: str, expires: int, now: int) -> str:
-        """A new one-time code for `site` (printed once, stored hashed)."""
+    def create_enrollment(self, site: str, role: str, expires: int, now: int, uses: int = 1) -> str:
+        """A new code for `site`, usable `uses` times (printed once, stored hashed)."""
         code = ENROLL_PREFIX + secrets.token_urlsafe(24)
         self._conn.execute(
-            "INSERT INTO enrollment (code, site, role, created, expires) VALUES (?, ?, ?, ?, ?)",
-            (hash_token(code), site, role, now, expires),
+            "INSERT INTO enrollment (code, site, role, created, expires, uses) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (hash_token(code), site, role, now, expires, uses),
         )
         return code
 
-    def redeem_enrollment(self, code: str, host: str, now: int) -> tuple[str, str, str]:
+    def redeem_enrollment(
+        self, code: str, host: str, now: int, client: str = "?"
+    ) -> tuple[str, str, str]:
         """Trade a code for a new token: (token, site, role). ValueError says why it is refused
-        (unknown, used, expired); a code works once."""
+        (unknown, used up, expired); each use is counted atomically and logged."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            token, site, role = self._redeem(code, host, now, client)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return token, site, role
+
+    def _redeem(self, code: str, host: str, now: int, client: str) -> tuple[str, str, str]:
         row = self._conn.execute(
-            "SELECT id, site, role, expires, used_at, used_by FROM enrollment WHERE code=?",
+            "SELECT id, site, role, expires, uses, used, used_by FROM enrollment WHERE code=?",
             (hash_token(code),),
         ).fetchone()
         if row is None:
             raise ValueError("unknown enrollment code")
-        code_id, site, role, expires, used_at, used_by = row
-        if used_at is not None:
-            raise ValueError(f"enrollment code already used (by {used_by})")
+        code_id, site, role, expires, uses, used, used_by = row
+        if used >= uses:
+            raise ValueError(_used_up(uses, used_by))
         if expires <= now:
             raise ValueError("enrollment code expired")
-        cursor = self._conn.execute(
-            "UPDATE enrollment SET used_at=?, used_by=? WHERE id=? AND used_at IS NULL",
+        self._conn.execute(
+            "UPDATE enrollment SET used = used + 1, used_at=?, used_by=? WHERE id=?",
             (now, host, code_id),
         )
-        if cursor.rowcount != 1:  # redeemed by a concurrent request
-            raise ValueError("enrollment code already used")
+        self._conn.execute(
+            "INSERT INTO enrollment_use VALUES (?, ?, ?, ?)", (code_id, now, host, client)
+        )
         return self.create_token(site, host, role), str(site), str(role)
 
-    def enrollments(self) -> list[tuple[int, str, str, int, int | None, str | None]]:
-        """(id, site, role, expires, used_at, used_by) of every code."""
+    def enrollments(self) -> list[Enrollment]:
+        """Every code, oldest first."""
         rows = self._conn.execute(
-            "SELECT id, site, role, expires, used_at, used_by FROM enrollment ORDER BY id"
+            "SELECT id, site, role, expires, uses, used, used_by FROM enrollment ORDER BY id"
         ).fetchall()
-        return [(int(a), str(b), str(c), int(d), e, f) for a, b, c, d, e, f in rows]
+        return [Enrollment(*row) for row in rows]
+
+    def enrollment_uses(self, code_id: int) -> list[tuple[int, str, str]]:
+        """(time, host, client address) of each use of a code."""
+        rows = self._conn.execute(
+            "SELECT at, host, client FROM enrollment_use WHERE enrollment_id=? ORDER BY rowid",
+            (code_id,),
+        ).fetchall()
+        return [(int(a), str(h), str(c)) for a, h, c in rows]

@@ -199,6 +199,20 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO host SELECT site, host, max(last_seen) FROM series GROUP BY site, host;
     """,
+    """
+    -- Enrollment codes usable N times (a mass roll-out on one site), each use logged.
+    ALTER TABLE enrollment ADD COLUMN uses INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE enrollment ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
+    UPDATE enrollment SET used = 1 WHERE used_at IS NOT NULL;
+    CREATE TABLE enrollment_use (
+        enrollment_id INTEGER NOT NULL REFERENCES enrollment (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        client TEXT NOT NULL               -- the address the agent enrolled from
+    );
+    INSERT INTO enrollment_use SELECT id, used_at, used_by, '?' FROM enrollment
+        WHERE used_at IS NOT NULL;
+    """,
 )
 
 
