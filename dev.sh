@@ -2,6 +2,7 @@
 # Development entry point.
 #   ./dev.sh demo   collector + local agent on http://127.0.0.1:8080 (Ctrl-C stops)
 #   ./dev.sh test   every check: system services, virtualenv, ruff, mypy, pytest
+#   ./dev.sh windows-package   the agent's Windows zip (embeddable CPython + setup.cmd) in dist/
 # Works on a fresh Debian 12 with only Python 3.11 and git; installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -61,8 +62,14 @@ case "${1:-}" in
     say "pytest"
     exec .venv/bin/pytest "$@"
     ;;
+  windows-package)
+    shift
+    venv agent
+    exec .venv/bin/python -m windows.package "$@"
+    ;;
   *)
-    echo "usage: ./dev.sh demo [--listen HOST:PORT] | ./dev.sh test [pytest args]" >&2
+    echo "usage: ./dev.sh demo [--listen HOST:PORT] | ./dev.sh test [pytest args]" \
+         "| ./dev.sh windows-package [--out DIR]" >&2
     exit 2
     ;;
 esac

@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -216,10 +217,16 @@ def process(args: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
                 proc.wait()
 
 
+def _tls(url: str) -> ssl.SSLContext | None:
+    """For a test's HTTPS collector on loopback, whose test CA only the agent is given."""
+    return ssl._create_unverified_context() if url.startswith("https://") else None  # noqa: S323
+
+
 def http_ok(url: str, expected: int = 200) -> bool:
-    """Whether GET url answers `expected`."""
+    """Whether GET url answers `expected` (a test's own TLS certificate is not checked here:
+    the tests that care check it with the agent)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2, context=_tls(url)) as response:
             return int(response.status) == expected
     except urllib.error.HTTPError as err:
         return err.code == expected
@@ -695,16 +702,20 @@ class CollectorProcess:
 
 @contextlib.contextmanager
 def run_collector(
-    tmp: Path, extra: str = "", address: str = "127.0.0.1"
+    tmp: Path, extra: str = "", address: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
 ) -> Iterator[CollectorProcess]:
-    """`vigie-collector run` on a free port of `address` with its store in `tmp`."""
+    """`vigie-collector run` on a free port of `address` with its store in `tmp`; HTTPS with
+    `tls` (certificate, key)."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = tmp / "collector.toml"
+    server = f'tls_cert = "{tls[0]}"\ntls_key = "{tls[1]}"\n' if tls else ""
     config.write_text(
-        f'[server]\nlisten = "{address}:{port}"\n[storage]\npath = "{tmp}/collector.db"\n{extra}'
+        f'[server]\nlisten = "{address}:{port}"\n{server}[storage]\npath = "{tmp}/collector.db"\n'
+        f"{extra}"
     )
-    collector = CollectorProcess(config, f"http://{address}:{port}")
+    scheme = "https" if tls else "http"
+    collector = CollectorProcess(config, f"{scheme}://{address}:{port}")
     collector.start()
     try:
         yield collector
@@ -756,7 +767,7 @@ def post(
         headers={"Authorization": f"Token {token}", **(headers or {})},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30, context=_tls(url)) as response:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
@@ -767,7 +778,7 @@ def get_json(url: str, token: str) -> Any:
     import json
 
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30, context=_tls(url)) as response:
         return json.loads(response.read())
 
 

@@ -5,7 +5,9 @@ winreg, the Service Control Manager) and checks what a user would see."""
 from __future__ import annotations
 
 import json
+import re
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from agent.inventory.registry import UNINSTALL, UNINSTALL_32
 from tests.services import (
     get_json,
+    make_ca,
     reference,
     run_collector,
     spool_depth,
@@ -22,6 +25,7 @@ from tests.services import (
     wait_for,
 )
 from tests.wine import Windows
+from windows.package import build as build_package
 
 pytestmark = pytest.mark.services
 
@@ -215,3 +219,68 @@ def test_service_run_from_a_prompt_says_what_to_use(windows: Windows) -> None:
     )
     assert done.returncode == 1
     assert "use `vigie-agent run`" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def package(windows: Windows, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Windows package built by `./dev.sh windows-package`, unzipped on T:."""
+    built = build_package(tmp_path_factory.mktemp("dist"))
+    with zipfile.ZipFile(built) as archive:
+        archive.extractall(windows.scratch / "pkg")
+    return windows.scratch / "pkg" / built.stem / "setup.cmd"
+
+
+def setup_cmd(windows: Windows, setup: Path, *args: str) -> Any:
+    return windows.run("/c", windows.path(setup), *args, program="cmd", timeout=300)
+
+
+def test_package_installs_enrolls_sends_and_uninstalls(
+    windows: Windows, package: Path, tmp_path: Path
+) -> None:
+    ca, cert, key = make_ca(windows.scratch / "pki", "Syndicat")
+    with run_collector(tmp_path / "collector", tls=(cert, key)) as collector:
+        code = collector.cli("enroll", "create", "--site", "mairie", "--uses", "2")
+        options = ("--collector", collector.url, "--enroll", code, "--host", "pc-mairie-01")
+        untrusted = setup_cmd(windows, package, *options)
+        assert untrusted.returncode == 1
+        assert "not trusted" in untrusted.stderr and "--ca-file" in untrusted.stderr
+        trusted = (*options, "--ca-file", windows.path(ca))
+        done = setup_cmd(windows, package, *trusted)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "enrolled as mairie/pc-mairie-01" in done.stdout
+        program = windows.drive_c(r"C:\Program Files\Vigie\python\python.exe")
+        data = windows.drive_c(r"C:\ProgramData\Vigie")
+        assert program.exists() and (data / "agent.toml").exists()
+        # The token: no entry for Everyone or Users (Wine maps DACLs to Unix modes).
+        sddl = windows.run(
+            "-c",
+            "import pathlib, agent.winacl as a; "
+            r"print(a.dacl_sddl(pathlib.Path(r'C:\ProgramData\Vigie\agent.token')))",
+        ).stdout
+        assert "SY" in sddl and not {"WD", "BU", "AU"} & set(re.findall(r";;;(\w+)\)", sddl))
+        assert (data / "agent.token").stat().st_mode & 0o007 == 0
+        reader = collector.token("", "", role="reader")
+        wait_for(
+            lambda: bool(cpu_points(collector.url, reader, "pc-mairie-01")),
+            90,
+            "points from the installed service",
+            own=True,
+        )
+        again = setup_cmd(windows, package, *trusted)
+        assert again.returncode == 0 and "already enrolled" in again.stdout
+        assert "1/2 uses" in collector.cli("enroll", "list")
+        removed = setup_cmd(windows, package, "--uninstall")
+        assert removed.returncode == 0, removed.stderr
+        assert agent(windows, "service", "status").stdout.strip() == "not installed"
+        assert not program.exists() and (data / "agent.token").exists()
+        purged = setup_cmd(windows, package, "--uninstall", "--purge")
+        assert purged.returncode == 0 and not data.exists()
+
+
+def cpu_points(url: str, reader: str, host: str) -> list[Any]:
+    series = get_json(
+        f"{url}/api/v1/query?measurement=cpu&field=usage_idle&host={host}"
+        f"&start={int(time.time()) - 600}",
+        reader,
+    )["series"]
+    return list(series[0]["points"]) if series else []
