@@ -16,6 +16,7 @@ import pytest
 
 from agent.inventory.registry import UNINSTALL, UNINSTALL_32
 from tests.services import (
+    SnmpAgent,
     get_json,
     make_ca,
     reference,
@@ -284,3 +285,28 @@ def cpu_points(url: str, reader: str, host: str) -> list[Any]:
         reader,
     )["series"]
     return list(series[0]["points"]) if series else []
+
+
+def test_site_poller_polls_snmp_devices_from_windows(windows: Windows, snmpsim: SnmpAgent) -> None:
+    root = windows.scratch / "poller"
+    root.mkdir()
+    (root / "agent.toml").write_text(
+        '[agent]\nsite = "mairie"\n[spool]\npath = "spool.db"\n'
+        "[[devices]]\n"
+        f'name = "copieur"\naddress = "{snmpsim.address}"\nkind = "printer"\nreach = "icmp"\n'
+        f'snmp = {{ version = "2c", community = "vigie/printer-hp-m507" }}\n'
+        "[[devices]]\n"
+        f'name = "onduleur"\naddress = "{snmpsim.address}"\nkind = "ups"\n'
+        f'snmp = {{ version = "3", user = "{snmpsim.user}", auth_key = "{snmpsim.auth_key}", '
+        f'priv_key = "{snmpsim.priv_key}", context = "vigie/ups-rfc1628" }}\n'
+    )
+    done = windows.run("-m", "agent.cli", "poll", "--config", windows.path(root / "agent.toml"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    # ICMP through IcmpSendEcho (no administrator right), answered by the loopback.
+    ping = next(line for line in lines if line.startswith("ping,") and "host=copieur" in line)
+    assert "method=icmp" in ping and "up=true" in ping, ping
+    assert any(line.startswith("printer_supply,") for line in lines)
+    ups = next(line for line in lines if line.startswith("ups,") and "host=onduleur" in line)
+    assert "charge_percent=" in ups
+    assert all("ok=true" in line for line in lines if line.startswith("device_poll,"))

@@ -52,6 +52,32 @@ def wine_env(prefix: Path) -> dict[str, str]:
     return {**env, **_ENV, "WINEPREFIX": str(prefix)}
 
 
+# Windows 10 DLLs that Debian 12's Wine 8 lacks and that Rust-built wheels (cryptography, used
+# by pysnmp for SNMPv3 privacy and by paramiko) import: forwarders to what Wine does have.
+_FORWARDERS = {
+    "bcryptprimitives.dll": {"ProcessPrng": "advapi32.SystemFunction036"},
+    "api-ms-win-core-synch-l1-2-0.dll": {
+        name: f"kernelbase.{name}"
+        for name in ("WaitOnAddress", "WakeByAddressSingle", "WakeByAddressAll")
+    },
+}
+
+
+def _add_forwarders(system32: Path, work: Path) -> None:
+    """Build the forwarder DLLs with mingw's binutils into the prefix's system32."""
+    tools = [shutil.which(f"x86_64-w64-mingw32-{t}") for t in ("dlltool", "ld")]
+    if not all(tools):
+        unavailable("binutils-mingw-w64-x86-64 is not installed (the README's test command does)")
+    dlltool, ld = str(tools[0]), str(tools[1])
+    for dll, exports in _FORWARDERS.items():
+        definition, exported = work / f"{dll}.def", work / f"{dll}.o"
+        lines = [f"LIBRARY {dll}", "EXPORTS", *(f"{k} = {v}" for k, v in exports.items())]
+        definition.write_text("\n".join(lines) + "\n")
+        subprocess.run([dlltool, "-d", definition, "-e", exported], check=True, timeout=60)
+        link: list[str | Path] = [ld, "--dll", "-e", "0", "-o", system32 / dll, exported]
+        subprocess.run(link, check=True, timeout=60)
+
+
 def _wine_version(wine: str) -> str:
     done = subprocess.run([wine, "--version"], capture_output=True, text=True, timeout=60)
     return done.stdout.strip().replace(" ", "_") or "unknown"
@@ -60,7 +86,7 @@ def _wine_version(wine: str) -> str:
 def _golden_prefix(wine: str) -> Path:
     """Booted prefix with the runtime in C:\\Python311, built once per Wine and runtime."""
     runtime = build_runtime()
-    golden = cache_root() / f"prefix-{_wine_version(wine)}-{runtime.name}"
+    golden = cache_root() / f"prefix-{_wine_version(wine)}-{runtime.name}-2"
     if (golden / ".complete").exists():
         return golden
     shutil.rmtree(golden, ignore_errors=True)
@@ -74,6 +100,7 @@ def _golden_prefix(wine: str) -> Path:
         if not (prefix / "system.reg").exists():
             unavailable(f"wineboot did not create a prefix in {prefix}")
         shutil.copytree(runtime, prefix / "drive_c" / "Python311", symlinks=True)
+        _add_forwarders(prefix / "drive_c" / "windows" / "system32", Path(tmp))
         (prefix / ".complete").write_text("ok\n")
         prefix.rename(golden)
     return golden

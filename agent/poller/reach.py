@@ -1,5 +1,6 @@
 """Reachability of a device: ICMP echo without root where the kernel allows it (ping sockets),
-raw ICMP when running as root, else a TCP connect where a refusal still proves the host is up."""
+raw ICMP when running as root, IcmpSendEcho on Windows, else a TCP connect where a refusal still
+proves the host is up."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import errno
 import os
 import socket
 import struct
+import sys
 import time
 from dataclasses import dataclass
 
@@ -68,6 +70,11 @@ async def icmp_probe(address: str, count: int = 3, timeout: float = 1.0) -> Reac
     """`count` echo requests; PermissionError when neither socket kind is allowed."""
     info = await asyncio.get_running_loop().getaddrinfo(address, None, type=socket.SOCK_DGRAM)
     family, _, _, _, sockaddr = info[0]
+    if sys.platform == "win32":
+        from agent.poller.winicmp import echo
+
+        rtts = await asyncio.to_thread(echo, str(sockaddr[0]), count, timeout)
+        return Reach("icmp", count, len(rtts), tuple(rtts), RESULT_OK)
     sock, raw = _icmp_socket(family)
     request = ECHO_REQUEST if family == socket.AF_INET else ECHO6_REQUEST
     reply = ECHO_REPLY if family == socket.AF_INET else ECHO6_REPLY
