@@ -9,6 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import jsonschema
 import psutil
@@ -229,3 +230,32 @@ def test_glpi_examples_are_accepted_by_the_validator(name: str) -> None:
 
     example = json.loads(reference("glpi-inventory", "examples", name).read_text())
     assert validate_document(example) is None
+
+
+@pytest.mark.services
+def test_inventory_agrees_with_fusioninventory_on_this_machine() -> None:
+    """GLPI's own agent family (FusionInventory 2.6) and Vigie read the same machine alike."""
+    program = services.binary("fusioninventory-inventory")
+    done = subprocess.run([program], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The output of a program the test runs on this machine, not outside input.
+    theirs = ElementTree.fromstring(done.stdout).find("CONTENT")  # noqa: S314
+    assert theirs is not None
+    command = [str(VENV_BIN / "vigie-agent"), "inventory"]
+    ours = json.loads(subprocess.run(command, capture_output=True, timeout=120).stdout)["content"]
+
+    def rows(tag: str, *fields: str) -> set[tuple[str, ...]]:
+        return {tuple(e.findtext(f) or "" for f in fields) for e in theirs.iter(tag)}
+
+    def mine(section: str, *fields: str) -> set[tuple[str, ...]]:
+        return {tuple(str(item.get(f, "")) for f in fields) for item in ours.get(section, [])}
+
+    assert mine("softwares", "name", "version") == rows("SOFTWARES", "NAME", "VERSION")
+    assert str(ours["hardware"]["memory"]) == theirs.findtext("HARDWARE/MEMORY")
+    assert mine("cpus", "name", "core", "thread") == rows("CPUS", "NAME", "CORE", "THREAD")
+    assert mine("storages", "name", "disksize") == rows("STORAGES", "NAME", "DISKSIZE")
+    # Drives in MiB, one per device (bind mounts of / are not a second drive).
+    assert mine("drives", "type", "total", "filesystem") == rows(
+        "DRIVES", "TYPE", "TOTAL", "FILESYSTEM"
+    )
+    assert ours["operatingsystem"]["version"] == theirs.findtext("OPERATINGSYSTEM/VERSION")

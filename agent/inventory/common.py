@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from agent.collectors.disks import clean_mountpoint
+from agent.collectors.disks import clean_mountpoint, is_local_filesystem
 
 
 def _port_type(name: str) -> str:
@@ -28,20 +28,25 @@ class PsutilParts:
         self._sysnet = sysnet  # Linux: /sys/class/net, to tell physical from virtual links
 
     def drives(self) -> list[dict[str, Any]]:
-        """Mounted filesystems, sizes in MB."""
+        """Mounted local filesystems, sizes in MiB as GLPI's agents write them; a device
+        mounted several times (bind mounts) is listed at its first mount point only."""
         drives = []
+        seen: set[str] = set()
         for part in self._ps.disk_partitions(all=False):
+            if not is_local_filesystem(part) or part.device in seen:
+                continue
             try:
                 usage = self._ps.disk_usage(part.mountpoint)
             except OSError:
                 continue
+            seen.add(part.device)
             drives.append(
                 {
                     "type": clean_mountpoint(part.mountpoint),
                     "volumn": part.device,
                     "filesystem": part.fstype,
-                    "total": int(usage.total // 10**6),
-                    "free": int(usage.free // 10**6),
+                    "total": int(usage.total // 2**20),
+                    "free": int(usage.free // 2**20),
                 }
             )
         return drives

@@ -101,7 +101,7 @@ class LinuxReader(PsutilParts):
         boot = datetime.fromtimestamp(self._ps.boot_time(), UTC)
         return {
             "name": release.get("NAME", "Linux"),
-            "version": release.get("VERSION", release.get("VERSION_ID", "")),
+            "version": self._os_version(release),
             "full_name": release.get("PRETTY_NAME", ""),
             "kernel_name": "linux",
             "kernel_version": platform.release(),
@@ -109,6 +109,14 @@ class LinuxReader(PsutilParts):
             "fqdn": socket.getfqdn(),
             "boot_time": boot.strftime("%Y-%m-%d %H:%M:%S"),
         }
+
+    def _os_version(self, release: dict[str, str]) -> str:
+        """The release as GLPI's agents give it: Debian's point release (12.11) from
+        /etc/debian_version, else os-release's VERSION_ID (22.04, 9.3)."""
+        point = _read(self._root / "etc/debian_version")
+        if release.get("ID") == "debian" and re.match(r"^\d+\.\d+$", point):
+            return point
+        return release.get("VERSION_ID") or release.get("VERSION", "")
 
     def cpus(self) -> list[dict[str, Any]]:
         """One entry per physical CPU package."""

@@ -32,6 +32,11 @@ def wmi_date(value: Any) -> str | None:
     return f"{text[:4]}-{text[4:6]}-{text[6:8]} {text[8:10]}:{text[10:12]}:{text[12:14]}"
 
 
+def _device_id(text: str) -> str:
+    """\\.\PHYSICALDRIVE0 (Wine escapes its backslashes twice: \\\\.\\PHYSICALDRIVE0)."""
+    return text.replace("\\\\", "\\") if text.startswith("\\\\\\\\") else text
+
+
 def _int(value: Any) -> int | None:
     """WMI sends uint64 as strings ("82252800000")."""
     try:
@@ -202,7 +207,7 @@ class WindowsReader(PsutilParts):
         )
         return [
             {
-                "name": str(d.get("DeviceID", "")).replace("\\\\", "\\"),
+                "name": _device_id(str(d.get("DeviceID", ""))),
                 "model": d.get("Model"),
                 "serial": str(d.get("SerialNumber", "")).strip(),
                 "firmware": d.get("FirmwareRevision"),
