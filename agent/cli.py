@@ -48,7 +48,7 @@ def _agent_service(config: AgentConfig) -> AgentService | None:
     try:
         return AgentService(config, _psutil(), inventory=inventory_in_child(config))
     except (OSError, ValueError) as err:
-        sys.stderr.write(f"vigie-agent: cannot start: {err}\n")
+        # Logged, not printed: under the Service Control Manager the log file is all there is.
         logging.getLogger("agent").error("cannot start: %s", err)
         return None
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from agent.poller.credentials import SnmpCredentials, SshCredentials
@@ -20,8 +19,7 @@ DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt")
 _IDENTIFIER = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 
 
-@dataclass(frozen=True, slots=True)
-class SpoolConfig:
+class SpoolConfig(NamedTuple):
     """Where and how much the agent keeps while the collector is out of reach."""
 
     path: Path = DEFAULT_SPOOL
@@ -29,8 +27,7 @@ class SpoolConfig:
     max_mb: float = 100.0
 
 
-@dataclass(frozen=True, slots=True)
-class CollectorLink:
+class CollectorLink(NamedTuple):
     """How to reach the collector."""
 
     url: str = ""
@@ -43,8 +40,7 @@ class CollectorLink:
 REACH_METHODS = ("auto", "icmp", "tcp", "off")
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceConfig:
+class DeviceConfig(NamedTuple):
     """One device polled by this agent acting as site poller."""
 
     name: str
@@ -61,18 +57,17 @@ class DeviceConfig:
         return split_address(self.address)[0]
 
 
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
+class AgentConfig(NamedTuple):
     """Everything the agent reads from its config file."""
 
     site: str = "default"
-    host: str = field(default_factory=socket.gethostname)
+    host: str = socket.gethostname()
     interval: int = 60
     smart_interval: int = 1800
     inventory_interval: int = 86400
     smartctl: str = "smartctl"
-    collector: CollectorLink = field(default_factory=CollectorLink)
-    spool: SpoolConfig = field(default_factory=SpoolConfig)
+    collector: CollectorLink = CollectorLink()
+    spool: SpoolConfig = SpoolConfig()
     devices: tuple[DeviceConfig, ...] = ()
     source: Path | None = None
 

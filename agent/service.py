@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.collectors.base import Collector
@@ -73,11 +72,14 @@ def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySo
     pipes and keep them open long after the child is gone."""
 
     def read(now: int) -> dict[str, Any]:
-        with tempfile.TemporaryDirectory(prefix="vigie-inventory-") as folder:
-            output = Path(folder) / "inventory.json"
-            command = [sys.executable, "-m", "agent.cli", "inventory", "--output", str(output)]
-            if config.source is not None:
-                command += ["--config", str(config.source)]
+        # Beside the spool: the agent's own folder, writable by it alone (no temporary
+        # folder module either: it imports shutil, bz2 and lzma).
+        output = config.spool.path.with_name(f"inventory-{os.getpid()}.json")
+        failure = output.with_suffix(".err")
+        command = [sys.executable, "-m", "agent.cli", "inventory", "--output", str(output)]
+        if config.source is not None:
+            command += ["--config", str(config.source)]
+        try:
             done = subprocess.run(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -85,11 +87,13 @@ def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySo
                 stderr=subprocess.DEVNULL,
                 timeout=timeout,
             )
-            failure = output.with_suffix(".err")
             if done.returncode != 0 or not output.exists():
                 reason = failure.read_text("utf-8")[-500:] if failure.exists() else "no output"
                 raise RuntimeError(f"inventory process failed ({done.returncode}): {reason}")
             document: dict[str, Any] = json.loads(output.read_text("utf-8"))
+        finally:
+            for leftover in (output, failure):
+                leftover.unlink(missing_ok=True)
         return document
 
     return read

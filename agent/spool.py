@@ -15,8 +15,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(NamedTuple):
     """One spooled batch, ready to send."""
 
     seq: int
@@ -46,8 +45,7 @@ class Batch:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SpoolStats:
+class SpoolStats(NamedTuple):
     """The spool's state, reported in the agent's own telemetry."""
 
     batches: int
@@ -69,13 +67,19 @@ class Spool:
         max_bytes: int = 100 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # Collection and sending run on separate threads: one statement or transaction at a time.
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise OSError(
+                f"cannot open the spool {path}: {err}; check spool.path in the config and "
+                "that the agent's account may write there"
+            ) from None
         self._max_age = max_age_seconds
         self._max_bytes = max_bytes
         self._clock = clock

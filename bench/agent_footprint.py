@@ -6,7 +6,7 @@ interval; a short one gives more cycles to average). Vigie's agent runs as insta
 (its own virtualenv, the package with the agent extra only) and sends over HTTPS to a sink whose
 CA it pins. A "floor" row runs what any agent built on the chosen stack must load (CPython,
 OpenSSL with a verifying context, SQLite with a WAL database, psutil, logging) doing nothing.
-Run: .venv/bin/python -m bench.agent_footprint
+Run: .venv/bin/python -m bench.agent_footprint [--windows]
 """
 
 from __future__ import annotations
@@ -80,9 +80,10 @@ def measure(
     per_cycle: Callable[[], None] | None = None,
     warmup: float = 6.0,
     env: dict[str, str] | None = None,
+    output: int = subprocess.DEVNULL,
 ) -> dict[str, float | str]:
     """Run a program, let it warm up, then measure CPU over `seconds` and RSS at the end."""
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(args, stdout=output, stderr=output, env=env)
     try:
         deadline = time.monotonic() + warmup
         while time.monotonic() < deadline:
@@ -152,7 +153,7 @@ def installed_agent(tmp: Path) -> Path:
 
 # What any agent on this stack loads before doing anything (see the module docstring).
 FLOOR = """
-import logging, signal, sqlite3, ssl, sys, zlib
+import logging, sqlite3, ssl, sys, threading, zlib
 import psutil
 context = ssl.create_default_context(cafile=sys.argv[1])
 db = sqlite3.connect(sys.argv[2])
@@ -160,8 +161,49 @@ db.execute("PRAGMA journal_mode=WAL")
 psutil.cpu_times()
 logging.getLogger("floor").info("ready")
 zlib.compress(b"floor")
-signal.pause()
+threading.Event().wait()
 """
+
+
+def windows_rows(tmp: Path, seconds: float) -> list[dict[str, float | str]]:
+    """The Windows agent and the same floor, run by python.org's Windows CPython under Wine
+    (tests/wine.py), against an HTTPS sink on loopback: RSS of the Wine process as Linux counts
+    it, which includes Wine's own libraries (hence the floor beside it)."""
+    from tests.wine import run_windows
+
+    rows: list[dict[str, float | str]] = []
+    with run_windows(tmp / "wine") as windows:
+        url, ca, server = tls_sink(windows.scratch / "pki")
+        root = windows.scratch / "agent"
+        root.mkdir()
+        (root / "token").write_text("bench\n")
+        (root / "agent.toml").write_text(
+            f'[agent]\nsite = "bench"\nhost = "pc"\ninterval = {int(CYCLE)}\n'
+            "smart_interval = 86400\ninventory_interval = 86400\n"
+            f'[collector]\nurl = "{url}"\ntoken_file = "token"\n'
+            f"ca_file = '{windows.path(ca)}'\n"  # a literal string: Windows paths hold backslashes
+            '[spool]\npath = "spool.db"\n'
+        )
+        floor = windows.scratch / "floor.py"
+        floor.write_text(FLOOR)
+        for name, argv, warmup in (
+            (
+                "vigie-agent on Windows CPython 3.11 under Wine (HTTPS)",
+                ["-m", "agent.cli", "run", "--config", windows.path(root / "agent.toml")],
+                40.0,
+            ),
+            (
+                "floor on Windows CPython 3.11 under Wine, idle",
+                [windows.path(floor), windows.path(ca), windows.path(root / "floor.db")],
+                10.0,
+            ),
+        ):
+            command = windows.command(r"C:\Python311\python.exe", *argv)
+            # A pipe, not /dev/null: the Windows Python cannot start with a file as its output
+            # (the agent writes a few lines at start, far less than a pipe holds).
+            rows.append(measure(name, command, seconds, None, warmup, windows.env, subprocess.PIPE))
+        server.shutdown()
+    return rows
 
 
 def low_free_port() -> int:
@@ -217,6 +259,9 @@ def main() -> None:
     """Measure every program and print a Markdown table."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument(
+        "--windows", action="store_true", help="also the Windows agent under Wine (tests/wine.py)"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -305,6 +350,8 @@ def main() -> None:
                 warmup=10,
             )
         )
+        if args.windows:
+            results += windows_rows(Path(tmp), args.seconds)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "agent_footprint.json").write_text(json.dumps(results, indent=2) + "\n")
     base = next(r for r in results if str(r["program"]).startswith("prometheus"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import sys
 import threading
@@ -47,8 +46,10 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
     else:
         repo.set_password("demo", hash_password(password))
     conn.close()
-    agent_config = dataclasses.replace(
-        AgentConfig(site="demo", host="this-machine", interval=interval),
+    agent_config = AgentConfig(
+        site="demo",
+        host="this-machine",
+        interval=interval,
         collector=CollectorLink(url=f"http://{host}:{port}", token_file=token_file),
         spool=SpoolConfig(path=folder / "agent-spool.db"),
     )

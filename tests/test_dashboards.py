@@ -3,7 +3,6 @@ every InfluxQL query runs on InfluxDB 1.6.7 against data Vigie really writes."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
@@ -61,7 +60,7 @@ def fleet_data(
         snmp_device(snmpsim, "switch", "switch", "vigie/switch-hpe-1820"),
     ]
     for name, found in poll(*devices).items():
-        points += stamp([dataclasses.replace(p, time=now) for p in found], SITE, name)
+        points += stamp([p._replace(time=now) for p in found], SITE, name)
     lines = format_points(points)
     # Through the collector and its InfluxDB mirror, as in production. The same readings a day
     # and a minute earlier too: derivatives and daily differences need two.

@@ -4,7 +4,6 @@ snmpsim serving recorded real devices and the .snmprec files in tests/data/snmp/
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import json
 import logging
@@ -185,7 +184,7 @@ def test_polled_points_are_in_the_metrics_reference(snmpsim: SnmpAgent) -> None:
         snmp_device(snmpsim, "s", "switch", "vigie/switch-hpe-1820"),
         snmp_device(snmpsim, "l", "linux", "recorded/linux-full-walk"),
     ]
-    devices = [dataclasses.replace(d, reach="tcp") for d in devices]
+    devices = [d._replace(reach="tcp") for d in devices]
     points = [p for found in poll(*devices).values() for p in found]
     assert unlisted(points) == set()
 
@@ -218,9 +217,7 @@ def test_deadline_cuts_a_poll_that_never_ends(snmpd: SnmpAgent) -> None:
     # A device that never answers, with retries that would take 5 × 10 s: cut at the deadline.
     device = snmp_device(snmpd, "slow", "router", "nobody", interval=10)
     assert device.snmp is not None
-    device = dataclasses.replace(
-        device, snmp=dataclasses.replace(device.snmp, timeout=10.0, retries=5)
-    )
+    device = device._replace(snmp=device.snmp._replace(timeout=10.0, retries=5))
     started = time.monotonic()
     points = poll(device)["slow"]
     assert time.monotonic() - started < 10

@@ -231,3 +231,12 @@ def test_a_drain_stops_between_batches_when_the_agent_stops(tmp_path: Path) -> N
     with serving(StopsTheAgent) as url:
         assert Forwarder(spool, Sender(CollectorLink(url=url), "tok")).drain(stop=stop) == 1
     assert [b.seq for b in spool.pending()] == [2, 3, 4, 5]  # kept for the next start
+
+
+def test_a_spool_that_cannot_be_opened_says_what_to_fix(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OSError, match=r"cannot open the spool .*file/spool\.db.*check spool\.path"):
+        Spool(tmp_path / "file" / "spool.db")
+    (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(OSError, match="cannot open the spool .*garbage.db"):
+        Spool(tmp_path / "garbage.db")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import os
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -96,6 +96,21 @@ def parse_smartctl(report: dict[str, Any], now: int) -> list[Point]:
     return points
 
 
+def on_path(program: str) -> bool:
+    """Whether `program` can be run: a path to an executable, or a name found on PATH (with
+    Windows' .exe). Not shutil.which: shutil imports the bz2 and lzma modules, half a MiB
+    that the agent would keep for its whole life."""
+    if os.path.dirname(program):
+        return os.access(program, os.X_OK)
+    suffixes = ("", ".exe") if os.name == "nt" else ("",)
+    return any(
+        os.access(os.path.join(folder, program + suffix), os.X_OK)
+        for folder in os.environ.get("PATH", os.defpath).split(os.pathsep)
+        if folder
+        for suffix in suffixes
+    )
+
+
 class SmartCollector:
     """Every disk that `smartctl --scan` finds, read without waking sleeping disks."""
 
@@ -111,7 +126,7 @@ class SmartCollector:
 
     def available(self) -> bool:
         """Whether smartctl can be run at all (logged once when not)."""
-        if shutil.which(self._smartctl) is None:
+        if not on_path(self._smartctl):
             self._log.warn("missing", "smartctl not found (%s): no SMART data", self._smartctl)
             return False
         return True

@@ -33,7 +33,7 @@ def wmi_date(value: Any) -> str | None:
 
 
 def _device_id(text: str) -> str:
-    """\\.\PHYSICALDRIVE0 (Wine escapes its backslashes twice: \\\\.\\PHYSICALDRIVE0)."""
+    r"""\\.\PHYSICALDRIVE0 (Wine escapes its backslashes twice: \\\\.\\PHYSICALDRIVE0)."""
     return text.replace("\\\\", "\\") if text.startswith("\\\\\\\\") else text
 
 

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 AUTH_NAMES = ("MD5", "SHA", "SHA256", "SHA512")
 PRIV_NAMES = ("DES", "AES", "AES256")
@@ -17,8 +16,7 @@ _SNMP_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SnmpCredentials:
+class SnmpCredentials(NamedTuple):
     """v2c community or v3 user, as given in a device's `snmp` table."""
 
     version: str
@@ -36,7 +34,7 @@ class SnmpCredentials:
     @classmethod
     def from_config(cls, table: Mapping[str, Any]) -> SnmpCredentials:
         """Build from the config table; ValueError names the bad key."""
-        known = set(cls.__dataclass_fields__)
+        known = set(cls._fields)
         unknown = sorted(set(table) - known)
         if unknown:
             raise ValueError(f"unknown key {unknown[0]!r}")
@@ -68,8 +66,7 @@ class SnmpCredentials:
         return f"SnmpCredentials(version={self.version!r}, user={self.user!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class SshCredentials:
+class SshCredentials(NamedTuple):
     """A device's `ssh` table: user, private key file, pinned host key ("type base64")."""
 
     user: str
@@ -82,7 +79,7 @@ class SshCredentials:
     @classmethod
     def from_config(cls, table: Mapping[str, Any], base: Path) -> SshCredentials:
         """Build from the config table; ValueError names the bad key."""
-        unknown = sorted(set(table) - set(cls.__dataclass_fields__))
+        unknown = sorted(set(table) - set(cls._fields))
         if unknown:
             raise ValueError(f"unknown key {unknown[0]!r}")
         for key in ("user", "key_file", "host_key"):
