@@ -238,5 +238,5 @@ def test_a_spool_that_cannot_be_opened_says_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(OSError, match=r"cannot open the spool .*file/spool\.db.*check spool\.path"):
         Spool(tmp_path / "file" / "spool.db")
     (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
-    with pytest.raises(OSError, match="cannot open the spool .*garbage.db"):
+    with pytest.raises(OSError, match=r"cannot open the spool .*garbage\.db"):
         Spool(tmp_path / "garbage.db")
