@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import types
+from collections import namedtuple
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from agent.lineproto import Point, stamp
 from agent.service import collect_all, workstation_collectors
 
 NOW = 1_800_000_000
+
+
+# psutil's record shapes, for machines other than this one.
+Partition = namedtuple("Partition", "device mountpoint fstype opts")
+Usage = namedtuple("Usage", "total used free percent")
 
 
 class Broken:
@@ -105,6 +111,33 @@ def test_windows_drive_letters_lose_their_backslash() -> None:
     assert clean_mountpoint("C:\\") == "C:"
     assert clean_mountpoint("d:") == "D:"
     assert clean_mountpoint("/home") == "/home"
+
+
+def test_windows_fixed_drives_only() -> None:
+    """psutil's Windows partitions: a CD-ROM, a mapped share and a USB stick are no `disk`."""
+    part = Partition
+    windows = types.SimpleNamespace(
+        Error=psutil.Error,
+        disk_partitions=lambda all=False: [
+            part("C:\\", "C:\\", "NTFS", "rw,fixed"),
+            part("D:\\", "D:\\", "CDFS", "ro,cdrom"),
+            part("E:\\", "E:\\", "FAT32", "rw,removable"),
+            part("Z:\\", "Z:\\", "NTFS", "rw,remote"),
+        ],
+        disk_usage=lambda path: Usage(100, 40, 60, 40.0),
+    )
+    [disk] = DiskCollector(windows).collect(NOW)
+    assert disk.tags == {"path": "C:", "device": "C:", "fstype": "NTFS", "mode": "rw"}
+
+
+def test_performance_counters_disabled_fail_alone() -> None:
+    """Windows with its performance counters off: psutil raises RuntimeError (PDH)."""
+    pdh = RuntimeError("PdhAddEnglishCounterW failed. Performance counters may be disabled.")
+    broken = Broken("getloadavg", "swap_memory", "disk_io_counters", error=pdh)
+    points = by_name(collect_all(workstation_collectors(broken), NOW))
+    assert "swap" not in points and "diskio" not in points
+    assert {"cpu", "mem", "system", "disk", "net"} <= points.keys()
+    assert "load1" not in points["system"][0].fields
 
 
 def test_a_vanished_disk_is_skipped_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:

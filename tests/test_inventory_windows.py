@@ -15,10 +15,9 @@ from agent.inventory.registry import UNINSTALL, UNINSTALL_32, installed_software
 from agent.inventory.windows import WindowsReader, wmi_date
 from agent.inventory.wmi import RecordedWmi
 from tests.services import TEST_DATA, reference
+from tests.test_collectors import Partition, Usage
 
 Memory = namedtuple("Memory", "total available percent used free")
-Partition = namedtuple("Partition", "device mountpoint fstype opts")
-Usage = namedtuple("Usage", "total used free percent")
 Address = namedtuple("Address", "family address netmask broadcast ptp")
 Stats = namedtuple("Stats", "isup duplex speed mtu flags")
 

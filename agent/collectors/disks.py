@@ -98,9 +98,10 @@ class DiskCollector:
                             inodes_free=vfs.f_ffree,
                             inodes_used=vfs.f_files - vfs.f_ffree,
                         )
+            device = clean_mountpoint(part.device)  # C:\ -> C:, /dev/sda1 as it is
             tags = {
                 "path": clean_mountpoint(part.mountpoint),
-                "device": os.path.basename(part.device) or part.device.rstrip("\\"),
+                "device": os.path.basename(device) or device,
                 "fstype": part.fstype,
                 "mode": "ro" if "ro" in part.opts.split(",") else "rw",
             }
