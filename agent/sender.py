@@ -36,15 +36,60 @@ class Outcome(Enum):
     """What became of one send."""
 
     STORED = "stored"  # 2xx: the collector committed it
-    REJECTED = "rejected"  # 4xx: it will never be accepted; drop it
-    RETRY = "retry"  # 5xx, timeout, no route: try again later
+    REJECTED = "rejected"  # 400: a line it will never accept; resending cannot help: drop it
+    TOO_LARGE = "too_large"  # 413: split the batch and send the halves
+    REFUSED = "refused"  # 401/403/404/407...: a configuration error; keep it, retry slowly
+    RETRY = "retry"  # 5xx, 408, 429, timeout, no route: try again soon
 
 
 class SendResult(NamedTuple):
-    """Outcome of a send and the reason given."""
+    """Outcome of a send, the HTTP status (0 when none came) and the reason given."""
 
     outcome: Outcome
     detail: str = ""
+    status: int = 0
+
+
+def classify(status: int) -> Outcome:
+    """What an HTTP status means for the batch (DESIGN.md, wire protocol)."""
+    if 200 <= status < 300:
+        return Outcome.STORED
+    if status == 400:
+        return Outcome.REJECTED
+    if status == 413:
+        return Outcome.TOO_LARGE
+    if 400 <= status < 500 and status not in (408, 429):
+        return Outcome.REFUSED
+    return Outcome.RETRY
+
+
+def fix_for(status: int, link: CollectorLink) -> str:
+    """What a technician should do about a refusal, in one sentence."""
+    token = link.token_file
+    if status == 401:
+        return (
+            f"the token in {token} is not valid (revoked, or from another collector): get a "
+            "code with `vigie-collector enroll create` and run `vigie-agent enroll --config "
+            "FILE --code CODE`"
+        )
+    if status == 403:
+        return (
+            f"the token in {token} belongs to another site or host: set agent.site and "
+            "agent.host to what it was enrolled for, or enroll again"
+        )
+    if status == 404:
+        return (
+            f"{link.url} has no write endpoint: collector.url must be the collector's base "
+            "URL (https://host:port), ending before /write"
+        )
+    if status == 407:
+        return (
+            "a proxy answered: the agent connects directly, so open the collector's address "
+            "and port in the firewall"
+        )
+    if status == 0:
+        return f"write the agent's token to {token} (`vigie-agent enroll`)"
+    return "see the collector's answer above"
 
 
 def is_loopback(url: str) -> bool:
@@ -61,6 +106,32 @@ def is_loopback(url: str) -> bool:
 def read_token(path: Path) -> str:
     """The agent's token from its file (one line)."""
     return path.read_text().strip()
+
+
+class TokenFile:
+    """The agent's token, read again whenever its file changes: replacing a wrong token takes
+    effect without a restart. `generation` counts the changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.generation = 0
+        self.error = ""
+        self._stamp: tuple[int, int] | None = None
+        self._token = ""
+
+    def read(self) -> str:
+        """The current token, or "" (with `error` saying why) when the file cannot be read."""
+        try:
+            info = self.path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+            if stamp != self._stamp:
+                self._token, self._stamp = read_token(self.path), stamp
+                self.generation += 1
+        except OSError as err:
+            self.error = f"cannot read the token file {self.path}: {err.strerror or err}"
+            return ""
+        self.error = ""
+        return self._token
 
 
 def tls_context(link: CollectorLink) -> ssl.SSLContext | None:
@@ -147,16 +218,28 @@ def write_secret(path: Path, text: str) -> None:
 
 
 class Sender:
-    """Posts batches to the collector."""
+    """Posts batches to the collector with the agent's token (a fixed one in tests)."""
 
-    def __init__(self, link: CollectorLink, token: str) -> None:
+    def __init__(self, link: CollectorLink, token: str | TokenFile) -> None:
+        self.link = link
         self._token = token
         self._connection = Connection(link)
 
+    def token_generation(self) -> int:
+        """Changes when the token file was replaced (a fix to try at once)."""
+        if isinstance(self._token, str):
+            return 0
+        self._token.read()
+        return self._token.generation
+
     def send(self, batch: Batch, agent_id: str) -> SendResult:
         """Post one batch; never raises for network or server errors."""
+        token = self._token if isinstance(self._token, str) else self._token.read()
+        if not token:
+            error = self._token.error if isinstance(self._token, TokenFile) else "no token"
+            return SendResult(Outcome.REFUSED, error)
         headers = {
-            "Authorization": f"Token {self._token}",
+            "Authorization": f"Token {token}",
             "Content-Encoding": "gzip",
             "Content-Type": "application/json" if batch.kind == "inventory" else "text/plain",
             "X-Vigie-Batch": f"{agent_id}:{batch.seq}",
@@ -166,12 +249,8 @@ class Sender:
             status, answer = self._connection.post(path, batch.body, headers)
         except OSError as err:
             return SendResult(Outcome.RETRY, str(err) or type(err).__name__)
-        if 200 <= status < 300:
-            return SendResult(Outcome.STORED, str(status))
         detail = f"HTTP {status}: {answer[:500].decode(errors='replace')}"
-        if 400 <= status < 500 and status not in (408, 429):
-            return SendResult(Outcome.REJECTED, detail)
-        return SendResult(Outcome.RETRY, detail)
+        return SendResult(classify(status), detail, status)
 
     def close(self) -> None:
         """Close the connection to the collector (between drains)."""
@@ -179,7 +258,10 @@ class Sender:
 
 
 class Forwarder:
-    """Drains the spool in order; backs off exponentially (with jitter) while the link is down."""
+    """Drains the spool in order. While the collector is unreachable or failing it backs off
+    exponentially with jitter (up to `max_delay`); while it refuses the agent (a configuration
+    error: token, URL, proxy) up to `refused_delay`, keeping every batch, saying once an hour
+    what to fix, and trying again at once when the token file changes."""
 
     def __init__(
         self,
@@ -189,21 +271,34 @@ class Forwarder:
         base_delay: float = 2.0,
         max_delay: float = 300.0,
         rng: random.Random | None = None,
+        refused_delay: float = 3600.0,
+        report_every: float = 3600.0,
     ) -> None:
         self._spool = spool
         self._sender = sender
         self._clock = clock
         self._base = base_delay
         self._max = max_delay
+        self._refused_max = refused_delay
         self._rng = rng or random.Random()
         self._failures = 0
         self._next_try = 0.0
         self.send_errors = 0
+        self._token_generation = sender.token_generation()
+        self._report_every = report_every
+        self._last_report = clock()
+        self._last_refusal_log = -report_every
+        self._sent = (0, 0)  # batches, lines since the last report
 
     def drain(self, budget_seconds: float = 30.0, stop: threading.Event | None = None) -> int:
         """Send pending batches until empty, a failure, the budget is spent or `stop` is set
         (what is not sent stays in the spool); returns how many were sent."""
         now = self._clock()
+        self._report(now)
+        generation = self._sender.token_generation()
+        if generation != self._token_generation:
+            self._token_generation = generation
+            self._failures, self._next_try = 0, 0.0  # a new token: try it now
         if now < self._next_try:
             return 0
         try:
@@ -227,17 +322,64 @@ class Forwarder:
                     self._spool.ack(batch.seq)
                     sent += 1
                     self._failures = 0
-                elif result.outcome is Outcome.REJECTED:
-                    log.error("collector refused batch %s for good: %s", batch.seq, result.detail)
+                    self._sent = (self._sent[0] + 1, self._sent[1] + batch.lines)
+                elif result.outcome is Outcome.TOO_LARGE and self._spool.split(batch):
+                    log.warning("batch %s too large for the collector: split in two", batch.seq)
+                    break  # read the spool again: the halves are at its end
+                elif result.outcome in (Outcome.REJECTED, Outcome.TOO_LARGE):
+                    log.error(
+                        "collector refused batch %s (%d lines) for good, dropped and counted "
+                        "(vigie_agent.rejected_batches): %s",
+                        batch.seq,
+                        batch.lines,
+                        result.detail,
+                    )
                     self._spool.drop(batch)
                 else:
-                    self._failures += 1
-                    self.send_errors += 1
-                    delay = min(self._max, self._base * 2 ** min(self._failures - 1, 16))
-                    delay *= self._rng.uniform(0.5, 1.5)
-                    self._next_try = self._clock() + delay
-                    log.warning("collector unreachable (%s); retry in %.0f s", result.detail, delay)
+                    self._back_off(result)
                     return sent
                 if self._clock() >= deadline:
                     break
         return sent
+
+    def _back_off(self, result: SendResult) -> None:
+        self._failures += 1
+        self.send_errors += 1
+        refused = result.outcome is Outcome.REFUSED
+        ceiling = self._refused_max if refused else self._max
+        delay = self._base * 2 ** min(self._failures - 1, 16)
+        # Jitter spreads a fleet's retries; at the ceiling it stays close to it (hourly).
+        delay = (
+            ceiling * self._rng.uniform(0.9, 1.0)
+            if delay >= ceiling
+            else delay * self._rng.uniform(0.5, 1.5)
+        )
+        now = self._clock()
+        self._next_try = now + delay
+        if not refused:
+            log.warning("collector unreachable (%s); retry in %.0f s", result.detail, delay)
+        elif now - self._last_refusal_log >= 0.8 * self._report_every:  # retries jitter
+            self._last_refusal_log = now
+            log.error(
+                "collector %s refuses this agent (%s): %s. Every batch is kept (%d waiting, "
+                "bounded by spool.max_age_days and spool.max_mb) and retried at least hourly; "
+                "logged once an hour",
+                self._sender.link.url,
+                result.detail,
+                fix_for(result.status, self._sender.link),
+                self._spool.stats().batches,
+            )
+
+    def _report(self, now: float) -> None:
+        """One line an hour that says the agent works (or that nothing went out)."""
+        if now - self._last_report < self._report_every:
+            return
+        batches, lines = self._sent
+        log.info(
+            "last hour: %d batches (%d points) sent to %s; %d waiting in the spool",
+            batches,
+            lines,
+            self._sender.link.url,
+            self._spool.stats().batches,
+        )
+        self._last_report, self._sent = now, (0, 0)

@@ -26,7 +26,7 @@ from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.config import AgentConfig
 from agent.inventory.glpi import build_inventory, change_hash
 from agent.lineproto import Point, format_points, stamp
-from agent.sender import Forwarder, Sender, read_token
+from agent.sender import Forwarder, Sender, TokenFile
 from agent.spool import Spool
 from agent.telemetry import agent_point
 
@@ -151,7 +151,7 @@ class AgentService:
         self.poller_output: queue.Queue[Output] = queue.Queue()
         self.forwarder: Forwarder | None = None
         if config.collector.url and config.collector.token_file:
-            sender = Sender(config.collector, read_token(config.collector.token_file))
+            sender = Sender(config.collector, TokenFile(config.collector.token_file))
             self.forwarder = Forwarder(self.spool, sender)
 
     def _spool_points(self, points: list[Point]) -> None:

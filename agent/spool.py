@@ -57,6 +57,11 @@ class SpoolStats(NamedTuple):
     write_error: str
 
 
+def encode_lines(lines: list[str]) -> bytes:
+    """A batch's body as sent: the lines, gzip-compressed."""
+    return gzip.compress(("\n".join(lines) + "\n").encode(), 6)
+
+
 class Spool:
     """A durable FIFO of gzip batches with age and size bounds."""
 
@@ -104,7 +109,7 @@ class Spool:
         """Spool lines in batches of at most 5,000; returns how many batches were made."""
         now = int(self._clock())
         rows = [
-            (now, kind, len(chunk), gzip.compress(("\n".join(chunk) + "\n").encode(), 6))
+            (now, kind, len(chunk), encode_lines(chunk))
             for chunk in (
                 lines[i : i + MAX_LINES_PER_BATCH]
                 for i in range(0, len(lines), MAX_LINES_PER_BATCH)
@@ -203,6 +208,25 @@ class Spool:
             self._db.execute("DELETE FROM batch WHERE seq=?", (batch.seq,))
             self._count("rejected_batches", 1)
             self._count("rejected_lines", batch.lines)
+
+    def split(self, batch: Batch) -> bool:
+        """Replace a batch the collector found too large (413) by its two halves, which go
+        after the batches already waiting, each with a sequence number of its own. False when
+        it is one line (or one document) and cannot be split."""
+        if batch.kind != "metrics" or batch.lines < 2:
+            return False
+        lines = gzip.decompress(batch.body).decode().splitlines()
+        half = len(lines) // 2
+        rows = [
+            (batch.created, batch.kind, len(part), encode_lines(part))
+            for part in (lines[:half], lines[half:])
+        ]
+        with self._transaction():
+            self._db.execute("DELETE FROM batch WHERE seq=?", (batch.seq,))
+            self._db.executemany(
+                "INSERT INTO batch (created, kind, lines, body) VALUES (?, ?, ?, ?)", rows
+            )
+        return True
 
     def last_inventory(self) -> tuple[str, int]:
         """Hash and time of the last inventory spooled."""

@@ -19,7 +19,9 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as FastApiPath
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector import __version__
@@ -201,6 +203,18 @@ def create_app(
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.reason)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and request.method == "POST":
+            # An agent or a Telegraf whose URL has a path too many: say which paths exist.
+            return _error(
+                404,
+                f"no endpoint {request.url.path}: this collector takes writes at /write and "
+                "/api/v2/write, inventories at /api/v1/inventory, enrollment at "
+                "/api/v1/enroll (collector.url is the base URL, ending before /write)",
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(sqlite3.Error)
     async def store_failed(request: Request, exc: sqlite3.Error) -> JSONResponse:

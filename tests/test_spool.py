@@ -13,7 +13,7 @@ from typing import ClassVar
 import pytest
 
 from agent.config import CollectorLink
-from agent.sender import Forwarder, Outcome, Sender
+from agent.sender import Forwarder, Outcome, Sender, TokenFile, fix_for
 from agent.spool import MAX_LINES_PER_BATCH, Spool
 
 
@@ -240,3 +240,65 @@ def test_a_spool_that_cannot_be_opened_says_what_to_fix(tmp_path: Path) -> None:
     (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(OSError, match=r"cannot open the spool .*garbage\.db"):
         Spool(tmp_path / "garbage.db")
+
+
+def test_configuration_errors_keep_every_batch_and_back_off_to_an_hour(
+    tmp_path: Path, server: tuple[str, type[Recorder]], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, handler = server
+    clock = Clock(0)
+    spool = Spool(tmp_path / "spool.db", clock=clock)
+    token = tmp_path / "agent.token"
+    token.write_text("vgt_wrong\n")
+    link = CollectorLink(url=url, token_file=token)
+    forwarder = Forwarder(spool, Sender(link, TokenFile(token)), clock=clock)
+    handler.statuses[:] = [401] * 10_000
+    for tick in range(24 * 3600 // 5):  # a day of send ticks with a revoked token
+        clock.now = tick * 5
+        if tick % 12 == 0:
+            spool.put(lines(1, start=tick))
+        forwarder.drain()
+    assert spool.stats().batches == 24 * 3600 // 60  # every batch kept
+    # Doubling from 2 s to an hour (11 tries), then hourly: never a storm, never giving up.
+    assert 24 <= len(handler.received) <= 11 + 27, len(handler.received)
+    refusals = [r for r in caplog.records if "refuses this agent" in r.getMessage()]
+    assert 20 <= len(refusals) <= 30  # about one line an hour, not one per retry
+    assert url in refusals[0].getMessage() and str(token) in refusals[0].getMessage()
+    handler.statuses[:] = []
+    token.write_text("vgt_fixed\n")  # the fix: the next tick tries at once
+    clock.now += 5
+    forwarder.drain(budget_seconds=1e9)
+    assert spool.stats().batches == 0
+    assert handler.received[-1][0].startswith("/write")
+
+
+@pytest.mark.parametrize(
+    ("status", "fix"),
+    [
+        (401, "vigie-agent enroll"),
+        (403, "agent.site and agent.host"),
+        (404, "ending before /write"),
+        (407, "connects directly"),
+    ],
+)
+def test_each_refusal_says_what_to_fix(status: int, fix: str) -> None:
+    link = CollectorLink(url="https://vigie:8443/write", token_file=Path("/etc/vigie/agent.token"))
+    assert fix in fix_for(status, link)
+
+
+def test_a_batch_too_large_is_split_and_a_bad_line_dropped(
+    tmp_path: Path, server: tuple[str, type[Recorder]]
+) -> None:
+    url, handler = server
+    spool = Spool(tmp_path / "spool.db")
+    spool.put(lines(4))
+    spool.put(lines(1, start=100))
+    handler.statuses[:] = [413]
+    forwarder = Forwarder(spool, Sender(CollectorLink(url=url), "tok"))
+    assert forwarder.drain() == 3
+    sizes = [len(gzip.decompress(body).splitlines()) for _, _, body in handler.received]
+    assert sizes == [4, 1, 2, 2]  # refused whole, the next batch, then the two halves
+    handler.statuses[:] = [400]
+    spool.put(lines(1, start=200))
+    assert forwarder.drain() == 0
+    assert spool.stats().batches == 0 and spool.counter("rejected_batches") == 1
