@@ -12,7 +12,7 @@ import pytest
 
 from agent.inventory.glpi import build_inventory
 from agent.inventory.registry import UNINSTALL, UNINSTALL_32, installed_software
-from agent.inventory.windows import WindowsReader, wmi_date
+from agent.inventory.windows import WindowsReader, vm_system, wmi_date
 from agent.inventory.wmi import RecordedWmi
 from tests.services import TEST_DATA, reference
 from tests.test_collectors import Partition, Usage
@@ -143,6 +143,9 @@ def test_recorded_windows_11_pc_gives_a_valid_glpi_document() -> None:
     assert hardware["memory"] == 16251 and "swap" not in hardware  # counters disabled
     assert hardware["lastloggeduser"] == "émilie.durand"
     assert hardware["winowner"] == "Mairie de Saint-Agrève"
+    assert hardware["vmsystem"] == "Physical"
+    assert vm_system("Microsoft Corporation", "Virtual Machine") == "Hyper-V"
+    assert vm_system("QEMU", "Standard PC (Q35 + ICH9, 2009)") == "QEMU"
     assert content["bios"]["bdate"] == "2023-11-15" and content["bios"]["ssn"] == "640HP72"
     assert [m["serialnumber"] for m in content["memories"]] == ["2F8C1D04", "2F8C1E77"]
     assert content["memories"][0]["model"] == "HMA81GS6AFR8N-UH"

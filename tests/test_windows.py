@@ -151,6 +151,13 @@ def registry_values(windows: Windows, key: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
+def wait_for_state(windows: Windows, state: str) -> None:
+    def reached() -> bool:
+        return str(agent(windows, "service", "status").stdout).strip() == state
+
+    wait_for(reached, 60, f"the service to be {state}", own=True)
+
+
 def sc(windows: Windows, *args: str) -> str:
     done = windows.run(*args, program="sc")
     return done.stdout
@@ -175,30 +182,16 @@ def test_service_installed_started_stopped_with_nothing_lost(
         # The recovery actions (restart after 60 s) are accepted, but Wine's SCM does not
         # keep them ("SERVICE_CONFIG_FAILURE_ACTIONS not implemented"): real Windows only.
         sc(windows, "start", "VigieAgent")
-        wait_for(
-            lambda: agent(windows, "service", "status").stdout.strip() == "running",
-            30,
-            "the service to run",
-            own=True,
-        )
+        wait_for_state(windows, "running")
         reader = collector.token("", "", role="reader")
-
-        def stored() -> int:
-            series = get_json(
-                f"{collector.url}/api/v1/query?measurement=cpu&field=usage_idle"
-                f"&host=pc-accueil&start={int(time.time()) - 600}",
-                reader,
-            )["series"]
-            return len(series[0]["points"]) if series else 0
-
-        wait_for(lambda: stored() >= 3, 60, "points from the Windows service", own=True)
-        sc(windows, "stop", "VigieAgent")
         wait_for(
-            lambda: agent(windows, "service", "status").stdout.strip() == "stopped",
+            lambda: len(cpu_points(collector.url, reader, "pc-accueil")) >= 3,
             60,
-            "the service to stop",
+            "points from the Windows service",
             own=True,
         )
+        sc(windows, "stop", "VigieAgent")
+        wait_for_state(windows, "stopped")
         log = (config.parent / "logs" / "vigie-agent.log").read_text(encoding="utf-8")
         assert "agent stopped" in log, log[-2000:]
         # What the agent had not sent when it stopped waits in its spool for the next start.

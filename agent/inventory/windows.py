@@ -32,6 +32,22 @@ def wmi_date(value: Any) -> str | None:
     return f"{text[:4]}-{text[4:6]}-{text[6:8]} {text[8:10]}:{text[10:12]}:{text[12:14]}"
 
 
+_HYPERVISORS = (
+    ("virtual machine", "Hyper-V"),  # Microsoft's "Virtual Machine" model
+    ("vmware", "VMware"),
+    ("virtualbox", "VirtualBox"),
+    ("kvm", "QEMU"),
+    ("qemu", "QEMU"),
+    ("xen", "Xen"),
+)
+
+
+def vm_system(manufacturer: str, model: str) -> str:
+    """GLPI's vmsystem from WMI's maker and model ("Physical" when no hypervisor shows)."""
+    text = f"{manufacturer} {model}".lower()
+    return next((name for marker, name in _HYPERVISORS if marker in text), "Physical")
+
+
 def _device_id(text: str) -> str:
     r"""\\.\PHYSICALDRIVE0 (Wine escapes its backslashes twice: \\\\.\\PHYSICALDRIVE0)."""
     return text.replace("\\\\", "\\") if text.startswith("\\\\\\\\") else text
@@ -76,7 +92,7 @@ class WindowsReader(PsutilParts):
 
     def hardware(self) -> dict[str, Any]:
         """Name, memory, swap, UUID, workgroup, last user, registered owner."""
-        system = self._one("Win32_ComputerSystem", "Domain", "UserName", "Model")
+        system = self._one("Win32_ComputerSystem", "Domain", "UserName", "Manufacturer", "Model")
         product = self._one("Win32_ComputerSystemProduct", "UUID")
         release = windows_release(self._registry)
         return {
@@ -89,7 +105,7 @@ class WindowsReader(PsutilParts):
             "winprodid": release.get("product_id"),
             "winowner": release.get("owner"),
             "wincompany": release.get("organization"),
-            "vmsystem": "Physical",
+            "vmsystem": vm_system(system.get("Manufacturer", ""), system.get("Model", "")),
         }
 
     def bios(self) -> dict[str, Any]:
