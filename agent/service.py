@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import random
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,22 @@ def _guarded(job: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
+def run_every(jobs: Sequence[tuple[float, Callable[[], None]]], stop: threading.Event) -> None:
+    """Run each job at once, then every `interval` seconds, until `stop` is set. Missed runs
+    are not caught up: a job that overran, or a laptop back from sleep, runs once, not in a
+    burst. What the `schedule` package did for the agent, without its half MiB of imports."""
+    due: list[float] = []
+    for every, job in jobs:
+        job()
+        due.append(time.monotonic() + every)
+    while not stop.is_set():
+        for i, (every, job) in enumerate(jobs):
+            if time.monotonic() >= due[i]:
+                job()
+                due[i] = max(due[i] + every, time.monotonic())
+        stop.wait(max(0.05, min(min(due) - time.monotonic(), 1.0)))
+
+
 class AgentService:
     """Schedules the cycles and owns the spool and the forwarder."""
 
@@ -148,7 +164,8 @@ class AgentService:
             max_bytes=int(config.spool.max_mb * 1024 * 1024),
             clock=clock,
         )
-        self.poller_output: queue.Queue[Output] = queue.Queue()
+        # Filled by the site poller's thread: deque's append and popleft are thread-safe.
+        self.poller_output: deque[Output] = deque()
         self.forwarder: Forwarder | None = None
         if config.collector.url and config.collector.token_file:
             sender = Sender(config.collector, TokenFile(config.collector.token_file))
@@ -190,11 +207,8 @@ class AgentService:
 
     def spool_poller_output(self) -> None:
         """Spool what the site poller produced since the last tick."""
-        while True:
-            try:
-                item = self.poller_output.get_nowait()
-            except queue.Empty:
-                return
+        while self.poller_output:
+            item = self.poller_output.popleft()
             if item.kind == "inventory":
                 self.spool.put_document(item.document, "inventory")
             elif item.lines:
@@ -219,8 +233,6 @@ class AgentService:
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; the first cycle starts at a random offset (no stampede)."""
-        import schedule  # the scheduler is only needed by the long-running service
-
         offset = random.uniform(0, min(self.config.interval, 60))
         log.info("agent %s/%s starting in %.1f s", self.config.site, self.config.host, offset)
         if stop.wait(offset):
@@ -251,14 +263,7 @@ class AgentService:
             target=self._send_loop, args=(stop, min(5, self.config.interval)), name="sender"
         )
         sending.start()
-        scheduler = schedule.Scheduler()
-        for every, job in jobs:
-            scheduler.every(every).seconds.do(_guarded(job))
-            _guarded(job)()
-        while not stop.is_set():
-            scheduler.run_pending()
-            idle = scheduler.idle_seconds
-            stop.wait(max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        run_every([(every, _guarded(job)) for every, job in jobs], stop)
         sending.join()
         if site_poller is not None:
             site_poller.join(timeout=10)

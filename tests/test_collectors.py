@@ -201,3 +201,28 @@ def test_each_reading_fails_alone() -> None:
 def test_every_point_carries_site_and_host() -> None:
     points = stamp(collect_all(workstation_collectors(psutil), NOW), "Annonay", "pc1")
     assert all(p.tags["site"] == "Annonay" and p.tags["host"] == "pc1" for p in points)
+
+
+def test_run_every_keeps_intervals_and_never_bursts() -> None:
+    import threading
+
+    from agent.service import run_every
+
+    calls: dict[str, list[float]] = {"fast": [], "slow": [], "overrun": []}
+
+    def job(name: str, cost: float = 0.0) -> Any:
+        def run() -> None:
+            calls[name].append(time.monotonic())
+            time.sleep(cost)
+
+        return run
+
+    stop = threading.Event()
+    threading.Timer(1.2, stop.set).start()
+    started = time.monotonic()
+    run_every([(0.2, job("fast")), (1.0, job("slow")), (0.1, job("overrun", 0.3))], stop)
+    assert time.monotonic() - started < 1.6  # stops promptly
+    assert len(calls["slow"]) == 2  # at once, then after a second
+    assert 4 <= len(calls["fast"]) <= 7
+    # A job slower than its interval is not caught up in a burst: one run per pass.
+    assert 2 <= len(calls["overrun"]) <= 5

@@ -128,14 +128,13 @@ def user_name(registry: Registry, sid: str) -> str:
 
 
 def windows_release(registry: Registry) -> dict[str, str]:
-    """Release names the WMI does not give: DisplayVersion (22H2), EditionID, UBR."""
+    """What WMI does not give: the release (22H2), the update build (UBR), the owner."""
     try:
         values = registry.values("HKLM", CURRENT_VERSION)
     except OSError:
         return {}
     return {
         "display_version": _text(values, "DisplayVersion") or _text(values, "ReleaseId"),
-        "edition": _text(values, "EditionID"),
         "product_id": _text(values, "ProductId"),
         "owner": _text(values, "RegisteredOwner"),
         "organization": _text(values, "RegisteredOrganization"),

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +44,7 @@ class SitePoller(threading.Thread):
         self,
         devices: Sequence[DeviceConfig],
         site: str,
-        out: queue.Queue[Output],
+        out: deque[Output],
         stop: threading.Event,
         inventory_interval: int = 86400,
         clock: Callable[[], float] = time.time,
@@ -76,7 +76,9 @@ class SitePoller(threading.Thread):
         while True:
             started = time.monotonic()
             points = await poller.poll(device, int(self._clock()))
-            self._out.put(Output("metrics", tuple(device_lines(points, self._site, device.name))))
+            self._out.append(
+                Output("metrics", tuple(device_lines(points, self._site, device.name)))
+            )
             await self._maybe_inventory(poller, device)
             await asyncio.sleep(max(1.0, device.interval - (time.monotonic() - started)))
 
@@ -92,6 +94,6 @@ class SitePoller(threading.Thread):
         digest = change_hash(document)
         if digest != last_hash or now - last_sent >= self._inventory_interval:
             body = json.dumps(document, ensure_ascii=False).encode()
-            self._out.put(Output("inventory", document=body))
+            self._out.append(Output("inventory", document=body))
             last_sent = now
         self._inventory[device.name] = (digest, now, last_sent)
