@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -156,20 +157,16 @@ def _user(args: argparse.Namespace) -> int:
 def _rules(args: argparse.Namespace) -> int:
     from collector.rules.load import load_rules
 
-    try:
-        if args.action == "check":
-            ruleset = load_rules(args.files)
-            print(
-                f"ok: {len(ruleset.rules)} rules (defaults included), "
-                f"{len(ruleset.overrides)} overrides"
-            )
-        else:
-            config = _load(args)
-            for rule in load_rules(config.alerts.rules).rules:
-                print(f"{rule.name}\t{rule.kind}\t{rule.severity}\t{rule.measurement}")
-    except RuleError as err:
-        sys.stderr.write(f"vigie-collector: {err}\n")
-        return EXIT_CONFIG
+    if args.action == "check":
+        ruleset = load_rules(args.files)
+        print(
+            f"ok: {len(ruleset.rules)} rules (defaults included), "
+            f"{len(ruleset.overrides)} overrides"
+        )
+    else:
+        config = _load(args)
+        for rule in load_rules(config.alerts.rules).rules:
+            print(f"{rule.name}\t{rule.kind}\t{rule.severity}\t{rule.measurement}")
     return 0
 
 
@@ -287,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # here, where a closed pipe can be caught, not at exit
+        return code
     except ConfigError as err:
         sys.stderr.write(f"vigie-collector: config error: {err}\n")
         return EXIT_CONFIG
@@ -295,8 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"vigie-collector: {err}\n")
         return 1
     except RuleError as err:
-        sys.stderr.write(f"vigie-collector: rule error: {err}\n")
+        found = f"{err.count} rule errors" if err.count > 1 else "rule error"
+        sys.stderr.write(f"vigie-collector: {found}:\n{err}\n")
         return EXIT_CONFIG
+    except BrokenPipeError:  # `rules list | head`, `token list | head`
+        # Nothing more can be written; point stdout at /dev/null so that Python's own flush
+        # at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,42 @@ def test_rules_check_command(tmp_path: Path) -> None:
     assert ko.returncode == 2 and f"{bad}:7:" in ko.stderr
 
 
+def test_rules_check_reports_every_mistake_of_every_file_in_one_run(tmp_path: Path) -> None:
+    import subprocess
+
+    first = tmp_path / "a.toml"
+    first.write_text(
+        HEADER + 'field = "used"\nfor = "soon"\n' + SUMMARY  # line 7: a bad duration
+        + '[[override]]\nrule = "nope"\n'  # line 11: an unknown rule
+        + HEADER.replace('"threshold"', '"magic"') + 'field = "f"\n' + SUMMARY  # line 14
+    )  # fmt: skip
+    second = tmp_path / "b.toml"
+    second.write_text('[[override]]\nrule = "disk_above_90"\nfield = "x"\n')
+    command = str(VENV_BIN / "vigie-collector")
+    done = subprocess.run(
+        [command, "rules", "check", str(first), str(second)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "4 rule errors" in done.stderr
+    for where in (f"{first}:7:", f"{first}:11:", f"{first}:14:", f"{second}:3:"):
+        assert where in done.stderr, done.stderr
+
+
+def test_rules_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`rules list | head -1`, made deterministic: the reader is gone before anything is
+    written."""
+    import subprocess
+
+    config = tmp_path / "collector.toml"
+    config.write_text(f'[storage]\npath = "{tmp_path}/c.db"\n')
+    command = [str(VENV_BIN / "vigie-collector"), "rules", "list", "--config", str(config)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    error = proc.stderr.read().decode()
+    assert proc.wait(30) == 0 and error == "", error
+
+
 def test_overrides_by_site_and_host() -> None:
     text = (
         '[[override]]\nrule = "disk_above_90"\nsite = "Annonay"\nvalue = 95\n'

@@ -31,11 +31,22 @@ _NEEDS_FIELD = ("threshold", "prediction", "consumption", "change")
 
 
 class RuleError(Exception):
-    """A rule file is wrong; the message reads FILE:LINE: what."""
+    """A rule file is wrong; the message reads FILE:LINE: what (one line per mistake when
+    several were found)."""
 
     def __init__(self, path: Path, line: int, message: str) -> None:
         super().__init__(f"{path}:{line}: {message}")
         self.path, self.line = path, line
+        self.count = 1
+
+    @classmethod
+    def combined(cls, errors: Sequence[RuleError]) -> RuleError:
+        """One error reporting every one of `errors`, a line each, so that a file is fixed
+        in one pass rather than one mistake per run."""
+        error = cls(errors[0].path, errors[0].line, "")
+        error.args = ("\n".join(str(e) for e in errors),)
+        error.count = sum(e.count for e in errors)
+        return error
 
 
 def _headers(text: str, table: str) -> list[int]:
@@ -173,18 +184,29 @@ def parse_rules(text: str, path: Path, known: Sequence[Rule] = ()) -> RuleSet:
             path, 1, f"unknown table {unknown[0]!r} (expected [[rule]] or [[override]])"
         )
     rule_lines, override_lines = _headers(text, "rule"), _headers(text, "override")
+    errors: list[RuleError] = []
     rules = []
     for number, raw in enumerate(data.get("rule", [])):
         line = rule_lines[number] if number < len(rule_lines) else 1
-        rules.append(_rule(raw, path, text, line))
+        try:
+            rules.append(_rule(raw, path, text, line))
+        except RuleError as err:
+            errors.append(err)
     names = [r.name for r in (*known, *rules)]
-    for rule in rules:
-        if names.count(rule.name) > 1:
-            raise RuleError(path, rule.line, f"rule {rule.name!r} is defined twice")
+    errors += [
+        RuleError(path, rule.line, f"rule {rule.name!r} is defined twice")
+        for rule in rules
+        if names.count(rule.name) > 1
+    ]
     overrides = []
     for number, raw in enumerate(data.get("override", [])):
         line = override_lines[number] if number < len(override_lines) else 1
-        overrides.append(_override(raw, path, text, line, set(names)))
+        try:
+            overrides.append(_override(raw, path, text, line, set(names)))
+        except RuleError as err:
+            errors.append(err)
+    if errors:
+        raise RuleError.combined(sorted(errors, key=lambda e: e.line))
     return RuleSet(tuple(rules), tuple(overrides))
 
 
@@ -192,14 +214,21 @@ def load_rules(paths: Sequence[Path], defaults: bool = True) -> RuleSet:
     """The shipped defaults followed by each file in `paths`."""
     rules: list[Rule] = []
     overrides: list[Override] = []
+    errors: list[RuleError] = []
     for path in ([DEFAULT_RULES] if defaults else []) + list(paths):
         try:
             text = path.read_text(encoding="utf-8")
+            loaded = parse_rules(text, path, rules)
         except OSError as err:
-            raise RuleError(path, 0, f"cannot read: {err.strerror}") from None
-        loaded = parse_rules(text, path, rules)
+            errors.append(RuleError(path, 0, f"cannot read: {err.strerror}"))
+            continue
+        except RuleError as err:
+            errors.append(err)  # and go on: every file's mistakes in one run
+            continue
         rules += loaded.rules
         overrides += loaded.overrides
+    if errors:
+        raise RuleError.combined(errors)
     return RuleSet(tuple(rules), tuple(overrides))
 
 
