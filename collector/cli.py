@@ -41,6 +41,32 @@ def _load(args: argparse.Namespace) -> CollectorConfig:
     return load_collector_config(args.config)
 
 
+def start_summary(config: CollectorConfig, rules: int, overrides: int) -> list[str]:
+    """What this collector will do, said once at start (secrets left out), so that a config
+    that silently does not what was meant shows at once in the journal."""
+    server, mirror, smtp, alerts = config.server, config.influxdb, config.smtp, config.alerts
+    scheme = "https" if server.tls_cert else "http"
+    site_lists = sum(1 for r in alerts.site_recipients.values() if r)
+    mail = (
+        f"mail: {smtp.host}:{smtp.port} ({smtp.security}) from {smtp.sender} to "
+        f"{len(alerts.recipients)} recipients and {site_lists} commune lists"
+        if smtp.host
+        else "mail: off (no [smtp] host): alerts show in the web UI and the API only"
+    )
+    digest = f"daily digest at {alerts.digest_hour} h" if alerts.digest else "no digest"
+    return [
+        f"store: {config.storage.path} (raw data kept {config.storage.raw_retention_days} days)",
+        f"listening on {scheme}://{server.host}:{server.port}"
+        + (f" (certificate {server.tls_cert})" if server.tls_cert else " (plain HTTP)"),
+        f"InfluxDB mirror: {mirror.url} (API {mirror.api})"
+        if mirror.url
+        else "InfluxDB mirror: off",
+        mail,
+        f"alerts: {rules} rules, {overrides} overrides, language {alerts.language}, "
+        f"{digest} ({alerts.timezone})",
+    ]
+
+
 def serve(config: CollectorConfig, log_level: str = "info") -> None:
     """Run the collector until SIGINT or SIGTERM."""
     uvicorn = _require_server_packages()
@@ -49,6 +75,8 @@ def serve(config: CollectorConfig, log_level: str = "info") -> None:
 
     open_store(config.storage.path).close()  # fail before binding if the store is unusable
     ruleset = load_rules(config.alerts.rules)  # a broken rule file stops the start
+    for line in start_summary(config, len(ruleset.rules), len(ruleset.overrides)):
+        logging.getLogger("collector").info("%s", line)
     server = config.server
     instance = uvicorn.Server(
         uvicorn.Config(
@@ -227,9 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser("demo", help="collector + local agent on an embedded store")
-    demo.add_argument("--listen", default="127.0.0.1:8080")
-    demo.add_argument("--dir", type=Path, default=Path("vigie-demo"))
-    demo.add_argument("--interval", type=int, default=5, help="agent interval in seconds")
+    demo.add_argument(
+        "--listen", help="HOST:PORT (default: the demo's config file, else 127.0.0.1:8080)"
+    )
+    demo.add_argument(
+        "--dir", type=Path, default=Path("vigie-demo"), help="state folder (default vigie-demo)"
+    )
+    demo.add_argument(
+        "--interval", type=int, default=5, help="seconds between the agent's cycles (default 5)"
+    )
     demo.set_defaults(handler=_demo)
 
     token = commands.add_parser("token", help="agent and API tokens")

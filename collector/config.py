@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,17 +150,44 @@ def _influx(table: Table) -> InfluxConfig:
     return config
 
 
+# A mail address as a technician writes one; not RFC 5322's whole grammar, but it catches
+# the usual mistakes (a name alone, a missing domain, two addresses in one string).
+_MAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def _address(table: Table, key: str, value: str) -> str:
+    if not _MAIL.match(value):
+        raise table.error(key, f"{value!r} is not one mail address (name@domain)")
+    return value
+
+
+def _addresses(table: Table, key: str) -> tuple[str, ...]:
+    return tuple(_address(table, key, value) for value in table.str_list(key, ()))
+
+
+def _storage(table: Table, base: Path) -> StorageConfig:
+    """The store's file: required (a missing key must not mean a fresh empty store
+    somewhere else), in a folder that exists."""
+    path = path_value(table, "path", None, base)
+    retention = table.integer("raw_retention_days", 30, low=1)
+    table.done()  # an unknown key first: it may be the path misspelt
+    if path is None:
+        raise table.error(
+            "path", f"required: where the collector keeps its store, e.g. {DEFAULT_STORE}"
+        )
+    if not path.parent.is_dir():
+        raise table.error(
+            "path", f"the folder {path.parent} does not exist: create it or fix the path"
+        )
+    return StorageConfig(path, retention)
+
+
 def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     """Validate a parsed TOML document."""
     base = path.parent
     top = Table(data, path)
     server = _server(top.table("server"), base)
-    st = top.table("storage")
-    storage = StorageConfig(
-        path=path_value(st, "path", DEFAULT_STORE, base) or DEFAULT_STORE,
-        raw_retention_days=st.integer("raw_retention_days", 30, low=1),
-    )
-    st.done()
+    storage = _storage(top.table("storage"), base)
     lt = top.table("limits")
     default = Limits()
     limits = Limits(
@@ -180,7 +208,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
         security=sm.string("security", "none", choices=("none", "starttls", "tls")),
         username=sm.string("username", ""),
         password=sm.string("password", ""),
-        sender=sm.string("sender", "vigie@localhost"),
+        sender=_address(sm, "sender", sm.string("sender", "vigie@localhost")),
         timeout=sm.number("timeout", 30.0, low=1),
         ca_file=path_value(sm, "ca_file", None, base),
     )
@@ -190,7 +218,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     site_recipients = {}
     for site in sites.names():
         entry = sites.table(site)
-        site_recipients[site] = entry.str_list("recipients", ())
+        site_recipients[site] = _addresses(entry, "recipients")
         entry.done()
     sites.done()
     timezone = al.string("timezone", "Europe/Paris")
@@ -199,7 +227,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     except (ZoneInfoNotFoundError, ValueError):
         raise al.error("timezone", f"unknown time zone {timezone!r}") from None
     alerts = AlertsConfig(
-        recipients=al.str_list("recipients", ()),
+        recipients=_addresses(al, "recipients"),
         language=al.string("language", "fr", choices=("fr", "en")),
         group_wait=al.integer("group_wait", 30, low=0),
         digest=al.boolean("digest", True),
@@ -217,6 +245,12 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     )
     al.done()
     top.done()
+    if (alerts.recipients or any(site_recipients.values())) and not smtp.host:
+        raise ConfigError(
+            path,
+            "alerts.recipients",
+            'mail recipients need a mail server: add [smtp] host = "…" (or remove them)',
+        )
     return CollectorConfig(server, storage, limits, influxdb, smtp, alerts)
 
 

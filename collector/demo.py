@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 import threading
@@ -9,13 +10,13 @@ import time
 from pathlib import Path
 
 from agent.config import AgentConfig, CollectorLink, SpoolConfig
-from collector.config import CollectorConfig, ServerConfig, StorageConfig, parse_listen
+from collector.config import ServerConfig, load_collector_config, parse_listen
 from collector.repository import Repository
 from collector.store.db import open_store
 from collector.web.auth import hash_password
 
 
-def run_demo(folder: Path, listen: str, interval: int) -> int:
+def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     """Run until Ctrl-C; state stays in `folder` so a second run continues the first."""
     try:
         import psutil
@@ -25,12 +26,22 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
     from agent.service import AgentService
     from collector.cli import serve
 
-    host, port = parse_listen(listen)
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    config = CollectorConfig(
-        server=ServerConfig(host, port), storage=StorageConfig(path=folder / "collector.db")
-    )
+    config_path = folder / "collector.toml"
+    if not config_path.exists():
+        # A real config file, so that `user add`, [smtp] and rules can be tried on the demo.
+        config_path.write_text(
+            "# vigie-collector demo: edit (add [smtp], [alerts] recipients, rules) and run the\n"
+            "# demo again; every vigie-collector command takes --config with this file.\n"
+            f'[server]\nlisten = "{listen or "127.0.0.1:8080"}"\n'
+            '[storage]\npath = "collector.db"\n'
+        )
+    config = load_collector_config(config_path)
+    if listen:  # --listen given: it wins over the file
+        host, port = parse_listen(listen)
+        config = dataclasses.replace(config, server=ServerConfig(host, port))
+    host, port = config.server.host, config.server.port
     conn = open_store(config.storage.path)
     repo = Repository(conn)
     token_file = folder / "agent.token"
@@ -61,6 +72,8 @@ def run_demo(folder: Path, listen: str, interval: int) -> int:
         f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s.\n"
         f"Web UI: {base}/ (user demo, password {password})\n"
         f"State in {folder}. Read token: {reader}\n"
+        f"Config: {config_path} (e.g. vigie-collector user add NAME --role technician "
+        f"--config {config_path})\n"
         f"Try: curl -H 'Authorization: Token {reader}' "
         f"'{base}/api/v1/query?measurement=cpu&field=usage_idle&site=demo'\n"
         "Ctrl-C stops.",

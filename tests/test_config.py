@@ -10,7 +10,7 @@ import pytest
 from agent.config import load_agent_config
 from agent.tomlconfig import ConfigError
 from collector.config import load_collector_config
-from tests.services import VENV_BIN
+from tests.services import VENV_BIN, run_collector
 
 
 def run(program: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -101,21 +101,46 @@ def test_collector_cli_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert f"{path}: storage.retention: unknown key" in done.stderr
 
 
+STORE = '[storage]\npath = "collector.db"\n'
+MAIL = '[smtp]\nhost = "smtp.example.org"\n'
+
+
 @pytest.mark.parametrize(
-    ("text", "key"),
+    ("text", "key", "reason"),
     [
-        ('[server]\nlisten = "nowhere"\n', "server.listen"),
-        ('[influxdb]\nurl = "http://i:8086"\napi = "v2"\n', "influxdb.org"),
-        ('[smtp]\nsecurity = "ssl"\n', "smtp.security"),
-        ('[alerts]\nrecipients = "support@example.org"\n', "alerts.recipients"),
+        ('[server]\nlisten = "nowhere"\n', "server.listen", "HOST:PORT"),
+        ('[influxdb]\nurl = "http://i:8086"\napi = "v2"\n' + STORE, "influxdb.org", ""),
+        ('[smtp]\nsecurity = "ssl"\n' + STORE, "smtp.security", ""),
+        ('[alerts]\nrecipients = "support@example.org"\n' + STORE, "alerts.recipients", ""),
+        # No store path must not mean a fresh empty store somewhere else.
+        ('[server]\nlisten = "127.0.0.1:8080"\n', "storage.path", "required"),
+        ('[storage]\npath = "nowhere/collector.db"\n', "storage.path", "does not exist"),
+        ('[alerts]\nrecipients = ["support@example.org"]\n' + STORE, "alerts.recipients", "[smtp]"),
+        (
+            '[alerts.sites.Annonay]\nrecipients = ["mairie@annonay.fr"]\n' + STORE,
+            "alerts.recipients",
+            "[smtp]",
+        ),
+        (
+            '[alerts]\nrecipients = ["support"]\n' + STORE + MAIL,
+            "alerts.recipients",
+            "'support' is not one mail address",
+        ),
+        (
+            '[alerts]\nrecipients = ["a@x.fr, b@x.fr"]\n' + STORE + MAIL,
+            "alerts.recipients",
+            "not one mail address",
+        ),
+        (STORE + MAIL + 'sender = "Vigie"\n', "smtp.sender", "not one mail address"),
     ],
 )
-def test_collector_config_errors(tmp_path: Path, text: str, key: str) -> None:
+def test_collector_config_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
     path = tmp_path / "collector.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_collector_config(path)
     assert caught.value.key == key
+    assert reason in str(caught.value)
 
 
 def test_a_valid_agent_config_reads_every_section(tmp_path: Path) -> None:
@@ -156,3 +181,20 @@ def test_device_secrets_come_from_a_private_file(tmp_path: Path) -> None:
     secrets.write_text('[copieur.snmp]\ncommunity = "x"\n[imprimante.snmp]\ncommunity = "x"\n')
     with pytest.raises(ConfigError, match="no device has this name"):
         load_agent_config(config)
+
+
+def test_the_collector_says_at_start_what_it_will_do(tmp_path: Path) -> None:
+    extra = (
+        '[smtp]\nhost = "127.0.0.1"\nport = 2525\npassword = "s3cret-smtp"\n'
+        '[alerts]\nrecipients = ["support@syndicat.fr"]\ndigest_hour = 7\n'
+    )
+    with run_collector(tmp_path, extra) as collector:
+        assert collector.stop() == 0
+        assert collector.proc is not None and collector.proc.stdout is not None
+        output = collector.proc.stdout.read()
+    assert f"store: {tmp_path}/collector.db" in output
+    assert f"listening on {collector.url} (plain HTTP)" in output
+    assert "InfluxDB mirror: off" in output
+    assert "mail: 127.0.0.1:2525 (none) from vigie@localhost to 1 recipients" in output
+    assert "daily digest at 7 h" in output and "rules" in output
+    assert "s3cret-smtp" not in output  # secrets never logged

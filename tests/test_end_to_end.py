@@ -105,10 +105,19 @@ def test_demo_reports_this_machine_and_opens_the_web_ui(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        banner = "".join(proc.stdout.readline() for _ in range(3))
+        banner = "".join(proc.stdout.readline() for _ in range(4))
         password = re.search(r"user demo, password (\S+)\)", banner)
         token = re.search(r"Read token: (\S+)", banner)
         assert password and token, banner
+        # Its config is a real file that every command takes.
+        config = tmp_path / "demo" / "collector.toml"
+        assert f"Config: {config}" in banner
+        added = subprocess.run(
+            [str(VENV_BIN / "vigie-collector"), "user", "add", "marie", "--role", "reader",
+             "--config", str(config)],
+            input="un mot de passe assez long\n", capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 40
         series: list[object] = []
