@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,7 +36,7 @@ from collector.repository import Identity, Repository
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.store.db import connect, open_store
-from collector.store.query import SeriesQuery, run_query
+from collector.store.query import QueryError, SeriesQuery, run_query, unknown_names
 from collector.store.rollup import Retention
 from collector.store.writer import Append, Writer
 from collector.telemetry import Telemetry
@@ -99,15 +100,25 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _parse_time(text: str | None, default: int, name: str) -> int:
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_time(text: str | None, default: int, name: str, now: int) -> int:
+    """Unix seconds, ISO 8601, `now`, or relative to now: -30m, -6h, -7d, -2w."""
     if text is None or text == "":
         return default
+    if text == "now":
+        return now
     if text.lstrip("-").isdigit():
         return int(text)
+    if text[:1] == "-" and text[1:-1].isdigit() and text[-1] in _UNITS:
+        return now - int(text[1:-1]) * _UNITS[text[-1]]
     try:
         return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
     except ValueError:
-        raise Refused(400, f"{name}: expected Unix seconds or ISO 8601, got {text!r}") from None
+        raise Refused(
+            400, f"{name}: expected Unix seconds, ISO 8601, now or -30m/-6h/-7d, got {text!r}"
+        ) from None
 
 
 class WriteEndpoints:
@@ -203,6 +214,15 @@ def create_app(
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return _error(exc.status, exc.reason)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Every error in one shape ({"error": …}), not FastAPI's own list of dicts.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in exc.errors()
+        )
+        return _error(422, problems or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
     async def not_found(request: Request, exc: StarletteHTTPException) -> Response:
@@ -349,8 +369,8 @@ def create_app(
         svc = services(request)
         reader_only(authenticate(request, authorization))
         now = int(time.time())
-        t_end = _parse_time(end, now, "end")
-        t_start = _parse_time(start, t_end - 3600, "start")
+        t_end = _parse_time(end, now, "end", now)
+        t_start = _parse_time(start, t_end - 3600, "start", now)
         if t_start > t_end:
             raise Refused(400, "start is after end")
         if t_end - t_start > MAX_QUERY_RANGE:
@@ -359,11 +379,13 @@ def create_app(
         started = time.perf_counter()
         svc.writer.sync()
         raw_since = now - svc.config.storage.raw_retention_days * 86400
-        series = run_query(
-            svc.reader(),
-            SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate, agg),
-            raw_since,
-        )
+        asked = SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate, agg)
+        try:
+            series = run_query(svc.reader(), asked, raw_since)
+        except QueryError as err:
+            raise Refused(400, str(err)) from None
+        if not series and (missing := unknown_names(svc.reader(), asked)):
+            raise Refused(404, missing)
         svc.telemetry.observe_query(time.perf_counter() - started)
         return {"series": series}
 
@@ -461,9 +483,9 @@ def create_app(
             raise Refused(400, "a silence needs at least one of site, host, rule")
         if not all(v is None or isinstance(v, str) for v in scope.values()):
             raise Refused(400, "site, host and rule must be strings")
-        starts = _parse_time(str(body["starts"]) if "starts" in body else None, now, "starts")
+        starts = _parse_time(str(body["starts"]) if "starts" in body else None, now, "starts", now)
         if "ends" in body:
-            ends = _parse_time(str(body["ends"]), now, "ends")
+            ends = _parse_time(str(body["ends"]), now, "ends", now)
         elif isinstance(body.get("duration"), int) and body["duration"] > 0:
             ends = starts + body["duration"]
         else:

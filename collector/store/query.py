@@ -81,6 +81,9 @@ def merge_buckets(buckets: Iterable[Bucket], step: int) -> list[Bucket]:
     return [dataclasses.replace(b, ts=ts) for ts, b in sorted(out.items())]
 
 
+Value = float | int | bool | str  # a field as written
+
+
 def as_number(value: object) -> float | None:
     """A stored field value as a number (booleans as 0/1); None for strings."""
     if isinstance(value, bool | int | float):
@@ -113,18 +116,21 @@ def _matching_series(conn: sqlite3.Connection, q: SeriesQuery) -> list[tuple[int
 
 def _raw(
     conn: sqlite3.Connection, sids: list[int], path: str, start: int, end: int
-) -> dict[int, list[tuple[int, float]]]:
-    """Numeric raw samples of these series in [start, end], in one query (a fleet-wide query
-    reads thousands of series: one statement each would cost more than the data)."""
-    out: dict[int, list[tuple[int, float]]] = {sid: [] for sid in sids}
-    for sid, ts, raw in conn.execute(
-        "SELECT series_id, ts, json_extract(fields, ?) FROM sample "
+) -> dict[int, list[tuple[int, Value]]]:
+    """Raw samples of these series in [start, end], in one query (a fleet-wide query reads
+    thousands of series: one statement each would cost more than the data). Values as they
+    were written: numbers, strings, booleans (json_type tells true from 1)."""
+    out: dict[int, list[tuple[int, Value]]] = {sid: [] for sid in sids}
+    for sid, ts, raw, kind in conn.execute(
+        "SELECT series_id, ts, json_extract(fields, ?), json_type(fields, ?) FROM sample "
         "WHERE series_id IN (SELECT value FROM json_each(?)) AND ts >= ? AND ts <= ? "
         "ORDER BY series_id, ts",
-        (path, json.dumps(sids), start, end),
+        (path, path, json.dumps(sids), start, end),
     ):
-        if (v := as_number(raw)) is not None:
-            out[sid].append((ts, v))
+        if kind in ("true", "false"):
+            out[sid].append((ts, kind == "true"))
+        elif raw is not None:
+            out[sid].append((ts, raw))
     return out
 
 
@@ -143,12 +149,94 @@ def _rollup(
     return out
 
 
+class QueryError(ValueError):
+    """A query that cannot be answered as asked; the message says what to ask instead."""
+
+
+def _text_points(raw: list[tuple[int, Value]], q: SeriesQuery) -> list[tuple[int, Value]]:
+    """A field holding text (a poll error, a printer's status): raw points, or the last of
+    each step; averaging text means nothing."""
+    if q.rate or (q.step and q.agg != "last"):
+        what = "rate=true" if q.rate else f"agg={q.agg}"
+        raise QueryError(
+            f"field {q.field!r} of {q.measurement!r} holds text: {what} needs numbers; "
+            "ask for raw points (no step) or agg=last"
+        )
+    points = [(ts, v) for ts, v in raw if ts >= q.start]
+    if not q.step:
+        return points
+    last: dict[int, Value] = {}
+    for ts, v in points:
+        last[ts - ts % q.step] = v
+    return sorted(last.items())
+
+
+def _numeric_points(
+    buckets: list[Bucket], raw: list[tuple[int, float]], q: SeriesQuery, res: int
+) -> list[tuple[int, Value]]:
+    if q.rate:
+        lasts = [(b.ts, b.last) for b in buckets] + raw
+        points = [(ts, v) for ts, v in counter_rate(lasts) if ts >= q.start]
+        singles = [Bucket(ts, v, v, v, 1, v) for ts, v in points]
+    else:
+        singles = [b for b in buckets if b.ts >= q.start - q.start % max(res, 1)]
+        singles += [Bucket(ts, v, v, v, 1, v) for ts, v in raw if ts >= q.start]
+    if q.step:
+        return [(b.ts, b.value(q.agg)) for b in merge_buckets(singles, q.step)]
+    return [(b.ts, b.value(q.agg)) for b in singles]
+
+
+_FIELD_SEEN = (
+    "SELECT 1 FROM (SELECT fields FROM sample WHERE series_id=? ORDER BY ts DESC LIMIT 2000) "
+    "WHERE json_type(fields, ?) IS NOT NULL LIMIT 1"
+)
+_NEWEST_FIELDS = (
+    "SELECT group_concat(key, '\t') FROM "
+    "(SELECT fields FROM sample WHERE series_id=? ORDER BY ts DESC LIMIT 1), json_each(fields)"
+)
+
+
+def json_path(field: str) -> str:
+    """SQLite's JSON path of a field name (quoted: names hold dots and spaces)."""
+    return '$."' + field.replace('"', '""') + '"'
+
+
+def unknown_names(conn: sqlite3.Connection, q: SeriesQuery) -> str | None:
+    """Why a query found nothing, when the measurement or the field does not exist for these
+    hosts (with the names that do); None when they exist and the range is merely empty."""
+    matching = _matching_series(conn, q)
+    scope = " ".join(f"{k}={v}" for k, v in (("site", q.site), ("host", q.host)) if v)
+    if not matching:
+        sql, args = "SELECT DISTINCT measurement FROM series WHERE 1", []
+        for column, value in (("site", q.site), ("host", q.host)):
+            if value is not None:
+                sql += f" AND {column}=?"
+                args.append(value)
+        names = [str(m) for (m,) in conn.execute(sql + " ORDER BY 1 LIMIT 100", args)]
+        if q.measurement in names:
+            return None  # it exists; no series has the tags asked for
+        there = ", ".join(names) if names else "none: nothing was ever received"
+        return f"no measurement {q.measurement!r} for {scope or 'any host'}; measurements: {there}"
+    path = json_path(q.field)
+    fields: set[str] = set()
+    for sid, _ in matching[:20]:
+        # The newest samples only: bounded work, and a field that only sometimes appears
+        # (a poll's error) still counts when it appeared lately.
+        if conn.execute(_FIELD_SEEN, (sid, path)).fetchone():
+            return None
+        for (keys,) in conn.execute(_NEWEST_FIELDS, (sid,)):
+            fields.update(str(keys or "").split("\t"))
+    known = ", ".join(sorted(f for f in fields if f)) or "none"
+    return f"no field {q.field!r} in {q.measurement!r} for {scope or 'any host'}; fields: {known}"
+
+
 def run_query(
     conn: sqlite3.Connection, q: SeriesQuery, raw_since: int = 0
 ) -> list[dict[str, object]]:
     """Every matching series with its points in time order. Rollups answer for the part of the
-    range already rolled up; raw samples for the rest."""
-    path = '$."' + q.field.replace('"', '""') + '"'
+    range already rolled up; raw samples for the rest. A field holding text (or booleans,
+    asked raw) comes back as it was written; QueryError for an aggregation it cannot take."""
+    path = json_path(q.field)
     res = resolution(q.step, q.start, raw_since)
     until = rolled_until(conn) if res else q.start
     # A rate needs the point just before the window to give the window's first value.
@@ -162,18 +250,16 @@ def run_query(
     else:
         rolled, raws = {}, _raw(conn, sids, path, q.start - lead, q.end)
     for sid, tags in matching:
-        buckets, raw = rolled.get(sid, []), raws[sid]
-        if q.rate:
-            lasts = [(b.ts, b.last) for b in buckets] + raw
-            points = [(ts, v) for ts, v in counter_rate(lasts) if ts >= q.start]
-            singles = [Bucket(ts, v, v, v, 1, v) for ts, v in points]
+        raw = raws[sid]
+        if any(isinstance(v, str) for _, v in raw) or (res and not rolled.get(sid) and raw):
+            raw = _raw(conn, [sid], path, q.start, q.end)[sid]  # text has no rollups
+        if any(isinstance(v, str) for _, v in raw):
+            values = _text_points(raw, q)
+        elif any(isinstance(v, bool) for _, v in raw) and not (q.step or q.rate):
+            values = [(ts, v) for ts, v in raw if ts >= q.start]
         else:
-            singles = [b for b in buckets if b.ts >= q.start - q.start % max(res, 1)]
-            singles += [Bucket(ts, v, v, v, 1, v) for ts, v in raw if ts >= q.start]
-        if q.step:
-            values = [(b.ts, b.value(q.agg)) for b in merge_buckets(singles, q.step)]
-        else:
-            values = [(b.ts, b.value(q.agg)) for b in singles]
+            numbers = [(ts, float(v)) for ts, v in raw if isinstance(v, int | float)]
+            values = _numeric_points(rolled.get(sid, []), numbers, q, res)
         if values:
             result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in values]})
     return result
@@ -201,7 +287,7 @@ def _series_filter(
     args: list[object] = [measurement, fresh_since]
     for tag, allowed in sorted((where or {}).items()):
         sql += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
-        args += ['$."' + tag.replace('"', '""') + '"', json.dumps(list(allowed))]
+        args += [json_path(tag), json.dumps(list(allowed))]
     if series_ids is not None:
         sql += " AND s.id IN (SELECT value FROM json_each(?))"
         args.append(json.dumps(sorted(series_ids)))
@@ -262,7 +348,7 @@ def series_where_latest(
     if op not in COMPARISONS:
         raise ValueError(f"unknown comparison {op!r}")
     series, args = _series_filter(measurement, fresh_since, hosts, where=where)
-    path = '$."' + field.replace('"', '""') + '"'
+    path = json_path(field)
     sql = (
         "SELECT s.id FROM series s "
         "JOIN sample p ON p.series_id = s.id AND p.ts = s.last_seen WHERE "
@@ -287,7 +373,7 @@ def recent_means(
     rollups where they exist (5 min or 1 h), raw samples after them."""
     series, args = _series_filter(measurement, fresh_since, hosts, where=where)
     until = rolled_until(conn)
-    path = '$."' + field.replace('"', '""') + '"'
+    path = json_path(field)
     rollups = (
         "SELECT s.id, s.site, s.host, s.tags, r.bucket, r.sum / r.count FROM series s "
         "JOIN rollup r ON r.series_id = s.id AND r.res = ? AND r.field = ? "
