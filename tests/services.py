@@ -782,6 +782,17 @@ def get_json(url: str, token: str) -> Any:
         return json.loads(response.read())
 
 
+def query_series(url: str, token: str) -> list[Any]:
+    """The series of a `/api/v1/query` URL; [] while the measurement or field does not exist
+    yet (the collector answers 404 naming those that do)."""
+    try:
+        return list(get_json(url, token)["series"])
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return []
+        raise
+
+
 def stored_batches(db: Path) -> tuple[list[int], int]:
     """Sequence numbers of the agent batches a collector store holds, and how many rows they
     fill (a duplicate makes the second larger than the first's length)."""

@@ -18,13 +18,14 @@ from tests.services import (
     agent_config,
     get_json,
     post,
+    query_series,
     run_collector,
     start_agent,
 )
 
 
 def query(collector: CollectorProcess, token: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
-    return list(get_json(f"{collector.url}/api/v1/query?{urlencode(params)}", token)["series"])
+    return query_series(f"{collector.url}/api/v1/query?{urlencode(params)}", token)
 
 
 @pytest.fixture

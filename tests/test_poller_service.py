@@ -13,6 +13,7 @@ from tests.services import (
     SshServer,
     agent_config,
     get_json,
+    query_series,
     run_collector,
     start_agent,
 )
@@ -93,14 +94,14 @@ def test_running_agent_polls_devices_into_the_collector(
                 time.sleep(1)
                 common = {"site": "Privas", "start": str(int(time.time()) - 600)}
                 supply = {"measurement": "printer_supply", "field": "percent", "host": "copieur"}
-                toner = get_json(
+                toner = query_series(
                     f"{collector.url}/api/v1/query?" + urlencode({**common, **supply}), reader
-                )["series"]
-                nas_mem = get_json(
+                )
+                nas_mem = query_series(
                     f"{collector.url}/api/v1/query?"
                     + urlencode({**common, "measurement": "mem", "field": "total", "host": "nas"}),
                     reader,
-                )["series"]
+                )
                 try:
                     inventory = get_json(f"{collector.url}/api/v1/inventory/Privas/copieur", reader)
                 except OSError:

@@ -14,13 +14,15 @@ import pytest
 
 from tests.services import CollectorProcess, post, run_collector
 
-NOW = int(time.time())
+NOW = 0  # when the fixture wrote its points
 
 
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CollectorProcess, str]]:
+    global NOW
     with run_collector(tmp_path_factory.mktemp("query")) as running:
         token = running.token("Tain", "copieur", role="poller")
+        NOW = int(time.time())
         lines = [
             f'device_poll,site=Tain,host=copieur ok=false,error="pas de réponse" {NOW - 240}',
             f"device_poll,site=Tain,host=copieur ok=true,seconds=0.4 {NOW - 180}",
