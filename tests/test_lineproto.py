@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -24,7 +25,7 @@ from collector.ingest.lineproto import (
 )
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
-    lambda s: s.strip() == s and not s.startswith("#")
+    lambda s: s.strip() == s and not s.startswith("#") and s != "time"  # time: the timestamp
 )
 values = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
@@ -38,7 +39,7 @@ values = st.one_of(
     measurement=names,
     tags=st.dictionaries(names, names, max_size=5),
     fields=st.dictionaries(names, values, min_size=1, max_size=5),
-    time=st.integers(0, 2**40),
+    time=st.integers(0, 9_223_372_036),  # InfluxDB's range: up to 2262
 )
 def test_every_formatted_point_parses_back_unchanged(
     measurement: str, tags: dict[str, str], fields: dict[str, object], time: int
@@ -130,6 +131,12 @@ def test_influxdb_escaping_rules(
         ("cpu v=99999999999999999999i", "out of range"),
         ("cpu,a=1,a=2 v=1", "duplicate tag"),
         (",a=1 v=1", "missing measurement"),
+        ("cpu v=+3", "invalid field value"),
+        ("cpu v=+3i", "invalid field value"),
+        ("cpu,time=x v=1", "invalid tag key 'time'"),
+        ("cpu time=1", "invalid field key 'time'"),
+        ("cpu v=1,time=2i", "invalid field key 'time'"),
+        ("cpu v=1 99999999999999999999", "out of range"),
     ],
 )
 def test_malformed_lines_say_why(line: str, reason: str) -> None:
@@ -154,8 +161,9 @@ def test_nan_and_infinity_are_not_sent() -> None:
     assert format_point(Point("m", {}, {"v": math.inf, "w": 1}, 1)) == "m w=1i 1"
 
 
-# InfluxDB's float grammar, as its docs give it: what the parser's fast path must agree with.
-FLOAT_GRAMMAR = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# InfluxDB's float grammar, as InfluxDB 1.6.7 applies it (a leading plus sign is refused: see
+# test_grammar_parity_with_influxdb): what the parser's fast path must agree with.
+FLOAT_GRAMMAR = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @given(st.text(alphabet="0123456789+-.eE_ intfa١²", min_size=1, max_size=12))
@@ -292,3 +300,60 @@ def test_rows_are_what_parse_lines_gives(lines: list[str]) -> None:
 def test_equal_series_written_two_ways_have_one_key() -> None:
     rows = parse_rows('m,b=2,a=1 v=1i 1\nm,a=1,b=2 v=2i 1\nm,a=1,b=2 s="x" 1', "s", 0)
     assert {head.key for head, _, _, _ in rows} == {"m,a=1,b=2"}
+
+
+# Where Vigie's grammar deliberately differs from InfluxDB 1.6.7's, and why. Every other line
+# that one refuses, the other refuses too (test_grammar_parity_with_influxdb).
+DIFFERENCES = {
+    # SNMP counters are unsigned 64-bit; InfluxDB 1.6 takes `u` only when built with a flag.
+    "m v=18446744073709551615u": "accepted by Vigie only",
+    # InfluxDB drops a `time` field silently when the line has other fields (204); Vigie
+    # refuses the line, so that nothing acknowledged is invisible.
+    "m v=1,time=2i": "refused by Vigie only",
+}
+BOTH_REFUSE = [
+    "m v=+3",
+    "m v=+3i",
+    "m,time=x v=1",
+    "m time=1",
+    "m v=1e999",
+    "m v=1 99999999999999999999",
+    "m v=nan",
+    "m v=1_000",
+]
+# A millisecond timestamp sent as seconds: year 58,000.
+BOTH_REFUSE_AT_SECONDS = ["m v=1 1764660000000"]
+# One measurement each: InfluxDB also refuses a field whose type changes.
+BOTH_ACCEPT = ["a v=-3", "b v=.5", "c v=5.", "d v=1 -1", "e v=-3i", "f,t=x v=1,w=true"]
+
+
+@pytest.mark.services
+def test_grammar_parity_with_influxdb(influxdb: Any) -> None:
+    """The real InfluxDB 1.6.7 judges the same lines."""
+    import urllib.error
+
+    influxdb.query("CREATE DATABASE parity")
+
+    def influx_accepts(line: str) -> bool:
+        try:
+            return bool(influxdb.write("parity", line) == 204)
+        except urllib.error.HTTPError as err:
+            assert err.code == 400, err.code
+            return False
+
+    def vigie_accepts(line: str) -> bool:
+        try:
+            parse_rows(line, "s", 0)
+        except LineError:
+            return False
+        return True
+
+    for line in BOTH_REFUSE:
+        assert not influx_accepts(line) and not vigie_accepts(line), line
+    for line in BOTH_ACCEPT:
+        assert influx_accepts(line) and vigie_accepts(line), line
+    for line in BOTH_REFUSE_AT_SECONDS:  # both write helpers send precision=s
+        assert not influx_accepts(line) and not vigie_accepts(line), line
+    for line, why in DIFFERENCES.items():
+        expected = (False, True) if why == "accepted by Vigie only" else (True, False)
+        assert (influx_accepts(line), vigie_accepts(line)) == expected, line

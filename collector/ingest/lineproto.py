@@ -26,11 +26,12 @@ from agent.lineproto import FieldValue, escape_key, escape_measurement
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
 
 # ASCII: `\d` alone also takes other scripts' digits, which InfluxDB refuses.
-_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
+# Numbers as InfluxDB takes them: a minus sign may lead, a plus sign may not (v=+3 is refused).
+_FLOAT = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$", re.ASCII)
 # A value whose first and last characters are these, with no `_`, is a float if float() takes
 # it (float() also takes "1_0", "nan", "inf" and non-ASCII digits, which these rule out).
-_FLOAT_FIRST, _FLOAT_LAST = frozenset("+-.0123456789"), frozenset(".0123456789")
-_INT = re.compile(r"^[+-]?\d+$", re.ASCII)
+_FLOAT_FIRST, _FLOAT_LAST = frozenset("-.0123456789"), frozenset(".0123456789")
+_INT = re.compile(r"^-?\d+$", re.ASCII)
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
 _FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
@@ -190,6 +191,8 @@ def _tags(pieces: list[str], unescape: bool) -> tuple[tuple[str, str], ...]:
             key, value = _unescape(key, ",= \\"), _unescape(value, ",= \\")
         elif "=" in value:
             raise ValueError(f"invalid tag {piece!r}: unescaped '=' in value")
+        if key == "time":
+            raise ValueError("invalid tag key 'time': it names the timestamp (InfluxDB refuses it)")
         tags.append((key, value))
     tags.sort()
     for (a, _), (b, _) in itertools.pairwise(tags):
@@ -307,6 +310,27 @@ class HeadCache:
         return len(self._heads)
 
 
+# InfluxDB keeps nanoseconds in a signed 64-bit integer: a time beyond it (a millisecond
+# stamp sent with precision=s: year 58,000) is refused, as InfluxDB refuses it.
+_MAX_TIME = (2**63 - 2) // 10**9
+_MIN_TIME = -_MAX_TIME
+
+
+def _out_of_range(stamp: str) -> str:
+    return (
+        f"timestamp {stamp} out of range (years 1677 to 2262): check the precision "
+        "parameter (s, ms, us, ns) against the timestamps sent"
+    )
+
+
+def _field_key(key: str) -> str:
+    # InfluxDB refuses a point whose only field is `time` and silently drops the field
+    # otherwise; Vigie refuses the line either way, so that nothing written is invisible.
+    if key == "time":
+        raise ValueError("invalid field key 'time': it names the timestamp")
+    return key
+
+
 def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> ParsedPoint:
     """Parse one non-empty, non-comment line."""
     try:
@@ -324,7 +348,7 @@ def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> Parse
                 key, sep, value = piece.partition("=")
                 if not sep or not key or not value:
                     raise ValueError(f"invalid field {piece!r}: expected key=value")
-                fields[key] = parse_value(value)
+                fields[_field_key(key)] = parse_value(value)
             stamp = parts[2] if len(parts) == 3 else ""
         else:
             section, i = _scan_key_section(line)
@@ -336,12 +360,14 @@ def parse_line(line: str, lineno: int, divisor: int, default_time: int) -> Parse
             for key, value, quoted in raw_fields:
                 if not key:
                     raise ValueError("empty field key")
-                fields[key] = value if quoted else parse_value(value)
+                fields[_field_key(key)] = value if quoted else parse_value(value)
             stamp = line[i:]
         if stamp:
             if not (_is_digits(stamp) or _INT.match(stamp)):
                 raise ValueError(f"invalid timestamp {stamp!r}")
             time = int(stamp) // divisor
+            if not _MIN_TIME <= time <= _MAX_TIME:
+                raise ValueError(_out_of_range(stamp))
         else:
             time = default_time
     except ValueError as err:
@@ -410,9 +436,12 @@ def _simple_rows(
     heads: HeadCache,
 ) -> list[Row]:
     blob = "\n".join([fields for _, fields, _ in matches])
-    keys = _VALUES.sub("", blob).split("\n")
-    if any(map(heads.repeats_a_key, keys)):
-        # A key given twice: the last value wins, as parse_line has it.
+    names = _VALUES.sub("", blob)
+    keys = names.split("\n")
+    timed = "time" in names and any("time" in k.split(",") for k in keys)
+    if timed or any(map(heads.repeats_a_key, keys)):
+        # A key given twice (the last value wins) or a field named time (refused): as
+        # parse_line has it.
         return [
             _row(parse_line(f"{head} {fields} {stamp}".rstrip(), n, divisor, default_time))
             for (head, fields, stamp), n in zip(matches, linenos, strict=True)
@@ -424,7 +453,10 @@ def _simple_rows(
             head = parse(text)
         except ValueError as err:
             raise LineError(lineno, str(err)) from None
-        rows.append((head, int(stamp) // divisor if stamp else default_time, fields, lineno))
+        time = int(stamp) // divisor if stamp else default_time
+        if not _MIN_TIME <= time <= _MAX_TIME:
+            raise LineError(lineno, _out_of_range(stamp))
+        rows.append((head, time, fields, lineno))
     return rows
 
 
