@@ -74,7 +74,8 @@ class Services:
 
 def _error(status: int, message: str) -> JSONResponse:
     # `error` is what InfluxDB 1.x clients read, `code`/`message` what 2.x clients read.
-    code = {401: "unauthorized", 403: "forbidden", 413: "request too large"}.get(status, "invalid")
+    codes = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "request too large"}
+    code = codes.get(status, "invalid")
     return JSONResponse({"error": message, "code": code, "message": message}, status_code=status)
 
 

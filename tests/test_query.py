@@ -69,7 +69,7 @@ def test_averaging_text_is_a_400_saying_what_to_ask(collector: Any) -> None:
 
 def test_unknown_names_are_404_with_those_that_exist(collector: Any) -> None:
     status, answer = ask(collector, "measurement=imprimante&field=status&host=copieur")
-    assert status == 404
+    assert status == 404 and answer["code"] == "not found"
     assert "measurements: device_poll, printer" in answer["error"]
     status, answer = ask(collector, "measurement=device_poll&field=erreur&host=copieur")
     assert status == 404 and "fields: ok, seconds" in answer["error"]
