@@ -347,13 +347,10 @@ class Forwarder:
         self.send_errors += 1
         refused = result.outcome is Outcome.REFUSED
         ceiling = self._refused_max if refused else self._max
-        delay = self._base * 2 ** min(self._failures - 1, 16)
-        # Jitter spreads a fleet's retries; at the ceiling it stays close to it (hourly).
-        delay = (
-            ceiling * self._rng.uniform(0.9, 1.0)
-            if delay >= ceiling
-            else delay * self._rng.uniform(0.5, 1.5)
-        )
+        delay = min(ceiling, self._base * 2 ** min(self._failures - 1, 16))
+        # Jitter spreads a fleet's retries; a refusal at its ceiling stays close to an hour.
+        at_hourly_ceiling = refused and delay >= ceiling
+        delay *= self._rng.uniform(0.9, 1.0) if at_hourly_ceiling else self._rng.uniform(0.5, 1.5)
         now = self._clock()
         self._next_try = now + delay
         if not refused:

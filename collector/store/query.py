@@ -247,12 +247,16 @@ def run_query(
     if res:
         rolled = _rollup(conn, sids, q.field, res, q.start - lead, min(until, q.end + 1))
         raws = _raw(conn, sids, path, max(until, q.start - lead), q.end)
+        # Text has no rollups: series without buckets are read raw over the rolled-up part
+        # too, in one statement (numeric ones without buckets had no samples there).
+        bare = [sid for sid in sids if not rolled[sid]]
+        if bare and until > q.start:
+            early = _raw(conn, bare, path, q.start, min(until - 1, q.end))
+            raws.update({sid: early[sid] + raws[sid] for sid in bare})
     else:
         rolled, raws = {}, _raw(conn, sids, path, q.start - lead, q.end)
     for sid, tags in matching:
         raw = raws[sid]
-        if any(isinstance(v, str) for _, v in raw) or (res and not rolled.get(sid) and raw):
-            raw = _raw(conn, [sid], path, q.start, q.end)[sid]  # text has no rollups
         if any(isinstance(v, str) for _, v in raw):
             values = _text_points(raw, q)
         elif any(isinstance(v, bool) for _, v in raw) and not (q.step or q.rate):
