@@ -155,39 +155,18 @@ def install(command_line: str) -> str:
     api = _Api()
     manager = _manager(api)
     try:
+        # Both calls take the same configuration: type, start, error control, command line,
+        # then load order group, tag, dependencies, account (LocalSystem) and password unset.
+        config = (_OWN_PROCESS, _AUTO_START, _ERROR_NORMAL, command_line, *[None] * 5)
         created = api.dll.CreateServiceW(
-            wintypes.HANDLE(manager),
-            SERVICE_NAME,
-            DISPLAY_NAME,
-            _ALL_ACCESS_SERVICE,
-            _OWN_PROCESS,
-            _AUTO_START,
-            _ERROR_NORMAL,
-            command_line,
-            None,
-            None,
-            None,
-            None,
-            None,
+            wintypes.HANDLE(manager), SERVICE_NAME, DISPLAY_NAME, _ALL_ACCESS_SERVICE, *config
         )
         if created:
             service, verb = int(created), "installed"
         elif api.last_error() == _ERR_EXISTS:
             service, verb = _service(api, manager), "updated"
             api.check(
-                api.dll.ChangeServiceConfigW(
-                    wintypes.HANDLE(service),
-                    _OWN_PROCESS,
-                    _AUTO_START,
-                    _ERROR_NORMAL,
-                    command_line,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    DISPLAY_NAME,
-                ),
+                api.dll.ChangeServiceConfigW(wintypes.HANDLE(service), *config, DISPLAY_NAME),
                 "cannot update the service",
             )
         else:

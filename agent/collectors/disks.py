@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from agent.collectors.base import LogOnce, percent, reading_errors
@@ -38,6 +39,18 @@ def is_local_filesystem(part: Any) -> bool:
     )
 
 
+def local_partitions(partitions: Iterable[Any]) -> list[Any]:
+    """The local filesystems among psutil's partitions, each device once: bind mounts show
+    one device several times, and its first mount point stands for it."""
+    seen: set[str] = set()
+    found = []
+    for part in partitions:
+        if is_local_filesystem(part) and part.device not in seen:
+            seen.add(part.device)
+            found.append(part)
+    return found
+
+
 def clean_mountpoint(path: str) -> str:
     """A mount point as a tag value: `C:\\` becomes `C:`.
 
@@ -66,12 +79,7 @@ class DiskCollector:
             self._log.warn("partitions", "cannot list filesystems: %s", err)
             return []
         points = []
-        seen: set[str] = set()
-        for part in partitions:
-            if not is_local_filesystem(part) or part.device in seen:
-                continue
-            # Bind mounts show one device several times: report its first mount point only.
-            seen.add(part.device)
+        for part in local_partitions(partitions):
             try:
                 usage = ps.disk_usage(part.mountpoint)
             except self._errors as err:

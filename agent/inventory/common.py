@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from agent.collectors.disks import clean_mountpoint, is_local_filesystem
+from agent.collectors.disks import clean_mountpoint, local_partitions
 
 
 def _port_type(name: str) -> str:
@@ -31,15 +31,11 @@ class PsutilParts:
         """Mounted local filesystems, sizes in MiB as GLPI's agents write them; a device
         mounted several times (bind mounts) is listed at its first mount point only."""
         drives = []
-        seen: set[str] = set()
-        for part in self._ps.disk_partitions(all=False):
-            if not is_local_filesystem(part) or part.device in seen:
-                continue
+        for part in local_partitions(self._ps.disk_partitions(all=False)):
             try:
                 usage = self._ps.disk_usage(part.mountpoint)
             except OSError:
                 continue
-            seen.add(part.device)
             drives.append(
                 {
                     "type": clean_mountpoint(part.mountpoint),
