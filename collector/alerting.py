@@ -68,10 +68,16 @@ class Alerting:
         """Evaluate the hosts whose data was indexed since the last look."""
         if self._writer is None:
             return Pass(0, 0, 0, 0.0)
-        hosts = self.engine.hosts_of(self._writer.take_touched())
+        touched = self._writer.take_touched()
+        hosts = self.engine.hosts_of(touched.series)
         if not hosts:
             return Pass(0, 0, 0, 0.0)
         done = self.engine.evaluate(hosts, slow=False)
+        replayed = self.engine.hosts_of(touched.backfilled)
+        if replayed:
+            # Hours of history at once (a spool after an outage): a forecast it makes urgent
+            # must not wait for the next 10-minute forecast pass.
+            self.engine.evaluate(replayed, slow=True, rules=self.engine.forecasts)
         self._plan()
         return done
 

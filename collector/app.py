@@ -411,10 +411,17 @@ def create_app(
         }.get(state, (state,))
         repo = services(request).repository()
         found = repo.alerts(states, site, limit)
-        annotated = alerting_of(request).notifier.annotate(repo, found, int(clock()))
+        notifier = alerting_of(request).notifier
+        annotated = notifier.annotate(repo, found, int(clock()))
         return {
             "alerts": [
-                {**dataclasses.asdict(alert), "summary": text, "quiet": quiet or None}
+                {
+                    **dataclasses.asdict(alert),
+                    "summary": text,
+                    "value_text": notifier.value(alert),
+                    "action": notifier.action(alert) or None,
+                    "quiet": quiet or None,
+                }
                 for alert, text, quiet in annotated
             ]
         }

@@ -86,6 +86,8 @@ class AlertsConfig:
     timezone: str = "Europe/Paris"
     repeat_warning: int = 86400
     repeat_critical: int = 4 * 3600
+    urgent_margin: int = 4 * 3600  # a forecast crossing before the digest + this: mail now
+    urgent_after: int = 12 * 3600  # a warning firing this long is mailed without waiting
     max_mails_per_hour: int = 10
     evaluation_interval: int = 30
     rules: tuple[Path, ...] = ()
@@ -235,6 +237,8 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
         timezone=timezone,
         repeat_warning=al.integer("repeat_warning", 86400, low=60),
         repeat_critical=al.integer("repeat_critical", 4 * 3600, low=60),
+        urgent_margin=al.integer("urgent_margin", 4 * 3600, low=0),
+        urgent_after=al.integer("urgent_after", 12 * 3600, low=60),
         max_mails_per_hour=al.integer("max_mails_per_hour", 10, low=1),
         evaluation_interval=al.integer("evaluation_interval", 30, low=1, high=3600),
         rules=tuple(

@@ -387,10 +387,11 @@ class Repository:
         )
 
     def to_notify(self) -> list[AlertRow]:
-        """Firing alerts, and resolved ones whose firing was announced but not their end."""
+        """Firing alerts, and resolved ones whose firing was announced (in a mail of its own,
+        or in a digest) but not their end."""
         rows = self._conn.execute(
             _SELECT_ALERT + " WHERE state='firing' "
-            "OR (state='resolved' AND notified_state='firing') ORDER BY site, id"
+            "OR (state='resolved' AND notified_state IN ('firing', 'digest')) ORDER BY site, id"
         ).fetchall()
         return [_alert(r) for r in rows]
 

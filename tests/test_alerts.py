@@ -4,6 +4,7 @@ with a simulated clock."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,10 @@ def test_site_outage_sends_one_site_alert(tmp_path: Path, smtp: MailSink) -> Non
         )
         quiet = {a["host"]: a["quiet"] for a in lab.alerts("firing") if a["rule"] == "agent_silent"}
         assert quiet == {h: "inhibited" for h in hosts}
+        # since the last data (19 min past the start), not since the alert fired
+        body = lab.mails()[0].get_content()
+        assert "depuis le 28 mai 2026 à 22 h 45" in body, body
+        assert "silencieux depuis" in body
 
 
 def test_silence_suppresses_and_its_expiry_restores(tmp_path: Path, smtp: MailSink) -> None:
@@ -327,6 +332,133 @@ def test_warnings_wait_for_the_daily_digest_criticals_do_not(
             "[Vigie] Récapitulatif du 29 mai : 1 avertissement"
         )
         assert "Le disque C: de pc-accueil est rempli à 95 %" in digest.get_content()
+
+
+def test_replayed_hours_of_a_filling_disk_are_mailed_at_once(
+    tmp_path: Path, smtp: MailSink
+) -> None:
+    """An agent back from a six-hour outage sends its spool: a disk at 75 % rising 3 %/h
+    will be full in 8 h 20, before tomorrow's digest; the warning is mailed within a minute
+    with the right ETA. A noisy flat disk beside it stays silent."""
+    import time
+
+    from tests.services import get_json, run_collector
+
+    recipient = "urgent@example.org"
+    hour = time.gmtime().tm_hour  # the digest has just gone: the next one is ~24 h away
+    extra = (
+        f'[smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\n'
+        f'[alerts]\nrecipients = ["{recipient}"]\ndigest = true\ndigest_hour = {hour}\n'
+        'timezone = "UTC"\n'
+    )
+    rng = random.Random(3)
+    with run_collector(tmp_path, extra) as collector:
+        token = collector.token("Tournon", "pc-compta")
+        now = int(time.time())
+        full_at = now + int(25 / 3 * 3600)
+        started = time.monotonic()
+        for batch in range(6):  # oldest hour first, one request per hour, as the spool does
+            lines = []
+            for ts in range(now - 6 * 3600 + batch * 3600, now - 5 * 3600 + batch * 3600, 60):
+                rising = 75 - 3 * (now - ts) / 3600
+                flat = 74 + rng.uniform(-2, 2)
+                lines += [
+                    f"disk,host=pc-compta,path=D: used_percent={rising:.3f} {ts}",
+                    f"disk,host=pc-compta,path=C: used_percent={flat:.3f} {ts}",
+                ]
+            status, text = post(
+                f"{collector.url}/write?db=vigie&precision=s",
+                "\n".join(lines).encode(),
+                token,
+                {"X-Vigie-Batch": f"pc-compta:{batch}"},
+            )
+            assert status == 204, text
+        while not smtp.to(recipient) and time.monotonic() - started < 60:
+            time.sleep(0.2)
+        assert smtp.to(recipient), "the urgent forecast waited for the digest"
+        (mail,) = smtp.to(recipient)
+        assert "pc-compta" in str(mail["Subject"]) and "AVERTISSEMENT" in str(mail["Subject"])
+        assert "Le disque D: de pc-compta sera plein" in mail.get_content()
+        reader = collector.token("", "", "reader")
+        alerts = get_json(f"{collector.url}/api/v1/alerts?state=firing", reader)["alerts"]
+        (alert,) = alerts  # the flat disk C: has none
+        assert alert["labels"]["path"] == "D:" and alert["rule"] == "disk_full_7d"
+        assert abs(alert["eta"] - full_at) <= 0.1 * (full_at - now), (alert["eta"], full_at)
+
+
+def test_a_warning_firing_too_long_is_mailed_without_waiting(
+    tmp_path: Path, smtp: MailSink
+) -> None:
+    with Lab(
+        tmp_path, smtp, "long@example.org", digest=True, digest_hour=8, urgent_after=3 * 3600
+    ) as lab:
+        # START is 22:26 in Paris: the digest would come at 8, ten hours on
+        token = lab.token("Tournon", "nas")
+        start = int(lab.clock.now)
+
+        def disk(level: float) -> Callable[[int], str]:
+            return lambda ts: f"disk,site=Tournon,host=nas,path=/data used_percent={level} {ts}"
+
+        for _ in replay(lab, token, 2, 60, disk(95)):
+            pass
+        assert [a["rule"] for a in lab.alerts("firing")] == ["disk_above_90"]
+        assert lab.mails() == []  # firing for 1 h 30: it can wait for the digest
+        for _ in replay(lab, token, 2, 60, disk(95)):
+            pass
+        assert subjects(lab) == [
+            "[Vigie] AVERTISSEMENT — Tournon : Le disque /data de nas est rempli à 95 %"
+        ], int(lab.clock.now) - start
+        for _ in replay(lab, token, 1, 60, disk(50)):
+            pass
+        # announced on its own, so is its end (not in the morning's digest)
+        assert len(lab.mails()) == 2 and "RÉSOLU" in subjects(lab)[1]
+        lab.clock.now = start + 10 * 3600
+        lab.step()
+        assert len(lab.mails()) == 2, subjects(lab)
+
+
+def test_mail_says_what_the_value_means(tmp_path: Path, smtp: MailSink) -> None:
+    with Lab(tmp_path, smtp, "words@example.org") as lab:
+        ups = lab.token("Die", "onduleur", "poller")
+        pc = lab.token("Die", "pc-mairie")
+        document = {
+            "deviceid": "onduleur-1",
+            "itemtype": "NetworkEquipment",
+            "content": {"network_device": {"name": "onduleur", "ips": ["192.168.1.30"]}},
+        }
+        response = lab.client.post(
+            "/api/v1/inventory", json=document, headers={"Authorization": f"Token {ups}"}
+        )
+        assert response.status_code == 204, response.text
+        now = int(lab.clock.now)
+        lab.write(
+            ups,
+            [f"ups,site=Die,host=onduleur output_source=5i {now - 120 + m * 60}" for m in range(3)],
+        )
+        smart = (
+            "smart_device,site=Die,host=pc-mairie,device=/dev/sda,model=ST500DM002,"
+            "serial_no=Z3T8K2LL health_ok=0i"
+        )
+        lab.write(pc, [f"{smart} {now}"])
+        lab.step()
+        (mail,) = lab.mails()
+        body = mail.get_content()
+        assert "sur batterie (code 5)" in body, body
+        assert "adresse IP 192.168.1.30" in body
+        assert "À faire : Vérifier le courant à la mairie" in body
+        assert "défaillant (code 0)" in body
+        assert "disque ST500DM002, n° de série Z3T8K2LL" in body
+        assert "À faire : Sauvegarder les données tout de suite" in body
+        # the API (and the pages) say the same
+        (row,) = [a for a in lab.alerts("firing") if a["rule"] == "ups_on_battery"]
+        assert row["value_text"] == "sur batterie (code 5)"
+        assert row["action"].startswith("Vérifier le courant")
+        lab.write(ups, [f"ups,site=Die,host=onduleur output_source=3i {now + 60}"])
+        lab.clock.advance(120)
+        lab.step()
+        resolved = lab.mails()[-1].get_content()
+        assert "RÉSOLU" in str(lab.mails()[-1]["Subject"])
+        assert "À faire" not in resolved and "onduleur" in resolved
 
 
 def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from collector.notify.facts import NO_FACTS, Device
 from collector.notify.messages import MESSAGES
 from collector.repository import AlertRow
 from collector.rules.model import Rule
@@ -57,6 +58,36 @@ class Words:
             return self.text["eta_hours"].format(time=self.clock(eta), n=max(1, round(hours)))
         return self.text["eta_days"].format(date=self.day(eta), n=round(hours / 24))
 
+    def number(self, value: float) -> str:
+        """A reading as people of the language write it: "95", "1,5" / "1.5"."""
+        text = number(value)
+        return text.replace(".", ",") if self.language == "fr" else text
+
+    def duration(self, seconds: float) -> str:
+        """ "27 min", "3 h 05", "2 j 4 h" / "2 d 4 h"."""
+        minutes = max(0, round(seconds / 60))
+        if minutes < 60:
+            return f"{minutes} min"
+        hours, minutes = divmod(minutes, 60)
+        if hours < 48:
+            return f"{hours} h {minutes:02d}" if minutes else f"{hours} h"
+        days, hours = divmod(hours, 24)
+        day = self.text["day_unit"]
+        return f"{days} {day} {hours} h" if hours else f"{days} {day}"
+
+    def value(self, alert: AlertRow, rule: Rule | None) -> str:
+        """The alert's value in words: a state ("sur batterie"), a silence ("silencieux depuis
+        27 min"), or a number with its unit ("95 %")."""
+        if rule is not None and rule.kind == "absence":
+            return self.text["silent_for"].format(duration=self.duration(alert.value * 60))
+        text = self.number(alert.value)
+        if rule is None:
+            return text
+        state = rule.states.get(self.language, {}).get(number(alert.value))
+        if state is not None:
+            return self.text["state"].format(state=state, code=text)
+        return f"{text} {rule.unit}" if rule.unit else text
+
 
 def number(value: float) -> str:
     """A reading as people write it: no ".0", one decimal otherwise."""
@@ -69,8 +100,26 @@ def summary(alert: AlertRow, rule: Rule | None, words: Words, now: int) -> str:
         return f"{alert.rule} ({alert.host or alert.site})"
     template = rule.summary.get(words.language) or next(iter(rule.summary.values()))
     labels = _Labels(alert.labels)
-    labels.update(value=number(alert.value), eta=words.eta(alert.eta, now))
+    labels.update(value=words.number(alert.value), eta=words.eta(alert.eta, now))
     return template.format_map(labels)
+
+
+def details(alert: AlertRow, rule: Rule | None, device: Device, words: Words) -> list[str]:
+    """The lines under an alert's summary: since when (data time: the last data of a silent
+    site), the value in words, the device's address and disk, and what to do."""
+    t = words.text
+    line = [t["since"].format(date=words.date(alert.since)), words.value(alert, rule)]
+    where = [t["ip"].format(ip=device.ip)] if device.ip else []
+    disk = device.disk_for(alert.labels)
+    if disk is not None and (disk.model or disk.serial):
+        where.append(t["disk"].format(model=disk.model or "?", serial=disk.serial or "?"))
+    lines = [" — ".join(line)]
+    if where:
+        lines.append(" — ".join(where))
+    action = rule.action.get(words.language, "") if rule else ""
+    if action:
+        lines.append(t["action"].format(action=action))
+    return lines
 
 
 def device_url(public_url: str, alert: AlertRow) -> str:
@@ -92,20 +141,20 @@ def site_mail(
     words: Words,
     public_url: str,
     now: int,
+    facts: Mapping[tuple[str, str], Device],
 ) -> tuple[str, str]:
-    """(subject, body) of one site's mail: alerts firing (flagged when a reminder), then the
-    ones that ended."""
+    """(subject, body) of one site's mail: alerts firing (flagged when a reminder) with their
+    details, then the ones that ended (their end only: the action is done)."""
     t = words.text
     lines = [t["intro"].format(site=site), ""]
     order = {"critical": 0, "warning": 1, "info": 2}
     for alert, reminder in sorted(firing, key=lambda item: order.get(item[0].severity, 3)):
-        text = summary(alert, rules.get(alert.rule), words, now)
-        lines.append(f"• [{t.get(alert.severity, alert.severity)}] {text}")
-        extra = [t["since"].format(date=words.date(alert.fired_at or alert.since))]
-        extra.append(t["value"].format(value=number(alert.value)))
-        if reminder:
-            extra.append(t["repeat"])
-        lines.append("  " + " — ".join(extra))
+        rule = rules.get(alert.rule)
+        text = summary(alert, rule, words, now)
+        reminder_mark = f" {t['repeat']}" if reminder else ""
+        lines.append(f"• [{t.get(alert.severity, alert.severity)}] {text}{reminder_mark}")
+        device = facts.get((alert.site, alert.host), NO_FACTS)
+        lines += ["  " + line for line in details(alert, rule, device, words)]
         url = device_url(public_url, alert)
         if url:
             lines.append("  " + t["link"].format(url=url))
@@ -143,9 +192,10 @@ def digest_mail(
     for site in sorted({a.site for a in alerts}):
         lines.append(f"{site} :" if words.language == "fr" else f"{site}:")
         for alert in (a for a in alerts if a.site == site):
-            text = summary(alert, rules.get(alert.rule), words, now)
-            since = t["since"].format(date=words.date(alert.fired_at or alert.since))
-            lines.append(f"  • {text} — {since}")
+            rule = rules.get(alert.rule)
+            text = summary(alert, rule, words, now)
+            since = t["since"].format(date=words.date(alert.since))
+            lines.append(f"  • {text} — {since} — {words.value(alert, rule)}")
             url = device_url(public_url, alert)
             if url:
                 lines.append("    " + t["link"].format(url=url))

@@ -7,9 +7,11 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from collector.config import AlertsConfig
 from collector.notify.compose import Words, digest_mail, site_mail, summary
+from collector.notify.facts import Device, device_facts
 from collector.repository import AlertRow, Repository, Silence
 from collector.rules.model import Rule
 from collector.store.db import read_mark, write_mark
@@ -47,6 +49,27 @@ class Notifier:
         inhibited = self.inhibited_sites(repo.alerts(("firing",)))
         return [(a, self.describe(a, now), self.quiet(a, silences, inhibited, now)) for a in alerts]
 
+    @staticmethod
+    def facts(repo: Repository, alerts: list[AlertRow]) -> dict[tuple[str, str], Device]:
+        """The inventory facts (address, disks) of the alerts' devices, each read once."""
+        found: dict[tuple[str, str], Device] = {}
+        for alert in alerts:
+            key = (alert.site, alert.host)
+            if key not in found:
+                inventory = repo.inventory(*key)
+                found[key] = device_facts(inventory[1] if inventory else None)
+        return found
+
+    def value(self, alert: AlertRow) -> str:
+        """The alert's value in words and units, for the pages."""
+        return self._words.value(alert, self._rules.get(alert.rule))
+
+    def action(self, alert: AlertRow) -> str:
+        """What to do about the alert, in the configured language ("" when the rule says
+        nothing)."""
+        rule = self._rules.get(alert.rule)
+        return rule.action.get(self._words.language, "") if rule else ""
+
     def recipients(self, site: str | None) -> list[str]:
         """The site's own recipients, then the default ones."""
         own = self._config.site_recipients.get(site, ()) if site else ()
@@ -57,8 +80,33 @@ class Notifier:
             return self._config.repeat_critical
         return self._config.repeat_warning
 
-    def _digested(self, alert: AlertRow) -> bool:
-        return self._config.digest and alert.severity != "critical"
+    def next_digest(self, now: int) -> int:
+        """When the next daily digest goes out (local `digest_hour`, after `now`)."""
+        local = self._words.local(now)
+        at = local.replace(hour=self._config.digest_hour, minute=0, second=0, microsecond=0)
+        if at <= local:
+            at = (at + timedelta(days=1)).replace(hour=self._config.digest_hour)
+        return int(at.timestamp())
+
+    def urgent(self, alert: AlertRow, now: int) -> bool:
+        """Whether a warning cannot wait for the digest: its forecast crossing comes before the
+        digest plus `urgent_margin` (time to act), or it has fired for `urgent_after`."""
+        if alert.severity == "critical":
+            return True
+        if alert.eta is not None and alert.eta < self.next_digest(now) + self._config.urgent_margin:
+            return True
+        return alert.state == "firing" and now - alert.since >= self._config.urgent_after
+
+    def _digested(self, alert: AlertRow, now: int) -> bool:
+        """Whether the alert is the digest's: a warning that can wait, never mailed on its own
+        (one that was keeps its own mails, its resolution included)."""
+        if not self._config.digest or alert.severity == "critical":
+            return False
+        if alert.notified_state == "firing":
+            return False
+        if alert.state == "resolved":
+            return True
+        return not self.urgent(alert, now)
 
     def quiet(self, alert: AlertRow, silences: list[Silence], inhibited: set[str], now: int) -> str:
         """Why an alert sends no mail now ("" when it may): silenced, inhibited, acknowledged."""
@@ -104,12 +152,12 @@ class Notifier:
             fresh_since = now
             for alert in (a for a in alerts if a.site == site):
                 if alert.state == "resolved":
-                    if not self._digested(alert):
+                    if not self._digested(alert, now):
                         resolved.append(alert)
                     continue
-                if self._digested(alert) or self.quiet(alert, silences, inhibited, now):
+                if self._digested(alert, now) or self.quiet(alert, silences, inhibited, now):
                     continue
-                if alert.notified_at is None:
+                if alert.notified_state != "firing" or alert.notified_at is None:
                     firing.append((alert, False))
                     fresh_since = min(fresh_since, alert.fired_at or now)
                 elif now - alert.notified_at >= self._repeat(alert.severity):
@@ -119,9 +167,11 @@ class Notifier:
                 continue
             if not firing and not resolved:
                 continue
+            facts = self.facts(repo, [a for a, _ in firing])
             subject, body = site_mail(
-                site, firing, resolved, self._rules, self._words, self._config.public_url, now
-            )
+                site, firing, resolved, self._rules, self._words, self._config.public_url, now,
+                facts,
+            )  # fmt: skip
             queued += self._queue(repo, self.recipients(site), subject, body, now)
             repo.mark_notified([a.id for a, _ in firing], "firing", now)
             repo.mark_notified([a.id for a in resolved], "resolved", now)
@@ -152,17 +202,17 @@ class Notifier:
             a
             for a in alerts
             if a.state == "firing"
-            and self._digested(a)
+            and self._digested(a, now)
             and not self.quiet(a, silences, inhibited, now)
         ]
-        resolved = [a for a in alerts if a.state == "resolved" and self._digested(a)]
+        resolved = [a for a in alerts if a.state == "resolved" and self._digested(a, now)]
         if not firing and not resolved:
             return 0
         subject, body = digest_mail(
             firing, resolved, self._rules, self._words, self._config.public_url, now
         )
         queued = self._queue(repo, self.recipients(None), subject, body, now)
-        repo.mark_notified([a.id for a in firing], "firing", now)
+        repo.mark_notified([a.id for a in firing], "digest", now)
         repo.mark_notified([a.id for a in resolved], "resolved", now)
         return queued
 

@@ -84,6 +84,7 @@ class Engine:
         self.ruleset = ruleset
         self._clock = clock
         self._last_slow = -SLOW_EVERY
+        self.forecasts = [r for r in ruleset.rules if r.kind in SLOW_KINDS]
 
     def slow_due(self) -> bool:
         """Whether the forecasts are due (every SLOW_EVERY seconds); counts as done."""
@@ -153,6 +154,12 @@ class Engine:
         active: dict[str, AlertRow],
     ) -> Iterable[Recent]:
         fresh = now - STALE
+        if rule.kind in SLOW_KINDS and hosts is not None:
+            # A few hosts whose history was just replayed: raw samples, since the rollups of
+            # that history are recomputed later by the store's maintenance.
+            return recent_samples(
+                self._conn, rule.measurement, rule.window, fresh, hosts, where=rule.where
+            )
         if rule.kind in SLOW_KINDS:
             # Hour means are plenty for a trend over days, and 12 times fewer points.
             res = 3600 if rule.window >= 2 * 86400 else 300

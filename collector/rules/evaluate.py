@@ -4,8 +4,10 @@ the data's own timestamps, so history that arrives late is judged as if it came 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from collector.rules.model import Rule
 
@@ -42,8 +44,22 @@ def threshold(rule: Rule, points: Points, firing: bool) -> Verdict:
     return Verdict(FIRING if at - start >= rule.for_ else PENDING, latest or 0.0, start, at)
 
 
-def least_squares(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
-    """Slope (per second) and the fitted value at the last timestamp."""
+class Fit(NamedTuple):
+    """A least-squares line: slope (per second), the fitted value at the last timestamp, and
+    the slope's standard error (0 for points exactly on the line)."""
+
+    slope: float
+    current: float
+    error: float
+
+    def clear(self) -> bool:
+        """Whether the slope stands out of the noise (t > 3): a flat but noisy series has a
+        small slope of either sign that must not turn into a forecast."""
+        return abs(self.slope) > 3 * self.error
+
+
+def least_squares(points: Sequence[tuple[int, float]]) -> Fit:
+    """The least-squares line through the points, at the last timestamp."""
     origin = points[-1][0]
     xs = [float(ts - origin) for ts, _ in points]
     ys = [v for _, v in points]
@@ -51,9 +67,13 @@ def least_squares(points: Sequence[tuple[int, float]]) -> tuple[float, float]:
     mean_x, mean_y = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mean_x) ** 2 for x in xs)
     if sxx == 0:
-        return 0.0, mean_y
+        return Fit(0.0, mean_y, 0.0)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    return slope, mean_y - slope * mean_x  # at x = 0, the last timestamp
+    current = mean_y - slope * mean_x  # at x = 0, the last timestamp
+    if n < 3:
+        return Fit(slope, current, 0.0)
+    residues = sum((y - current - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    return Fit(slope, current, math.sqrt(residues / (n - 2) / sxx))
 
 
 def _after_refill(points: list[tuple[int, float]], jump: float) -> list[tuple[int, float]]:
@@ -67,23 +87,26 @@ def forecast(rule: Rule, points: Points) -> Verdict:
     """Prediction (rising towards `value`) or consumption (falling to `value`, 0 by default;
     a refill restarts the history): fire when the least-squares line crosses the level within
     `horizon`. A prediction is gated by the current level, so a noisy but safe series stays
-    quiet, and needs history covering a quarter of its window."""
+    quiet; the slope must stand out of the noise; and the history must cover a quarter of the
+    window, or half the time left before the crossing when that is shorter (a disk filling
+    in hours is told after hours of history, not after a day)."""
     at = points[-1][0]
     known = [(ts, v) for ts, v in points if v is not None and ts >= at - rule.window]
     if rule.kind == "consumption":
         known = _after_refill(known, rule.refill)
     latest = known[-1][1] if known else 0.0
     quiet = Verdict(OK, latest, at, at)
-    if len(known) < 6 or known[-1][0] - known[0][0] < rule.window / 4:
+    if len(known) < 6:
         return quiet
-    slope, current = least_squares(known)
+    fit = least_squares(known)
     rising = rule.kind == "prediction"
     if rising and rule.gate is not None and latest < rule.gate:
         return quiet
-    if (rising and slope <= 0) or (not rising and slope >= 0):
+    if (rising and fit.slope <= 0) or (not rising and fit.slope >= 0) or not fit.clear():
         return quiet
-    seconds = max(0.0, (rule.value - current) / slope)
-    if seconds > rule.horizon:
+    seconds = max(0.0, (rule.value - fit.current) / fit.slope)
+    history = known[-1][0] - known[0][0]
+    if seconds > rule.horizon or history < min(rule.window / 4, seconds / 2):
         return quiet
     return Verdict(FIRING, latest, at, at, eta=at + int(seconds))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,11 @@ from collector.rules.model import (
 DEFAULT_RULES = Path(__file__).with_name("default.toml")
 _DURATIONS = ("for", "keep_firing_for", "window", "horizon")
 _NUMBERS = ("value", "clear", "gate", "refill")
-_STRINGS = ("name", "kind", "severity", "measurement", "field", "op", "mode", "scope", "inhibits")
-_RULE_KEYS = {*_DURATIONS, *_NUMBERS, *_STRINGS, "where", "require", "count", "summary"}
+_STRINGS = (
+    "name", "kind", "severity", "measurement", "field", "op", "mode", "scope", "inhibits", "unit",
+)  # fmt: skip
+_TEXTS = ("summary", "action")  # language = text
+_RULE_KEYS = {*_DURATIONS, *_NUMBERS, *_STRINGS, *_TEXTS, "where", "require", "count", "states"}
 _OVERRIDABLE = {*_DURATIONS, *_NUMBERS, "severity", "count"}
 _NEEDS_FIELD = ("threshold", "prediction", "consumption", "change")
 
@@ -126,20 +129,44 @@ def _rule(raw: dict[str, Any], path: Path, text: str, line: int) -> Rule:
         isinstance(v, int | float) and not isinstance(v, bool) for v in require.values()
     ):
         raise fail("require", "require must be a table of field = number")
-    summary = raw.get("summary", {})
-    if not isinstance(summary, dict) or not all(isinstance(v, str) for v in summary.values()):
-        raise fail("summary", "summary must be a table of language = text")
-    if not summary.get("fr") or not summary.get("en"):
-        raise fail("summary", "summary needs a French (fr) and an English (en) text")
+    texts: dict[str, dict[str, str]] = {}
+    for key in _TEXTS:
+        found = raw.get(key, {})
+        if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+            raise fail(key, f"{key} must be a table of language = text")
+        if (key == "summary" or found) and not (found.get("fr") and found.get("en")):
+            raise fail(key, f"{key} needs a French (fr) and an English (en) text")
+        texts[key] = dict(found)
     strings = {k: raw[k] for k in _STRINGS if k in raw}
     return Rule(
         **strings,
         **values,
         where=tags,
         require={k: float(v) for k, v in require.items()},
-        summary=dict(summary),
+        summary=texts["summary"],
+        action=texts["action"],
+        states=_states(raw.get("states", {}), fail),
         line=line,
     )
+
+
+def _states(raw: object, fail: Callable[[str, str], RuleError]) -> dict[str, dict[str, str]]:
+    """`states.fr = { "5" = "sur batterie" }`: the words for a field's state codes, in both
+    languages for the same codes."""
+    message = 'states must be tables of code = word per language: states.fr = { "5" = "…" }'
+    if not isinstance(raw, dict) or not all(
+        isinstance(words, dict) and all(isinstance(w, str) for w in words.values())
+        for words in raw.values()
+    ):
+        raise fail("states", message)
+    if raw and (set(raw) != {"fr", "en"} or set(raw["fr"]) != set(raw["en"])):
+        raise fail("states", "states needs the same codes in French (fr) and English (en)")
+    for code in (c for words in raw.values() for c in words):
+        try:
+            float(code)
+        except ValueError:
+            raise fail("states", f"state code {code!r} is not a number") from None
+    return {language: dict(words) for language, words in raw.items()}
 
 
 def _override(raw: dict[str, Any], path: Path, text: str, line: int, known: set[str]) -> Override:

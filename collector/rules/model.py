@@ -65,6 +65,10 @@ class Rule:
     inhibits: str = ""  # "site": while firing, other alerts of the site stay quiet
     refill: float = 10.0  # consumption: a jump up by this much is a refill (history restarts)
     summary: Mapping[str, str] = dataclasses.field(default_factory=dict)  # language -> template
+    unit: str = ""  # of the value: "%", "°C", "min", "V"
+    # language -> value -> word, for fields that hold a state code (5 -> "sur batterie")
+    states: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    action: Mapping[str, str] = dataclasses.field(default_factory=dict)  # language -> what to do
     line: int = 0  # where the rule starts in its file, for error messages
 
     def condition(self, value: float) -> bool:

@@ -13,6 +13,10 @@ from collector.store.rollup import FIVE_MINUTES, rolling_until
 
 log = logging.getLogger(__name__)
 
+# A point older than this when it arrives is history replayed (an agent's spool after an
+# outage): the forecasts, which otherwise run every 10 minutes, are re-read for its host.
+BACKFILL = 600
+
 
 def decode_body(body: bytes, gzipped: bool) -> str:
     """The text of an appended request."""
@@ -32,6 +36,8 @@ class Indexer:
         # Series indexed since the alert engine last looked (committed), and in this transaction.
         self.touched: set[int] = set()
         self._touching: set[int] = set()
+        self.backfilled: set[int] = set()  # touched series that received replayed history
+        self._backfilling: set[int] = set()
 
     def _new_series(self, head: Head, time: int) -> int:
         measurement, tags = head.measurement_and_tags()
@@ -51,9 +57,11 @@ class Indexer:
         sid = self._series[head.key] = int(row[0])
         return sid
 
-    def index(self, batch: Identified) -> None:
-        """Store rows (inside the caller's transaction); same series and second merge fields."""
+    def index(self, batch: Identified, received: int = 0) -> None:
+        """Store rows (inside the caller's transaction); same series and second merge fields.
+        Series given points older than BACKFILL before `received` are noted as backfilled."""
         series, touching, rolled = self._series, self._touching, self.rolled_until
+        replayed_before = received - BACKFILL
         samples = []
         last_seen: dict[int, int] = {}
         late: set[tuple[int, int]] = set()
@@ -67,6 +75,8 @@ class Indexer:
                 last_seen[sid] = time
             if time < rolled:
                 late.add((sid, time - time % FIVE_MINUTES))
+            if time < replayed_before:
+                self._backfilling.add(sid)
         if late:
             self._conn.executemany("INSERT OR IGNORE INTO rollup_dirty VALUES (?, ?)", late)
         self._conn.executemany(
@@ -113,14 +123,15 @@ class Indexer:
                         (received, str(err), body),
                     )
                     continue
-                self.index(parsed)
+                self.index(parsed, received)
             write_mark(self._conn, "indexed_log_id", rows[-1][0])
             self._conn.execute("COMMIT")
             self.touched |= self._touching
-            self._touching = set()
+            self.backfilled |= self._backfilling
+            self._touching, self._backfilling = set(), set()
         except BaseException:
             self._conn.execute("ROLLBACK")
-            self._touching = set()
+            self._touching, self._backfilling = set(), set()
             self._series.clear()  # ids created in the rolled-back transaction are gone
             raise
         return len(rows)

@@ -57,6 +57,15 @@ class Append:
 
 
 @dataclass(frozen=True, slots=True)
+class Touched:
+    """Series ids indexed since the alert engine last looked; `backfilled` are those among
+    them that received history older than indexer.BACKFILL (its forecasts are re-read)."""
+
+    series: set[int]
+    backfilled: set[int]
+
+
+@dataclass(frozen=True, slots=True)
 class IndexSettings:
     """What the index loop needs (sent to its process, so plain data)."""
 
@@ -107,7 +116,7 @@ class IndexLoop:
         """Serve until told to stop; then index what is left and return."""
         target = self._conn.execute("SELECT coalesce(max(id), 0) FROM ingest_log").fetchone()[0]
         mark = self._indexer.watermark()
-        self._pipe.send(("indexed", mark, set()))
+        self._pipe.send(("indexed", mark, set(), set()))
         stopping = False
         behind = False  # rollups not caught up
         maintenance: list[int] = []
@@ -128,7 +137,7 @@ class IndexLoop:
                 else:
                     stopping = True
             if woken and mark >= target:
-                self._pipe.send(("indexed", mark, set()))  # every wake-up gets its answer
+                self._pipe.send(("indexed", mark, set(), set()))  # every wake-up gets its answer
             if mark < target:
                 indexed = self._index_some()
                 if indexed is None:
@@ -157,8 +166,10 @@ class IndexLoop:
             time.sleep(1)
             return None
         mark = self._indexer.watermark()
-        touched, self._indexer.touched = self._indexer.touched, set()
-        self._pipe.send(("indexed", mark, touched))
+        indexer = self._indexer
+        touched, backfilled = indexer.touched, indexer.backfilled
+        indexer.touched, indexer.backfilled = set(), set()
+        self._pipe.send(("indexed", mark, touched, backfilled))
         return mark
 
     def maintain(self, budget: float = math.inf) -> bool:
@@ -256,6 +267,7 @@ class Writer:
         ).fetchone()[0]
         self._indexed = read_mark(self._conn, "indexed_log_id") or 0
         self._touched: set[int] = set()
+        self._backfilled: set[int] = set()
         self._maintenance: dict[int, Future[bool]] = {}
         self._numbers = itertools.count()
         self._stopping = False
@@ -347,6 +359,7 @@ class Writer:
                 with self._cond:
                     self._indexed = message[1]
                     self._touched |= message[2]
+                    self._backfilled |= message[3]
                     self._cond.notify_all()
                 with self._send_lock:
                     self._woken = False
@@ -363,10 +376,12 @@ class Writer:
         self._queue.put((entry, future))
         return future
 
-    def take_touched(self) -> set[int]:
-        """Ids of the series indexed since the last call (for the alert engine)."""
+    def take_touched(self) -> Touched:
+        """The series indexed since the last call, and which of them received replayed
+        history (for the alert engine)."""
         with self._cond:
-            touched, self._touched = self._touched, set()
+            touched = Touched(self._touched, self._backfilled)
+            self._touched, self._backfilled = set(), set()
         return touched
 
     def backlog(self) -> int:

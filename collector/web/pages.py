@@ -17,7 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collector.notify.compose import number
 from collector.repository import AlertRow, WebSession
 from collector.rules.evaluate import least_squares
 from collector.store.query import SeriesQuery, hosts_seen, latest_samples, run_query
@@ -211,6 +210,7 @@ def add_pages(
         annotated = alerting.notifier.annotate(
             services(request).repository(), everything, int(clock())
         )
+        notifier = alerting.notifier
         rows = [
             {
                 "id": a.id,
@@ -220,8 +220,9 @@ def add_pages(
                 "state": a.state,
                 "severity": a.severity,
                 "summary": text,
-                "since_text": when(a.fired_at or a.since, page),
-                "value_text": number(a.value),
+                "since_text": when(a.since, page),
+                "value_text": notifier.value(a),
+                "action": notifier.action(a) if a.state == "firing" else "",
                 "quiet": quiet if a.state == "firing" else "",
                 "acked_by": a.acked_by,
             }
@@ -528,7 +529,7 @@ def forecast_line(line: Line, now: int, word: str) -> Line | None:
     points = [(ts, v) for ts, v in line.points if ts >= now - 3 * 86400]
     if len(points) < 6:
         return None
-    slope, current = least_squares(points)
+    slope, current, _ = least_squares(points)
     if slope <= 0:
         return None
     full = points[-1][0] + int((100 - current) / slope)
