@@ -29,7 +29,8 @@ from collector import __version__
 from collector.alerting import Alerting
 from collector.config import CollectorConfig
 from collector.ingest.lineproto import HeadCache
-from collector.ingest.write import Refused, check_write, decompress
+from collector.ingest.timewindow import SkewedSenders, Window
+from collector.ingest.write import OutsideWindow, Refused, check_write, decompress
 from collector.inventory import validate_document
 from collector.mirror.forwarder import Forwarder
 from collector.repository import Identity, Repository
@@ -58,6 +59,7 @@ class Services:
     mirror: Forwarder | None = None
     alerting: Alerting | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
+    skewed: SkewedSenders = field(default_factory=SkewedSenders)
     _local: threading.local = field(default_factory=threading.local)
 
     def reader(self) -> sqlite3.Connection:
@@ -256,6 +258,8 @@ def create_app(
                 raise Refused(403, f"a {identity.role} token may not write")
             body = await read_body(request, limits.max_body_bytes)
             now = int(clock())
+            window = Window(now - svc.config.storage.raw_retention_days * 86400,
+                            now + limits.max_future)  # fmt: skip
             checked = check_write(
                 body,
                 request.headers.get("content-encoding", ""),
@@ -264,9 +268,13 @@ def create_app(
                 limits,
                 now,
                 heads,
+                window,
             )
         except Refused as err:
             reason = {401: "auth", 403: "identity", 413: "limit"}.get(err.status, "syntax")
+            if isinstance(err, OutsideWindow):
+                reason = "time"
+                svc.skewed.record(identity.site, identity.host, err.found, now)
             svc.telemetry.count_rejection(reason)
             svc.telemetry.count_request(err.status)
             return _error(err.status, err.reason)
@@ -277,7 +285,7 @@ def create_app(
             precision,
             checked.gzip,
             len(checked.parsed.rows),
-            body,
+            body if checked.body is None else checked.body,
             request.headers.get("x-vigie-batch"),
         )
         try:
@@ -286,6 +294,17 @@ def create_app(
             # 5xx: the agent keeps the batch and retries.
             svc.telemetry.count_request(503)
             return _error(503, f"store unavailable: {err}")
+        if checked.outside is not None:
+            # InfluxDB's partial write: the rest is stored, the sender learns which line.
+            found = checked.outside
+            svc.skewed.record(identity.site, identity.host, found, now)
+            svc.telemetry.count_request(400)
+            stored = len(checked.parsed.rows)
+            return _error(
+                400,
+                f"partial write: line {found.first_line}: {found.reason}; {found.points} "
+                f"point(s) dropped, the other {stored} stored",
+            )
         svc.telemetry.count_request(204)
         return Response(status_code=204)
 
@@ -567,22 +586,37 @@ def create_app(
             p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
         )
         writer = svc.writer
-        gauges: dict[str, tuple[str, float]] = {
+        now = int(clock())
+        counters: dict[str, tuple[str, float]] = {
             "vigie_accepted_lines_total": ("Lines accepted since start.", writer.accepted_lines),
             "vigie_duplicate_batches_total": ("Replayed batches acknowledged.", writer.duplicates),
+        }
+        gauges: dict[str, tuple[str, float]] = {
             "vigie_index_backlog": ("Accepted requests not yet indexed.", writer.backlog()),
             "vigie_db_size_bytes": ("SQLite database and WAL size.", size),
             "vigie_last_ingest_timestamp_seconds": ("Last accepted write.", writer.last_ingest),
+            "vigie_skewed_senders": (
+                "Hosts that sent points outside the time window in the last day.",
+                len(svc.skewed.recent(now)),
+            ),
         }
         if svc.mirror is not None:
             mirror = svc.mirror
             gauges["vigie_outbox_requests"] = ("Requests InfluxDB lacks.", mirror.depth())
-            gauges["vigie_mirror_sent_lines_total"] = ("Lines sent to InfluxDB.", mirror.sent_lines)
-            gauges["vigie_mirror_dead_letters_total"] = (
+            counters["vigie_mirror_sent_lines_total"] = (
+                "Lines sent to InfluxDB.",
+                mirror.sent_lines,
+            )
+            counters["vigie_mirror_dead_letters_total"] = (
                 "Kept in dead_letter.",
                 mirror.dead_letters,
             )
-        text = svc.telemetry.render(gauges)
+        dropped = (
+            "Points dropped from partial writes, by reason (too_old, future).",
+            "reason",
+            svc.skewed.dropped,
+        )
+        text = svc.telemetry.render(gauges, counters, {"vigie_dropped_points_total": dropped})
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     add_pages(app, services, clock)

@@ -42,6 +42,7 @@ class Limits:
     max_lines: int = 50_000
     max_tags: int = 32
     max_string_length: int = 4096
+    max_future: int = 600  # seconds a point may be ahead of the collector's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
         max_lines=lt.integer("max_lines", default.max_lines, low=1),
         max_tags=lt.integer("max_tags", default.max_tags, low=2),
         max_string_length=lt.integer("max_string_length", default.max_string_length, low=16),
+        max_future=lt.integer("max_future", default.max_future, low=0),
     )
     lt.done()
     influxdb = _influx(top.table("influxdb"))

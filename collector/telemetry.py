@@ -35,8 +35,14 @@ class Telemetry:
             self.query_seconds += seconds
             self.query_count += 1
 
-    def render(self, gauges: dict[str, tuple[str, float]]) -> str:
-        """Prometheus text format: counters here plus the gauges given (name: (help, value))."""
+    def render(
+        self,
+        gauges: dict[str, tuple[str, float]],
+        counters: dict[str, tuple[str, float]] | None = None,
+        labelled: dict[str, tuple[str, str, Counter[str]]] | None = None,
+    ) -> str:
+        """Prometheus text format: the counters here, then those given (name: (help, value)),
+        counters by label (name: (help, label, counts)) and gauges."""
         out = [
             "# HELP vigie_write_requests_total Write requests by HTTP status.",
             "# TYPE vigie_write_requests_total counter",
@@ -60,6 +66,10 @@ class Telemetry:
                 f"vigie_query_seconds_sum {self.query_seconds:.6f}",
                 f"vigie_query_seconds_count {self.query_count}",
             ]
-        for name, (text, value) in sorted(gauges.items()):
-            out += [f"# HELP {name} {text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
+        for name, (text, label, counts) in sorted((labelled or {}).items()):
+            out += [f"# HELP {name} {text}", f"# TYPE {name} counter"]
+            out += [f'{name}{{{label}="{k}"}} {n}' for k, n in sorted(counts.items())]
+        for kind, given in (("counter", counters or {}), ("gauge", gauges)):
+            for name, (text, value) in sorted(given.items()):
+                out += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value:g}"]
         return "\n".join(out) + "\n"

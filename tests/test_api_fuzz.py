@@ -133,7 +133,8 @@ def test_nothing_but_login_health_and_writes_answers_without_credentials(lab: La
 def test_metrics_need_a_reader_token_and_count_what_happened(
     lab: Lab, tokens: dict[str, str]
 ) -> None:
-    lab.write(tokens["workstation"], ["cpu,site=Privas,host=pc usage_idle=50 1800000000"])
+    now = int(lab.clock.now)
+    lab.write(tokens["workstation"], [f"cpu,site=Privas,host=pc usage_idle=50 {now}"])
     assert lab.client.get("/metrics").status_code == 401
     denied = lab.client.get("/metrics", headers={"Authorization": f"Token {tokens['workstation']}"})
     assert denied.status_code == 403
@@ -144,4 +145,7 @@ def test_metrics_need_a_reader_token_and_count_what_happened(
         if line and not line.startswith("#")
     }
     assert values["vigie_accepted_lines_total"] >= 1
+    # every *_total is declared a counter (Prometheus' rate() relies on it)
+    types = dict(line.split(" ")[2:4] for line in text.splitlines() if line.startswith("# TYPE"))
+    assert all(kind == "counter" for name, kind in types.items() if name.endswith("_total"))
     assert values['vigie_write_requests_total{status="204"}'] >= 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import signal
 import sqlite3
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -24,7 +26,7 @@ max_lines = 1000
 max_tags = 6
 max_string_length = 64
 """
-T = 1_800_000_000
+T = int(time.time()) // 60 * 60 - 2 * 86400  # within the raw retention, in the past
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,44 @@ def values(collector: CollectorProcess, reader: str, **params: str) -> list[list
     params.setdefault("end", str(T + 3600))
     series = get_json(f"{collector.url}/api/v1/query?{urlencode(params)}", reader)["series"]
     return [p for s in series for p in s["points"]]
+
+
+def test_points_outside_the_time_window_are_a_partial_write(
+    collector: CollectorProcess, reader: str
+) -> None:
+    """Like InfluxDB's partial write: 400 naming the first line outside the window (older
+    than the raw retention, or further ahead than max_future), the rest stored and readable;
+    the sender is counted in /metrics."""
+    token = collector.token("Cruas", "pc-horloge")
+    now = int(time.time())
+    body = (
+        f"mem,site=Cruas,host=pc-horloge used_percent=41 {now - 60}\n"
+        f"mem,site=Cruas,host=pc-horloge used_percent=42 {now - 40 * 86400}\n"
+        f"mem,site=Cruas,host=pc-horloge used_percent=43 {now + 7200}\n"
+        f"mem,site=Cruas,host=pc-horloge used_percent=44 {now}\n"
+    )
+    status, text = post(collector, gzip.compress(body.encode()), token)
+    assert status == 400, text
+    error = json.loads(text)["error"]
+    assert error.startswith("partial write: line 2: timestamp ") and "raw retention" in error
+    assert "2 point(s) dropped, the other 2 stored" in error
+    stored = values(
+        collector, reader, measurement="mem", field="used_percent", host="pc-horloge",
+        start=str(now - 50 * 86400), end=str(now + 86400),
+    )  # fmt: skip
+    assert stored == [[now - 60, 41.0], [now, 44.0]]
+    # nothing inside the window: nothing stored, and said so
+    status, text = post(collector, f"mem used_percent=1 {now + 3600}\n".encode(), token)
+    assert status == 400 and "no point stored" in text and "max_future" in text
+    metrics = urllib.request.Request(
+        f"{collector.url}/metrics", headers={"Authorization": f"Token {reader}"}
+    )
+    with urllib.request.urlopen(metrics, timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    assert 'vigie_dropped_points_total{reason="too_old"} 1' in lines
+    assert 'vigie_dropped_points_total{reason="future"} 2' in lines
+    assert 'vigie_rejected_batches_total{reason="time"} 1' in lines
+    assert "vigie_skewed_senders 1" in lines
 
 
 def test_workstation_may_write_only_its_own_host(collector: CollectorProcess, reader: str) -> None:

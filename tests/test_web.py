@@ -53,7 +53,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         for i in range(60):
             ts = now - 3600 + 60 * i
             lines.append(f"cpu,{tags},cpu=cpu-total usage_idle={60 + i % 5} {ts}")
-            lines.append(f"disk,{tags},path=C: used_percent={80 + i * 0.2} {ts}")
+            lines.append(f"disk,{tags},path=C: used_percent={70 + i * 0.02:.2f} {ts}")
         running.write(token, lines)
         ups = running.token("Privas", "onduleur", "poller")
         running.write(ups, [f"ups,site=Privas,host=onduleur battery_status=3i {now}"])
@@ -118,6 +118,27 @@ def test_unknown_places_are_404_and_device_values_are_escaped(lab: Lab) -> None:
         "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     )
     assert lab.client.get("/sites/Annonay/hosts/pc-mairie?range=10y").status_code == 200
+
+
+def test_fleet_lists_the_machines_with_a_wrong_clock(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = lab.token("Lens", "pc-secretariat")
+    ahead = int(lab.clock.now) + 2 * 3600  # local time sent as UTC
+    for _ in range(2):
+        response = lab.client.post(
+            "/write?precision=s",
+            content=f"cpu,site=Lens,host=pc-secretariat usage_idle=50 {ahead}".encode(),
+            headers={"Authorization": f"Token {token}"},
+        )
+        assert response.status_code == 400 and "no point stored" in response.text
+    logged = [r for r in caplog.records if "pc-secretariat" in r.getMessage()]
+    assert len(logged) == 1, logged  # once an hour, not once a request
+    login(lab.client, "paul")
+    fleet = lab.client.get("/").text
+    assert "Horloges à vérifier (1)" in fleet
+    row = fleet[fleet.index('id="skewed"') :]
+    assert "pc-secretariat" in row and "datées dans le futur" in row and "<td>2</td>" in row
 
 
 def test_reader_may_look_but_not_act(lab: Lab) -> None:

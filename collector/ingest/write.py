@@ -19,6 +19,7 @@ from collector.ingest.lineproto import (
     parse_line,
     parse_rows,
 )
+from collector.ingest.timewindow import Outside, Window, outside
 from collector.repository import Identity
 
 
@@ -28,6 +29,14 @@ class Refused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         self.status, self.reason = status, reason
         super().__init__(reason)
+
+
+class OutsideWindow(Refused):
+    """A request none of whose points falls inside the time window (400)."""
+
+    def __init__(self, found: Outside) -> None:
+        super().__init__(400, f"line {found.first_line}: {found.reason}; no point stored")
+        self.found = found
 
 
 class Identified(NamedTuple):
@@ -40,10 +49,21 @@ class Identified(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CheckedBatch:
-    """A request that passed every check."""
+    """A request that passed every check. When some of its points fall outside the time
+    window, `outside` says which and `body` holds the request without them (to be stored
+    instead of the body as sent)."""
 
     parsed: Identified
     gzip: bool
+    outside: Outside | None = None
+    body: bytes | None = None
+
+
+def without_lines(text: str, rows: list[Row], window: Window) -> tuple[bytes, list[Row]]:
+    """The body and rows with the points outside the window left out."""
+    drop = {row[3] for row in rows if not window.oldest <= row[1] <= window.newest}
+    kept = [line for number, line in enumerate(text.split("\n"), 1) if number not in drop]
+    return "\n".join(kept).encode(), [row for row in rows if row[3] not in drop]
 
 
 def gunzip_bounded(body: bytes, limit: int) -> bytes:
@@ -157,9 +177,11 @@ def check_write(
     limits: Limits,
     now: int,
     heads: HeadCache | None = None,
+    window: Window | None = None,
 ) -> CheckedBatch:
     """Every check a write request goes through; raises Refused. `heads` remembers parsed
-    series heads from one request to the next."""
+    series heads from one request to the next. Points outside `window` are left out (see
+    CheckedBatch); a request with no point inside is refused."""
     if precision not in PRECISIONS:
         raise Refused(400, f"unknown precision {precision!r}: use one of s, ms, us, ns")
     text_bytes, gzipped = decompress(body, content_encoding, limits.max_decompressed_bytes)
@@ -176,4 +198,11 @@ def check_write(
     if len(rows) > limits.max_lines:
         raise Refused(413, f"{len(rows)} lines exceed max_lines ({limits.max_lines})")
     check_limits(rows, limits, text.split("\n"))
-    return CheckedBatch(with_identity(rows, identity.site, identity.host, identity), gzipped)
+    parsed = with_identity(rows, identity.site, identity.host, identity)
+    found = outside(rows, window) if window is not None else None
+    if found is None or window is None:
+        return CheckedBatch(parsed, gzipped)
+    if found.points == len(rows):
+        raise OutsideWindow(found)
+    body, kept = without_lines(text, rows, window)
+    return CheckedBatch(with_identity(kept, identity.site, identity.host), False, found, body)

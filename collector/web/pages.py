@@ -270,7 +270,11 @@ def add_pages(
             "hosts": lambda r: (-r["hosts"], r["site"]),
         }
         rows.sort(key=keys.get(sort, keys["status"]))
-        return render(request, "fleet.html", page, rows=rows, q=q)
+        skewed = [
+            {**s._asdict(), "last_text": when(s.last, page)}
+            for s in services(request).skewed.recent(now)
+        ]
+        return render(request, "fleet.html", page, rows=rows, q=q, skewed=skewed)
 
     @app.get("/sites/{site}", include_in_schema=False)
     def site_page(request: Request, site: str) -> HTMLResponse:

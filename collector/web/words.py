@@ -33,6 +33,14 @@ WORDS: dict[str, dict[str, str]] = {
         "since": "Depuis",
         "value": "Valeur",
         "todo": "À faire :",
+        "skewed_title": "Horloges à vérifier",
+        "skewed_help": "Ces machines ont envoyé des mesures datées hors de ce que Vigie garde "
+        "(trop anciennes ou dans le futur) : elles ont été écartées. Vérifiez l'heure de la "
+        "machine (synchronisation NTP, fuseau horaire).",
+        "dropped_points": "Mesures écartées",
+        "reason": "Raison",
+        "skew_too_old": "trop anciennes (avant la durée de conservation)",
+        "skew_future": "datées dans le futur",
         "rule": "Règle",
         "ack": "Acquitter",
         "acked": "Acquittée par",
@@ -117,6 +125,13 @@ WORDS: dict[str, dict[str, str]] = {
         "since": "Since",
         "value": "Value",
         "todo": "What to do:",
+        "skewed_title": "Clocks to check",
+        "skewed_help": "These machines sent readings dated outside what Vigie keeps (too old "
+        "or in the future): they were dropped. Check the machine's time (NTP sync, time zone).",
+        "dropped_points": "Readings dropped",
+        "reason": "Reason",
+        "skew_too_old": "too old (before the retention period)",
+        "skew_future": "dated in the future",
         "rule": "Rule",
         "ack": "Acknowledge",
         "acked": "Acknowledged by",
