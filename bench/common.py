@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-T0 = 1_800_000_000
+# A week ago, on the hour: inside the collector's time window (raw retention, max_future).
+T0 = int(time.time()) // 3600 * 3600 - 7 * 86400
 
 
 def agent_batch(site: int, host: int, minute: int, rng: random.Random) -> str:

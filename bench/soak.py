@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import agent_batch
+from bench.common import T0, agent_batch
 from collector.repository import Repository
 from collector.store.db import open_store
 from collector.web.auth import hash_password
@@ -82,7 +82,7 @@ class Fleet:
                     return
                 site = agent % SITES
                 body = agent_batch(site, agent, minute, rng).replace(
-                    f" {1_800_000_000 + 60 * minute}\n", f" {int(due)}\n"
+                    f" {T0 + 60 * minute}\n", f" {int(due)}\n"
                 )
                 seq += 1
                 headers = {

@@ -54,10 +54,13 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+BASE = int(time.time()) - 86400  # a day old: inside the collector's time window
+
+
 def batch(n: int, lines: int = 2000) -> bytes:
     """A large, badly compressible batch (each line its own second)."""
     pad = os.urandom(60).hex()
-    start = 1_800_000_000 + n * lines
+    start = BASE + n * lines
     return "".join(
         f'fill,host=pc v={i}i,pad="{pad}{i}" {start + i}\n' for i in range(lines)
     ).encode()

@@ -33,6 +33,8 @@ from tests.services import (
 AGENTS = 20
 KILLS = 5
 
+BASE = int(time.time()) - 86400  # points a day old: inside the collector's window
+
 
 class SimulatedAgent(threading.Thread):
     """The agent's own spool and forwarder, fed with numbered points of one host."""
@@ -54,10 +56,7 @@ class SimulatedAgent(threading.Thread):
                 start = self.points
                 self.points += 50
                 self.spool.put(
-                    [
-                        f"load,host={self.host} n={i}i {1_800_000_000 + i}"
-                        for i in range(start, start + 50)
-                    ]
+                    [f"load,host={self.host} n={i}i {BASE + i}" for i in range(start, start + 50)]
                 )
                 self.forwarder.drain(budget_seconds=1)
                 time.sleep(0.05)
