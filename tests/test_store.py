@@ -94,6 +94,11 @@ def test_rollups_match_raw_and_answer_long_ranges(
     assert q(conn, step=3600) == [[T0, 295.0], [T0 + 3600, 895.0]]
     assert q(conn, step=3600, agg="max") == [[T0, 590.0], [T0 + 3600, 1190.0]]
     assert q(conn, step=600)[:2] == [[T0, 45.0], [T0 + 600, 145.0]]
+    # steps that are multiples of a resolution are merged by SQLite: the same answers
+    for agg, value in (("mean", 595.0), ("max", 1190.0), ("min", 0.0), ("last", 1190.0)):
+        assert q(conn, step=7200, agg=agg) == [[T0, value]]
+    assert q(conn, step=1800, agg="last")[:2] == [[T0, 290.0], [T0 + 1800, 590.0]]
+    assert q(conn, step=1800)[:2] == [[T0, 145.0], [T0 + 1800, 445.0]]
     assert len(q(conn)) == 120  # raw
 
 
@@ -180,6 +185,47 @@ def test_reopening_keeps_data_and_migrates_old_schema(tmp_path: Path) -> None:
     conn = open_store(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("SELECT count(*) FROM token").fetchone()[0] == 1
+
+
+def test_rollup_key_migration_keeps_every_bucket_and_narrows_reads(tmp_path: Path) -> None:
+    """A store from before the rollup was keyed by time: migrated with its buckets, the same
+    answers, and the hourly step now reads only the buckets of its hour."""
+    path = tmp_path / "collector.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    before = len(MIGRATIONS) - 1
+    for number in range(before):
+        conn.executescript(
+            f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;"
+        )
+    lines = [
+        f"disk,site=s,host=h,path=/ used={i}i,free={999 - i}i {T0 + 60 * i}" for i in range(600)
+    ]
+    conn.execute("BEGIN")
+    Indexer(conn).index(with_identity(parse_rows("\n".join(lines), "s", 0), "s", "h"))
+    conn.execute("COMMIT")
+    while True:
+        conn.execute("BEGIN")
+        more = roll_up(conn, T0 + 12 * 3600)
+        conn.execute("COMMIT")
+        if not more:
+            break
+    rows = conn.execute("SELECT * FROM rollup ORDER BY series_id, res, field, bucket").fetchall()
+    answers = [q(conn, step=step) for step in (0, 600, 3600)]
+    conn.close()
+    conn = open_store(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    after = conn.execute("SELECT * FROM rollup ORDER BY series_id, res, field, bucket").fetchall()
+    assert after == rows and len(rows) == 2 * (120 + 10)
+    assert [q(conn, step=step) for step in (0, 600, 3600)] == answers
+    plan = " ".join(
+        str(row[-1])
+        for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM rollup WHERE series_id = 1 AND res = 300 "
+            "AND bucket >= ? AND bucket < ?",
+            (T0, T0 + 3600),
+        )
+    )
+    assert "bucket>? AND bucket<?" in plan, plan
 
 
 def test_new_database_is_private(tmp_path: Path) -> None:

@@ -213,6 +213,27 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO enrollment_use SELECT id, used_at, used_by, '?' FROM enrollment
         WHERE used_at IS NOT NULL;
     """,
+    """
+    -- The rollup keyed by time before field: a time range narrows every read, including the
+    -- ones over all fields of a series (the hourly step, retention), which used to read every
+    -- 5-minute bucket of the series' year.
+    CREATE TABLE rollup_by_time (
+        series_id INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        res INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        count INTEGER NOT NULL,
+        last REAL NOT NULL,
+        PRIMARY KEY (series_id, res, bucket, field)
+    ) WITHOUT ROWID;
+    INSERT INTO rollup_by_time SELECT series_id, field, res, bucket, min, max, sum, count, last
+        FROM rollup ORDER BY series_id, res, bucket, field;
+    DROP TABLE rollup;
+    ALTER TABLE rollup_by_time RENAME TO rollup;
+    """,
 )
 
 

@@ -134,17 +134,44 @@ def _raw(
     return out
 
 
+_ROLLUP_BUCKETS = """
+SELECT series_id, bucket, min, max, sum, count, last FROM rollup
+WHERE series_id IN (SELECT value FROM json_each(?)) AND res=? AND field=?
+      AND bucket >= ? AND bucket < ?
+ORDER BY series_id, bucket
+"""
+# The same buckets merged into steps by SQLite (a 1-year chart: 8,760 hours become 365 rows
+# in C, not in Python); `last` is the step's last bucket's, the same on each of its rows.
+_ROLLUP_STEPS = """
+SELECT series_id, step, min(min), max(max), sum(sum), sum(count), final FROM (
+    SELECT series_id, bucket - bucket % ? AS step, min, max, sum, count,
+           last_value(last) OVER (PARTITION BY series_id, bucket - bucket % ? ORDER BY bucket
+               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS final
+    FROM rollup
+    WHERE series_id IN (SELECT value FROM json_each(?)) AND res=? AND field=?
+          AND bucket >= ? AND bucket < ?
+) GROUP BY series_id, step ORDER BY series_id, step
+"""
+
+
 def _rollup(
-    conn: sqlite3.Connection, sids: list[int], field: str, res: int, start: int, end: int
+    conn: sqlite3.Connection,
+    sids: list[int],
+    field: str,
+    res: int,
+    start: int,
+    end: int,
+    step: int = 0,
 ) -> dict[int, list[Bucket]]:
-    """Rollup buckets of these series in [start, end), in one query."""
+    """Rollup buckets of these series in [start, end), in one query; merged into `step`-second
+    buckets already when the step is a multiple of the resolution."""
     out: dict[int, list[Bucket]] = {sid: [] for sid in sids}
-    for sid, *row in conn.execute(
-        "SELECT series_id, bucket, min, max, sum, count, last FROM rollup "
-        "WHERE series_id IN (SELECT value FROM json_each(?)) AND res=? AND field=? "
-        "AND bucket >= ? AND bucket < ? ORDER BY series_id, bucket",
-        (json.dumps(sids), res, field, start - start % res, end),
-    ):
+    where = (json.dumps(sids), res, field, start - start % res, end)
+    if step > res and step % res == 0:
+        rows = conn.execute(_ROLLUP_STEPS, (step, step, *where))
+    else:
+        rows = conn.execute(_ROLLUP_BUCKETS, where)
+    for sid, *row in rows:
         out[sid].append(Bucket(*row))
     return out
 
@@ -172,15 +199,15 @@ def _text_points(raw: list[tuple[int, Value]], q: SeriesQuery) -> list[tuple[int
 
 
 def _numeric_points(
-    buckets: list[Bucket], raw: list[tuple[int, float]], q: SeriesQuery, res: int
+    buckets: list[Bucket], raw: list[tuple[int, float]], q: SeriesQuery
 ) -> list[tuple[int, Value]]:
     if q.rate:
         lasts = [(b.ts, b.last) for b in buckets] + raw
         points = [(ts, v) for ts, v in counter_rate(lasts) if ts >= q.start]
         singles = [Bucket(ts, v, v, v, 1, v) for ts, v in points]
     else:
-        singles = [b for b in buckets if b.ts >= q.start - q.start % max(res, 1)]
-        singles += [Bucket(ts, v, v, v, 1, v) for ts, v in raw if ts >= q.start]
+        # The buckets start at the range's own (read from there): only raw points need a cut.
+        singles = buckets + [Bucket(ts, v, v, v, 1, v) for ts, v in raw if ts >= q.start]
     if q.step:
         return [(b.ts, b.value(q.agg)) for b in merge_buckets(singles, q.step)]
     return [(b.ts, b.value(q.agg)) for b in singles]
@@ -245,7 +272,8 @@ def run_query(
     matching = _matching_series(conn, q)
     sids = [sid for sid, _ in matching]
     if res:
-        rolled = _rollup(conn, sids, q.field, res, q.start - lead, min(until, q.end + 1))
+        step = 0 if q.rate else q.step  # a rate reads each bucket's last value
+        rolled = _rollup(conn, sids, q.field, res, q.start - lead, min(until, q.end + 1), step)
         raws = _raw(conn, sids, path, max(until, q.start - lead), q.end)
         # Text has no rollups: series without buckets are read raw over the rolled-up part
         # too, in one statement (numeric ones without buckets had no samples there).
@@ -263,7 +291,7 @@ def run_query(
             values = [(ts, v) for ts, v in raw if ts >= q.start]
         else:
             numbers = [(ts, float(v)) for ts, v in raw if isinstance(v, int | float)]
-            values = _numeric_points(rolled.get(sid, []), numbers, q, res)
+            values = _numeric_points(rolled.get(sid, []), numbers, q)
         if values:
             result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in values]})
     return result
