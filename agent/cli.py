@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import DEFAULT_CONFIG, AgentConfig, load_agent_config
-from agent.tomlconfig import ConfigError
+from protocol.tomlconfig import ConfigError
 
 if TYPE_CHECKING:
     from agent.service import AgentService
@@ -120,8 +120,8 @@ def _serve(config: AgentConfig) -> None:
 
 def _collect(args: argparse.Namespace) -> int:
     from agent.collectors.smart import SmartCollector
-    from agent.lineproto import format_points, stamp
     from agent.service import collect_all, workstation_collectors
+    from protocol.lineproto import format_points, stamp
 
     config = _config(args.config, required=False)
     now = int(time.time())

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from agent.poller.credentials import SnmpCredentials, SshCredentials
-from agent.tomlconfig import ConfigError, Table, load_toml, path_value
+from protocol.tomlconfig import ConfigError, Table, load_toml, path_value
 
 DEFAULT_CONFIG = Path("/etc/vigie/agent.toml")
 DEFAULT_SPOOL = Path("/var/lib/vigie/agent-spool.db")

@@ -25,10 +25,10 @@ from agent.collectors.smart import SmartCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.config import AgentConfig
 from agent.inventory.glpi import build_inventory, change_hash
-from agent.lineproto import Point, format_points, stamp
 from agent.sender import Forwarder, Sender, TokenFile
 from agent.spool import Spool
 from agent.telemetry import agent_point
+from protocol.lineproto import Point, format_points, stamp
 
 if TYPE_CHECKING:  # pysnmp and paramiko load only when devices are configured
     from agent.poller.site import Output

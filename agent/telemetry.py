@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from agent import __version__
-from agent.lineproto import Point
 from agent.spool import Spool
+from protocol.lineproto import Point
 
 
 def rss_bytes(psutil: Any) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 from agent import winacl, winservice
 from agent.config import CollectorLink, load_agent_config
 from agent.sender import enroll, tls_context
-from agent.tomlconfig import ConfigError
+from protocol.tomlconfig import ConfigError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 

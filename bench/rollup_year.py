@@ -143,7 +143,7 @@ def influx_chart(folder: Path, hosts: int, now: int) -> dict[str, Any]:
         load_s = time.perf_counter() - loaded
         query = (
             "SELECT mean(used_percent) FROM disk WHERE host='pc00000' "
-            f"AND time > {now - YEAR}s GROUP BY time(1d)"
+            "AND time > now() - 365d GROUP BY time(1d)"
         )
         values = influx.query(query, "bench")["results"][0]["series"][0]["values"]
         assert len(values) >= 365, len(values)

@@ -33,6 +33,7 @@ from collector.ingest.timewindow import SkewedSenders, Window
 from collector.ingest.write import OutsideWindow, Refused, check_write, decompress
 from collector.inventory import validate_document
 from collector.mirror.forwarder import Forwarder
+from collector.muting import SilenceError, new_silence
 from collector.repository import Identity, Repository
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
@@ -505,11 +506,6 @@ def create_app(
         if not isinstance(body, dict):
             raise Refused(400, "expected a JSON object")
         now = int(clock())
-        scope = {k: body.get(k) for k in ("site", "host", "rule")}
-        if not any(scope.values()):
-            raise Refused(400, "a silence needs at least one of site, host, rule")
-        if not all(v is None or isinstance(v, str) for v in scope.values()):
-            raise Refused(400, "site, host and rule must be strings")
         starts = _parse_time(str(body["starts"]) if "starts" in body else None, now, "starts", now)
         if "ends" in body:
             ends = _parse_time(str(body["ends"]), now, "ends", now)
@@ -517,26 +513,12 @@ def create_app(
             ends = starts + body["duration"]
         else:
             raise Refused(400, "give `ends` (time) or `duration` (seconds)")
-        if ends <= starts:
-            raise Refused(400, "a silence must end after it starts")
-        comment = str(body.get("comment", ""))[:500]
-        kind = "maintenance" if starts > now else "silence"
-        silence_id = (
-            services(request)
-            .repository()
-            .add_silence(
-                scope["site"],
-                scope["host"],
-                scope["rule"],
-                starts,
-                ends,
-                author,
-                comment,
-                kind,
-                now,
-            )
-        )
-        return {"id": silence_id, "starts": starts, "ends": ends, "kind": kind}
+        try:
+            asked = new_silence(body, starts, ends, str(body.get("comment", "")), now)
+        except SilenceError as err:
+            raise Refused(400, str(err)) from None
+        silence_id = services(request).repository().add_silence(asked, author, now)
+        return {"id": silence_id, "starts": starts, "ends": ends, "kind": asked.kind}
 
     @app.delete("/api/v1/silences/{silence_id}", status_code=204)
     def end_silence(

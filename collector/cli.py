@@ -12,12 +12,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agent.tomlconfig import ConfigError
 from collector import LOG_FORMAT, __version__
 from collector.config import CollectorConfig, load_collector_config
 from collector.repository import ROLES, Repository
 from collector.rules.load import RuleError
 from collector.store.db import StoreError, open_store
+from protocol.tomlconfig import ConfigError
 
 EXIT_CONFIG = 2
 EXIT_MISSING_DEPENDENCY = 3

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.tomlconfig import ConfigError, Table, load_toml, path_value
+from protocol.tomlconfig import ConfigError, Table, load_toml, path_value
 
 DEFAULT_STORE = Path("/var/lib/vigie/collector.db")
 

@@ -10,9 +10,12 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.inventory import Change, diff_inventories
+
+if TYPE_CHECKING:  # muting reads alerts and silences from here: a name only, not an import
+    from collector.muting import NewSilence
 
 ROLES = ("workstation", "poller", "reader", "technician")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
@@ -397,23 +400,23 @@ class Repository:
 
     # --- silences ----------------------------------------------------------------------
 
-    def add_silence(
-        self,
-        site: str | None,
-        host: str | None,
-        rule: str | None,
-        starts: int,
-        ends: int,
-        author: str,
-        comment: str,
-        kind: str,
-        now: int,
-    ) -> int:
-        """A silence (from now) or a maintenance window (planned); returns its id."""
+    def add_silence(self, silence: NewSilence, author: str, now: int) -> int:
+        """A silence (from now) or a maintenance window (planned), checked by
+        muting.new_silence; returns its id."""
         cursor = self._conn.execute(
             "INSERT INTO silence (site, host, rule, starts, ends, author, comment, kind, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (site, host, rule, starts, ends, author, comment, kind, now),
+            (
+                silence.site,
+                silence.host,
+                silence.rule,
+                silence.starts,
+                silence.ends,
+                author,
+                silence.comment,
+                silence.kind,
+                now,
+            ),
         )
         return int(cursor.lastrowid or 0)
 

@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from agent.config import DeviceConfig
-from agent.lineproto import Point
 from agent.poller.credentials import SnmpCredentials, SshCredentials
 from agent.poller.poll import Poller
+from protocol.lineproto import Point
 from tests.services import SnmpAgent, SshServer
 
 

@@ -9,9 +9,9 @@ import psutil
 
 from agent.catalog import COMMON_TAGS, by_name, render
 from agent.collectors.smart import parse_smartctl
-from agent.lineproto import Point
 from agent.poller.ssh import linux_points, openwrt_points
 from agent.service import collect_all, workstation_collectors
+from protocol.lineproto import Point
 from tests.services import TEST_DATA
 
 ROOT = Path(__file__).parent.parent

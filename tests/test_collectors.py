@@ -18,8 +18,8 @@ from agent.collectors.memory import MemoryCollector
 from agent.collectors.network import NetCollector
 from agent.collectors.sensors import SensorsCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
-from agent.lineproto import Point, stamp
 from agent.service import collect_all, workstation_collectors
+from protocol.lineproto import Point, stamp
 
 NOW = 1_800_000_000
 

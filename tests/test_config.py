@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import load_agent_config
-from agent.tomlconfig import ConfigError
 from collector.config import load_collector_config
+from protocol.tomlconfig import ConfigError
 from tests.services import VENV_BIN, run_collector
 
 

@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 from agent.collectors.smart import parse_smartctl
-from agent.lineproto import Point, format_points, stamp
 from agent.service import collect_all, workstation_collectors
 from dashboards.build import DASHBOARDS, HERE, render
+from protocol.lineproto import Point, format_points, stamp
 from tests.poller_support import poll, snmp_device
 from tests.services import Influx, SnmpAgent, get_json, post, reference, run_collector
 

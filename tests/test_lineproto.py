@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.lineproto import Point, format_point
 from collector.ingest.lineproto import (
     Head,
     HeadCache,
@@ -23,6 +22,7 @@ from collector.ingest.lineproto import (
     parse_rows,
     parse_value,
 )
+from protocol.lineproto import Point, format_point
 
 names = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20).filter(
     lambda s: s.strip() == s and not s.startswith("#") and s != "time"  # time: the timestamp

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent.lineproto import Point
 from collector.mirror.dialect import Unstorable, format_v1
+from protocol.lineproto import Point
 from tests import services
 from tests.services import CollectorProcess, Influx, get_json, run_collector, run_influxdb
 
@@ -71,7 +71,7 @@ def test_mirror_to_influxdb_1x_round_trips_awkward_tags(influxdb: Influx, tmp_pa
             )
             for i, h in enumerate(hosts)
         ]
-        from agent.lineproto import format_points
+        from protocol.lineproto import format_points
 
         bad = Point(
             "disk",

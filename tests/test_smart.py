@@ -15,7 +15,7 @@ from agent.collectors.smart import (
     SmartCollector,
     parse_smartctl,
 )
-from agent.lineproto import Point
+from protocol.lineproto import Point
 from tests.services import TEST_DATA, reference
 
 NOW = 1_800_000_000

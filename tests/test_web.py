@@ -176,6 +176,20 @@ def test_technician_acknowledges_and_silences_with_csrf(lab: Lab) -> None:
         "/api/v1/silences", headers={"Authorization": f"Token {lab.token('', '', 'reader')}"}
     ).json()["silences"]]  # fmt: skip
     assert sorted(kinds) == ["maintenance", "silence"]
+    # the same mistake gets the same answer from the pages and the API (collector.muting)
+    empty = {"csrf": csrf, "site": "", "host": "", "rule": "", "duration": "3600"}
+    page_answer = lab.client.post("/silences", data=empty, follow_redirects=False)
+    api_answer = lab.client.post(
+        "/api/v1/silences",
+        json={"duration": 3600},
+        headers={"Authorization": f"Token {lab.token('', '', 'technician')}"},
+    )
+    assert page_answer.status_code == api_answer.status_code == 400
+    assert (
+        page_answer.text
+        == api_answer.json()["error"]
+        == ("a silence needs at least one of site, host, rule")
+    )
 
 
 def test_inventory_search_and_csv(lab: Lab) -> None:

@@ -15,7 +15,7 @@ from agent import __version__
 from windows.runtime import RuntimeBuildError, build_runtime
 
 HERE = Path(__file__).parent
-AGENT = HERE.parent / "agent"
+PACKAGES = ("agent", "protocol")  # the agent and the line protocol and TOML it shares
 
 
 def build(out: Path) -> Path:
@@ -25,11 +25,12 @@ def build(out: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / name
         shutil.copytree(build_runtime(), root / "python", ignore=shutil.ignore_patterns(".*"))
-        shutil.copytree(
-            AGENT,
-            root / "python" / "Lib" / "site-packages" / "agent",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
+        for package in PACKAGES:
+            shutil.copytree(
+                HERE.parent / package,
+                root / "python" / "Lib" / "site-packages" / package,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            )
         shutil.copyfile(HERE / "setup.cmd", root / "setup.cmd")
         target = out / f"{name}.zip"
         partial = target.with_suffix(".part")

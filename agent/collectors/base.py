@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 
 class Collector(Protocol):

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agent.collectors.base import LogOnce, percent, reading_errors
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from agent.collectors.base import LogOnce, reading_errors
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 log = logging.getLogger(__name__)
 

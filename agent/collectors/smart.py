@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.collectors.base import LogOnce
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 log = logging.getLogger(__name__)
 

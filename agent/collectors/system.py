@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.collectors.base import LogOnce, reading_errors
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 log = logging.getLogger(__name__)
 

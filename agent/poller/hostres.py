@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 from agent.collectors.base import percent
-from agent.lineproto import Point
 from agent.poller.snmp import Row, SnmpSession, number, text
+from protocol.lineproto import Point
 
 HR_STORAGE = "1.3.6.1.2.1.25.2.3.1"
 STORAGE_COLUMNS = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.lineproto import FieldValue, Point
 from agent.poller.snmp import Row, SnmpSession, text
+from protocol.lineproto import FieldValue, Point
 
 IF_TABLE = "1.3.6.1.2.1.2.2.1"
 IF_X_TABLE = "1.3.6.1.2.1.31.1.1.1"

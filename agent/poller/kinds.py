@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from agent.lineproto import Point
 from agent.poller import hostres, interfaces, printer, sensors, system, ups
 from agent.poller.snmp import SnmpSession
+from protocol.lineproto import Point
 
 SnmpPoll = Callable[[SnmpSession, int], Awaitable[list[Point]]]
 SshParse = Callable[[str, int], list[Point]]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import DeviceConfig
-from agent.lineproto import FieldValue, Point
 from agent.poller import reach
 from agent.poller.kinds import SNMP_POLLS, ssh_poll
+from protocol.lineproto import FieldValue, Point
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.lineproto import FieldValue, Point
 from agent.poller.snmp import Row, SnmpSession, text
+from protocol.lineproto import FieldValue, Point
 
 SUPPLIES = "1.3.6.1.2.1.43.11.1.1"
 SUPPLY_COLUMNS = {

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from agent.lineproto import Point
+from protocol.lineproto import Point
 
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 ECHO6_REQUEST, ECHO6_REPLY = 128, 129

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.lineproto import Point
 from agent.poller.snmp import Row, SnmpSession, text
+from protocol.lineproto import Point
 
 SENSOR_TABLE = "1.3.6.1.2.1.99.1.1.1"
 SENSOR_COLUMNS = {

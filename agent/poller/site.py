@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from agent.config import DeviceConfig
 from agent.inventory.glpi import change_hash
-from agent.lineproto import Point, format_points, stamp
 from agent.poller.poll import Poller
+from protocol.lineproto import Point, format_points, stamp
 
 log = logging.getLogger(__name__)
 

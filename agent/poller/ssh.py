@@ -13,8 +13,8 @@ import paramiko
 from agent.collectors.base import percent
 from agent.collectors.disks import PSEUDO_FS
 from agent.collectors.network import SKIP_INTERFACE_PREFIXES
-from agent.lineproto import FieldValue, Point
 from agent.poller.credentials import SshCredentials
+from protocol.lineproto import FieldValue, Point
 
 SECTION = "@@vigie@@"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.lineproto import Point
 from agent.poller.snmp import SnmpSession, integers
+from protocol.lineproto import Point
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"

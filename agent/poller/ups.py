@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.lineproto import FieldValue, Point
 from agent.poller.snmp import SnmpError, SnmpSession, integers
+from protocol.lineproto import FieldValue, Point
 
 UPS = "1.3.6.1.2.1.33.1"
 RFC1628 = {

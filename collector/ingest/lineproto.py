@@ -3,7 +3,7 @@
 Measurement: `\\,` and `\\ ` are escapes. Tag keys, tag values and field keys: `\\,`, `\\=` and
 `\\ `. String field values: `\\"` and `\\\\`. A backslash before any other character is literal.
 `\\\\` in names and tags decodes to one backslash (InfluxDB 2.x behaviour), which is what
-agent.lineproto writes. `parse_lines` gives points with their fields decoded (the mirror's
+protocol.lineproto writes. `parse_lines` gives points with their fields decoded (the mirror's
 view); `parse_rows` gives what the store takes, and turns a body of simple lines (what agents
 send) into rows in a few C-level passes. The series head of each unescaped line is remembered
 (`HeadCache`): an agent sends the same series every minute, so most lines of a steady fleet
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from agent.lineproto import FieldValue, escape_key, escape_measurement
+from protocol.lineproto import FieldValue, escape_key, escape_measurement
 
 PRECISIONS = {"s": 1, "ms": 10**3, "us": 10**6, "u": 10**6, "ns": 10**9, "n": 10**9}
 

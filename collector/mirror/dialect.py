@@ -1,6 +1,6 @@
 """Line protocol as each InfluxDB major version reads it.
 
-InfluxDB 2.x and 3.x read `\\\\` in names and tag values as one backslash (agent.lineproto's
+InfluxDB 2.x and 3.x read `\\\\` in names and tag values as one backslash (protocol.lineproto's
 form). InfluxDB 1.x keeps a backslash literally unless it precedes an escapable character, so
 `\\\\` stays two characters and a value ending in a backslash cannot be written at all: such a
 point is refused here (it goes to the dead-letter table with the reason), never altered.
@@ -8,8 +8,8 @@ point is refused here (it goes to the dead-letter table with the reason), never 
 
 from __future__ import annotations
 
-from agent.lineproto import Point, format_fields, format_point
 from collector.ingest.lineproto import ParsedPoint
+from protocol.lineproto import Point, format_fields, format_point
 
 
 class Unstorable(ValueError):

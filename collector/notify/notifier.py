@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
+from collector import muting
 from collector.config import AlertsConfig
 from collector.notify.compose import Words, digest_mail, site_mail, summary
 from collector.notify.facts import Device, device_facts
@@ -109,23 +110,12 @@ class Notifier:
         return not self.urgent(alert, now)
 
     def quiet(self, alert: AlertRow, silences: list[Silence], inhibited: set[str], now: int) -> str:
-        """Why an alert sends no mail now ("" when it may): silenced, inhibited, acknowledged."""
-        if any(s.covers(alert, now) for s in silences):
-            return "silenced"
-        rule = self._rules.get(alert.rule)
-        if alert.site in inhibited and not (rule and rule.inhibits):
-            return "inhibited"
-        if alert.acked_at is not None:
-            return "acknowledged"
-        return ""
+        """Why an alert sends no mail now ("" when it may): see collector.muting."""
+        return muting.quiet(alert, silences, inhibited, self._rules, now)
 
     def inhibited_sites(self, alerts: list[AlertRow]) -> set[str]:
-        """Sites cut off: an alert of an inhibiting rule is firing there."""
-        return {
-            a.site
-            for a in alerts
-            if a.state == "firing" and (rule := self._rules.get(a.rule)) and rule.inhibits == "site"
-        }
+        """Sites cut off: see collector.muting."""
+        return muting.inhibited_sites(alerts, self._rules)
 
     def plan(self) -> int:
         """Queue what is due; returns the number of mails queued."""

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collector.muting import SilenceError, new_silence
 from collector.repository import AlertRow, WebSession
 from collector.rules.evaluate import least_squares
 from collector.store.query import SeriesQuery, hosts_seen, latest_samples, run_query
@@ -49,6 +50,10 @@ class NotFound(Exception):
 
 class Forbidden(Exception):
     """The user's role may not do this (or the form's CSRF token is wrong)."""
+
+
+class BadForm(Exception):
+    """A form filled in wrong (400, as the API answers the same mistake)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,10 @@ def add_pages(
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:
         return PlainTextResponse(str(exc), status_code=403, headers=_HEADERS)
+
+    @app.exception_handler(BadForm)
+    async def bad_form(request: Request, exc: BadForm) -> Response:
+        return PlainTextResponse(str(exc), status_code=400, headers=_HEADERS)
 
     @app.get("/static/vigie.css", include_in_schema=False)
     def stylesheet() -> Response:
@@ -452,9 +461,6 @@ def add_pages(
     async def silence(request: Request) -> Response:
         page, fields = await checked_form(request)
         now = int(clock())
-        scope = {k: fields.get(k) or None for k in ("site", "host", "rule")}
-        if not any(scope.values()):
-            raise Forbidden("a silence needs a site, a host or a rule")
         if fields.get("duration", "").isdigit():
             starts, ends = now, now + int(fields["duration"])
         else:
@@ -466,21 +472,12 @@ def add_pages(
                     datetime.fromisoformat(fields["ends"]).replace(tzinfo=page.zone).timestamp()
                 )
             except (KeyError, ValueError):
-                raise Forbidden("starts and ends must be dates") from None
-        if ends <= starts:
-            raise Forbidden("a silence must end after it starts")
-        kind = "maintenance" if starts > now else "silence"
-        services(request).repository().add_silence(
-            scope["site"],
-            scope["host"],
-            scope["rule"],
-            starts,
-            ends,
-            f"web:{page.session.user.name}",
-            fields.get("comment", "")[:500],
-            kind,
-            now,
-        )
+                raise BadForm("starts and ends must be dates") from None
+        try:
+            asked = new_silence(fields, starts, ends, fields.get("comment", ""), now)
+        except SilenceError as err:
+            raise BadForm(str(err)) from None
+        services(request).repository().add_silence(asked, f"web:{page.session.user.name}", now)
         return RedirectResponse(request.headers.get("referer") or "/alerts", status_code=303)
 
     @app.post("/silences/{silence_id}/end", include_in_schema=False)
