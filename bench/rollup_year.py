@@ -113,8 +113,11 @@ def rollup_pass(store: Path, now: int) -> float:
 
 
 def vigie_chart(folder: Path, now: int) -> dict[str, Any]:
-    """The 1-year chart from a running collector on the filled store."""
-    with run_collector(folder) as collector:
+    """The 1-year chart from a running collector on the filled store (and how long the
+    collector took to start on it)."""
+    started = time.perf_counter()
+    with run_collector(folder, ready_within=3600) as collector:
+        start_s = round(time.perf_counter() - started, 1)
         reader = collector.token("", "", role="reader")
         url = f"{collector.url}/api/v1/query?" + urllib.parse.urlencode(
             {"measurement": "disk", "field": "used_percent", "host": "pc00000",
@@ -122,7 +125,7 @@ def vigie_chart(folder: Path, now: int) -> dict[str, Any]:
         )  # fmt: skip
         points = get_json(url, reader)["series"][0]["points"]
         assert len(points) >= 364, len(points)
-        return {"points": len(points), **timings(lambda: get_json(url, reader))}
+        return {"points": len(points), "start_s": start_s, **timings(lambda: get_json(url, reader))}
 
 
 def influx_chart(folder: Path, hosts: int, now: int) -> dict[str, Any]:
@@ -173,6 +176,7 @@ def main() -> None:
             now = int(time.time())
             entry = fill(folder / "collector.db", hosts, now, old)
             entry["rollup_pass_s"] = round(rollup_pass(folder / "collector.db", now), 3)
+            print(label, entry, flush=True)
             entry["chart_1y"] = vigie_chart(folder, int(time.time()))
             report[label] = entry
             print(label, entry, flush=True)

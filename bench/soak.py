@@ -196,8 +196,11 @@ def main() -> None:
         )
         with run_collector(tmp / "collector", extra) as collector, run_snmpsim(tmp / "sim") as sim:
             repo = Repository(open_store(tmp / "collector" / "collector.db"))
-            tokens = [repo.create_token(f"commune{s:03d}", "", "poller") for s in range(SITES)]
-            reader = repo.create_token("", "", "reader")
+            tokens = [
+                repo.create_token(f"commune{s:03d}", "", "poller", int(time.time()))
+                for s in range(SITES)
+            ]
+            reader = repo.create_token("", "", "reader", int(time.time()))
             repo.add_user("soak", hash_password(PASSWORD), "technician", int(time.time()))
             assert collector.proc is not None
             # The service and its index process.

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from collector.config import CollectorConfig
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
+from collector.repository import Repository
 from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
 from collector.store.db import connect, read_mark
@@ -115,9 +116,7 @@ class Alerting:
                 "SELECT count(*) FROM ingest_log WHERE id > ?", (mark,)
             ).fetchone()[0]
             fields.append(f"outbox_requests={depth}i")
-        counts = dict(
-            self._conn.execute("SELECT state, count(*) FROM mail GROUP BY state").fetchall()
-        )
+        counts = Repository(self._conn).mail_counts()
         fields += [
             f"mail_queued={counts.get('queued', 0)}i",
             f"mail_failed={counts.get('failed', 0)}i",

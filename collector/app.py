@@ -342,7 +342,7 @@ def create_app(
             target = host or identity.host
         if not target or not identity.may_write(identity.site, target):
             raise Refused(403, f"this token may not send the inventory of host={target!r}")
-        received = int(time.time())
+        received = int(clock())
         await asyncio.to_thread(
             lambda: svc.repository().save_inventory(
                 identity.site, target, document, received, request.headers.get("x-vigie-batch")
@@ -389,7 +389,7 @@ def create_app(
         """Series of one field, raw or averaged per `step` seconds; `rate` for counters."""
         svc = services(request)
         reader_only(authenticate(request, authorization))
-        now = int(time.time())
+        now = int(clock())
         t_end = _parse_time(end, now, "end", now)
         t_start = _parse_time(start, t_end - 3600, "start", now)
         if t_start > t_end:

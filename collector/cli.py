@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -116,13 +117,13 @@ def _token(args: argparse.Namespace) -> int:
             return EXIT_CONFIG
         if args.role == "poller" and args.site and not args.host:
             args.host = "poller"
-        print(repo.create_token(args.site or "*", args.host or "*", args.role))
+        print(repo.create_token(args.site or "*", args.host or "*", args.role, int(time.time())))
     elif args.action == "list":
         for t in repo.list_tokens():
             state = "revoked" if t.revoked else "active"
             print(f"{t.token_id}\t{t.role}\t{t.site}\t{t.host}\t{state}")
     elif args.action == "revoke":
-        if not repo.revoke_token(args.id):
+        if not repo.revoke_token(args.id, int(time.time())):
             sys.stderr.write(f"vigie-collector: no active token with id {args.id}\n")
             return 1
         print(f"token {args.id} revoked")

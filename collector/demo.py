@@ -47,9 +47,10 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     token_file = folder / "agent.token"
     # A second run continues the first: keep the agent's token if it is still valid.
     if not (token_file.exists() and repo.identify(token_file.read_text().strip())):
-        token_file.write_text(repo.create_token("demo", "this-machine", "workstation") + "\n")
+        token = repo.create_token("demo", "this-machine", "workstation", int(time.time()))
+        token_file.write_text(token + "\n")
         token_file.chmod(0o600)
-    reader = repo.create_token("*", "*", "reader")
+    reader = repo.create_token("*", "*", "reader", int(time.time()))
     # A technician account for the web UI, with a new password each run.
     password = secrets.token_urlsafe(9)
     if repo.user("demo") is None:

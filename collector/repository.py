@@ -8,7 +8,6 @@ import hmac
 import json
 import secrets
 import sqlite3
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -174,14 +173,14 @@ class Repository:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def create_token(self, site: str, host: str, role: str) -> str:
+    def create_token(self, site: str, host: str, role: str, now: int) -> str:
         """Create a token and return it; only its hash is kept."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self._conn.execute(
             "INSERT INTO token (hash, site, host, role, created) VALUES (?, ?, ?, ?, ?)",
-            (hash_token(token), site, host, role, int(time.time())),
+            (hash_token(token), site, host, role, now),
         )
         return token
 
@@ -268,11 +267,10 @@ class Repository:
         keys = ("received", "section", "change", "item", "before", "after")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    def revoke_token(self, token_id: int) -> bool:
+    def revoke_token(self, token_id: int, now: int) -> bool:
         """Revoke a token by id; False when there is no such active token."""
         cursor = self._conn.execute(
-            "UPDATE token SET revoked=? WHERE id=? AND revoked IS NULL",
-            (int(time.time()), token_id),
+            "UPDATE token SET revoked=? WHERE id=? AND revoked IS NULL", (now, token_id)
         )
         return cursor.rowcount == 1
 
@@ -365,14 +363,6 @@ class Repository:
         self._conn.execute(
             "INSERT INTO alert_event VALUES (?, ?, ?, ?)", (alert_id, ts, state, value)
         )
-
-    def alert_history(self, alert_id: int) -> list[tuple[int, str, float]]:
-        """(time, state, value) of each change of an alert."""
-        rows = self._conn.execute(
-            "SELECT ts, state, value FROM alert_event WHERE alert_id=? ORDER BY ts, rowid",
-            (alert_id,),
-        ).fetchall()
-        return [(int(t), str(s), float(v)) for t, s, v in rows]
 
     def acknowledge(self, alert_id: int, author: str, now: int) -> bool:
         """Mark a firing alert as seen: no repeat mails while it lasts."""
@@ -499,7 +489,7 @@ class Repository:
         )
 
     def mail_counts(self) -> dict[str, int]:
-        """How many mails are in each state (for /metrics and /healthz)."""
+        """How many mails are in each state (the collector's own health series)."""
         rows = self._conn.execute("SELECT state, count(*) FROM mail GROUP BY state").fetchall()
         return {str(s): int(c) for s, c in rows}
 
@@ -629,7 +619,7 @@ class Repository:
         self._conn.execute(
             "INSERT INTO enrollment_use VALUES (?, ?, ?, ?)", (code_id, now, host, client)
         )
-        return self.create_token(site, host, role), str(site), str(role)
+        return self.create_token(site, host, role, now), str(site), str(role)
 
     def enrollments(self) -> list[Enrollment]:
         """Every code, oldest first."""

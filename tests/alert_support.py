@@ -82,7 +82,7 @@ class Lab:
 
     def token(self, site: str, host: str, role: str = "workstation") -> str:
         """A new token."""
-        return self._repo.create_token(site, host, role)
+        return self._repo.create_token(site, host, role, int(self.clock.now))
 
     def write(self, token: str, lines: list[str]) -> None:
         """POST line protocol as an agent would; the collector must answer 204."""

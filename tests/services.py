@@ -665,6 +665,7 @@ class CollectorProcess:
     config: Path
     url: str
     proc: subprocess.Popen[str] | None = None
+    ready_within: float = 30  # a large store takes longer (its integrity check at start)
 
     def cli(self, *args: str) -> str:
         """Run a vigie-collector subcommand against this collector's config; its stdout."""
@@ -691,7 +692,13 @@ class CollectorProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_for(lambda: http_ok(f"{self.url}/healthz"), 30, "vigie-collector", self.proc, own=True)
+        wait_for(
+            lambda: http_ok(f"{self.url}/healthz"),
+            self.ready_within,
+            "vigie-collector",
+            self.proc,
+            own=True,
+        )
 
     def stop(self, sig: int = 15) -> int:
         """Send `sig` and wait; returns the exit code."""
@@ -702,7 +709,11 @@ class CollectorProcess:
 
 @contextlib.contextmanager
 def run_collector(
-    tmp: Path, extra: str = "", address: str = "127.0.0.1", tls: tuple[Path, Path] | None = None
+    tmp: Path,
+    extra: str = "",
+    address: str = "127.0.0.1",
+    tls: tuple[Path, Path] | None = None,
+    ready_within: float = 30,
 ) -> Iterator[CollectorProcess]:
     """`vigie-collector run` on a free port of `address` with its store in `tmp`; HTTPS with
     `tls` (certificate, key)."""
@@ -715,7 +726,7 @@ def run_collector(
         f"{extra}"
     )
     scheme = "https" if tls else "http"
-    collector = CollectorProcess(config, f"{scheme}://{address}:{port}")
+    collector = CollectorProcess(config, f"{scheme}://{address}:{port}", ready_within=ready_within)
     collector.start()
     try:
         yield collector

@@ -31,10 +31,6 @@ class LogOnce:
             self._seen.add(key)
             self._logger.warning(message + " (logged once)", *args)
 
-    def recovered(self, key: str) -> None:
-        """Forget a failure so that a later one is logged again."""
-        self._seen.discard(key)
-
 
 def reading_errors(psutil: Any) -> tuple[type[Exception], ...]:
     """What one psutil reading may raise: OSError, psutil.Error (access denied, vanished) and
