@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 from zoneinfo import ZoneInfo
 
@@ -20,13 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from collector.muting import SilenceError, new_silence
 from collector.repository import AlertRow, WebSession
 from collector.rules.evaluate import least_squares
+from collector.services import services
 from collector.store.query import SeriesQuery, hosts_seen, latest_samples, run_query
 from collector.web import auth
 from collector.web.charts import Line, line_chart
 from collector.web.words import RANGES, WORDS
-
-if TYPE_CHECKING:
-    from collector.app import Services
 
 HERE = Path(__file__).parent
 SILENT_AFTER = 600  # a host with no data for 10 min counts as silent
@@ -70,10 +68,12 @@ class Page:
         return self.session.user.role == "technician"
 
 
-def add_pages(
-    app: FastAPI, services: Callable[[Request], Services], clock: Callable[[], float]
-) -> None:
+def add_pages(app: FastAPI) -> None:
     """Register the UI routes on the app."""
+
+    def clock() -> float:
+        return float(app.state.clock())
+
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
     css = (HERE / "static" / "vigie.css").read_text()
 

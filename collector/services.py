@@ -1,0 +1,74 @@
+"""What the request handlers share (built by the lifespan), and the one shape of an error."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from collector.alerting import Alerting
+from collector.config import CollectorConfig
+from collector.ingest.timewindow import SkewedSenders
+from collector.mirror.forwarder import Forwarder
+from collector.repository import Repository
+from collector.store.db import connect
+from collector.store.writer import Writer
+from collector.telemetry import Telemetry
+
+
+@dataclass
+class Services:
+    """The store writer, the mirror, alerting and the counters of one running collector."""
+
+    config: CollectorConfig
+    writer: Writer
+    mirror: Forwarder | None = None
+    alerting: Alerting | None = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    skewed: SkewedSenders = field(default_factory=SkewedSenders)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def reader(self) -> sqlite3.Connection:
+        """A read connection for the calling thread."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.config.storage.path)
+        return conn
+
+    def repository(self) -> Repository:
+        """The relational state, read from the calling thread's connection."""
+        return Repository(self.reader())
+
+
+def services(request: Request) -> Services:
+    """The running collector's services."""
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def clock(request: Request) -> Callable[[], float]:
+    """The app's clock (tests inject theirs)."""
+    return request.app.state.clock  # type: ignore[no-any-return]
+
+
+def now(request: Request) -> int:
+    """The app's time, in whole seconds."""
+    return int(clock(request)())
+
+
+def alerting(request: Request) -> Alerting:
+    """The running collector's alerting."""
+    found = services(request).alerting
+    assert found is not None
+    return found
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """Every error in one shape: `error` for InfluxDB 1.x clients, `code` and `message` for
+    2.x clients."""
+    codes = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "request too large"}
+    code = codes.get(status, "invalid")
+    return JSONResponse({"error": message, "code": code, "message": message}, status_code=status)
