@@ -24,7 +24,7 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
         sys.stderr.write("vigie-collector demo needs psutil: pip install 'vigie[agent]'\n")
         return 3
     from agent.service import AgentService
-    from collector.cli import serve
+    from collector.server import serve
 
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
