@@ -2,6 +2,8 @@
 # Development entry point.
 #   ./dev.sh demo   collector + local agent on http://127.0.0.1:8080 (Ctrl-C stops)
 #   ./dev.sh test   every check: system services, virtualenv, ruff, mypy, pytest
+#   ./dev.sh pytest ARGS   the fast inner loop: pytest on the existing .venv, no apt, ruff or
+#                          mypy (`./dev.sh pytest -m "not services"`: the tests without peers)
 #   ./dev.sh windows-package   the agent's Windows zip (embeddable CPython + setup.cmd) in dist/
 # Works on a fresh Debian 12 with only Python 3.11 and git; installs what it needs.
 set -euo pipefail
@@ -62,6 +64,11 @@ case "${1:-}" in
     say "pytest"
     exec .venv/bin/pytest "$@"
     ;;
+  pytest)
+    shift
+    [[ -x .venv/bin/pytest ]] || venv dev
+    exec .venv/bin/pytest "$@"
+    ;;
   windows-package)
     shift
     venv agent
@@ -69,6 +76,7 @@ case "${1:-}" in
     ;;
   *)
     echo "usage: ./dev.sh demo [--listen HOST:PORT] | ./dev.sh test [pytest args]" \
+         "| ./dev.sh pytest [pytest args]" \
          "| ./dev.sh windows-package [--out DIR]" >&2
     exit 2
     ;;

@@ -56,3 +56,16 @@ def windows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[wine.Windows]:
     """python.org's Windows CPython 3.11 under Wine, the source tree on S:."""
     with wine.run_windows(tmp_path_factory.mktemp("wine")) as prefix:
         yield prefix
+
+
+# The fixtures above start real peers: a test using one needs them (`-m "not services"`
+# leaves it out of the fast loop). Modules whose every test starts its own processes say so
+# with `pytestmark = pytest.mark.services`.
+SERVICE_FIXTURES = frozenset({"influxdb", "snmpd", "snmpsim", "sshd", "smtp", "browser", "windows"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use a service fixture."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)

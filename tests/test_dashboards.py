@@ -20,6 +20,8 @@ from protocol.lineproto import Point, format_points, stamp
 from tests.poller_support import poll, snmp_device
 from tests.services import Influx, SnmpAgent, get_json, post, reference, run_collector
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 SITE = "Annonay"
 
 

@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.services import (
     agent_config,
     post,
@@ -23,6 +25,8 @@ from tests.services import (
     unavailable,
     wait_for,
 )
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 
 @contextlib.contextmanager

@@ -23,6 +23,8 @@ from tests.services import (
     start_agent,
 )
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 
 def query(collector: CollectorProcess, token: str, **params: str) -> list[dict]:  # type: ignore[type-arg]
     return query_series(f"{collector.url}/api/v1/query?{urlencode(params)}", token)

@@ -19,6 +19,8 @@ import pytest
 from tests import services
 from tests.services import CollectorProcess, get_json, run_collector
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 LIMITS = """[limits]
 max_body_bytes = 200000
 max_decompressed_bytes = 400000

@@ -20,6 +20,8 @@ import pytest
 from tests.services import free_port, make_ca, process, unavailable, wait_for
 from tests.test_install import PASSWORD, _https_json, _https_ok, sh
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 ROOT = Path(__file__).parent.parent
 MIRROR = "http://deb.debian.org/debian"
 # Nothing of this machine's environment (its pip index settings, its PATH) leaks into the tree.

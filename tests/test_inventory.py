@@ -21,6 +21,8 @@ from collector.inventory import diff_inventories
 from tests import services
 from tests.services import TEST_DATA, VENV_BIN, get_json, reference, run_collector
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 DPKG_STATUS = """Package: firefox-esr
 Status: install ok installed
 Installed-Size: 250000

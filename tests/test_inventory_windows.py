@@ -17,6 +17,8 @@ from agent.inventory.wmi import RecordedWmi
 from tests.services import TEST_DATA, reference
 from tests.test_collectors import Partition, Usage
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 Memory = namedtuple("Memory", "total available percent used free")
 Address = namedtuple("Address", "family address netmask broadcast ptp")
 Stats = namedtuple("Stats", "isup duplex speed mtu flags")

@@ -15,6 +15,8 @@ import time
 from functools import partial
 from pathlib import Path
 
+import pytest
+
 from agent.config import CollectorLink
 from agent.sender import Forwarder, Sender
 from agent.spool import Spool
@@ -32,6 +34,8 @@ from tests.services import (
 
 AGENTS = 20
 KILLS = 5
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 BASE = int(time.time()) - 86400  # points a day old: inside the collector's window
 

@@ -20,6 +20,8 @@ from protocol.lineproto import Point
 from tests import services
 from tests.services import CollectorProcess, Influx, get_json, run_collector, run_influxdb
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 T = int(time.time()) // 60 * 60 - 2 * 86400  # within the raw retention, in the past
 
 

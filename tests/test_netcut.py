@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.services import (
     agent_config,
     assert_stored_once_without_gaps,
@@ -22,6 +24,8 @@ from tests.services import (
     unavailable,
     wait_for,
 )
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 # A /30 of the test's own, only ever between the root namespace and the one it creates.
 COLLECTOR_ADDRESS = "10.231.7.1"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.services import (
     agent_config,
     assert_stored_once_without_gaps,
@@ -15,6 +17,8 @@ from tests.services import (
     stored_batches,
     wait_for,
 )
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 
 def test_outage_then_recovery_stores_every_batch_once(tmp_path: Path) -> None:

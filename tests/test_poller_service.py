@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
+
 from tests.services import (
     VENV_BIN,
     SnmpAgent,
@@ -17,6 +19,8 @@ from tests.services import (
     run_collector,
     start_agent,
 )
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 
 def devices_toml(snmpsim: SnmpAgent, sshd: SshServer) -> str:

@@ -20,6 +20,8 @@ from agent.poller.snmp import text
 from tests.poller_support import by, inventory, num, poll, snmp_device, status
 from tests.services import SnmpAgent, reference, run_snmpsim
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 
 def bulkwalk(agent: SnmpAgent, args: list[str], oid: str) -> dict[str, str]:
     """snmpbulkwalk from net-snmp: {index below oid: value as printed with -Oqv-like output}."""

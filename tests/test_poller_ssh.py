@@ -15,6 +15,8 @@ from agent.poller.ssh import SshError, linux_points, openwrt_points, run_command
 from tests.poller_support import by, num, poll, ssh_device, status
 from tests.services import TEST_DATA, SshServer, free_port
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 
 def test_linux_poll_over_ssh(sshd: SshServer) -> None:
     points = poll(ssh_device(sshd, "nas-ssh"))["nas-ssh"]

@@ -14,6 +14,8 @@ import pytest
 
 from tests.services import CollectorProcess, post, run_collector
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 NOW = 0  # when the fixture wrote its points
 
 

@@ -10,8 +10,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import paramiko
+import pytest
 
 from tests.services import Browser, Influx, MailSink, SnmpAgent, SshServer
+
+pytestmark = pytest.mark.services  # every test here starts real processes
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"

@@ -11,6 +11,8 @@ import pytest
 
 from agent import winsetup
 
+pytestmark = pytest.mark.services  # every test here starts real processes
+
 
 def test_without_administrator_rights_nothing_is_done(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
