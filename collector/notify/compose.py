@@ -65,7 +65,7 @@ class Words:
 
     def duration(self, seconds: float) -> str:
         """ "27 min", "3 h 05", "2 j 4 h" / "2 d 4 h"."""
-        minutes = max(0, round(seconds / 60))
+        minutes = max(1, round(seconds / 60)) if seconds > 0 else 0
         if minutes < 60:
             return f"{minutes} min"
         hours, minutes = divmod(minutes, 60)

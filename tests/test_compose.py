@@ -1,0 +1,70 @@
+"""The mail text as pure functions: numbers, durations, states, forecasts, device details."""
+
+from __future__ import annotations
+
+from collector.notify.compose import Words, details, summary
+from collector.notify.facts import Device, Disk, device_facts
+from collector.repository import AlertRow
+from collector.rules.load import load_rules
+
+RULES = {r.name: r for r in load_rules([]).rules}
+NOW = 1_780_000_000  # 28 May 2026, 22:26 in Paris
+FR, EN = Words("fr", "Europe/Paris"), Words("en", "Europe/Paris")
+
+
+def alert(rule: str, value: float, eta: int | None = None, **labels: str) -> AlertRow:
+    return AlertRow(
+        1, "k", rule, RULES[rule].severity, "Die", "pc", {"site": "Die", "host": "pc", **labels},
+        "firing", NOW - 3600, NOW - 3000, None, None, value, eta, NOW, None, None, None, None,
+    )  # fmt: skip
+
+
+def test_numbers_and_durations_read_as_each_language_writes_them() -> None:
+    assert [FR.number(v) for v in (95, 95.0, 1.5, 12.25)] == ["95", "95", "1,5", "12,2"]
+    assert EN.number(1.5) == "1.5"
+    durations = [FR.duration(s) for s in (30, 27 * 60, 3 * 3600 + 300, 3 * 3600, 50 * 3600)]
+    assert durations == ["1 min", "27 min", "3 h 05", "3 h", "2 j 2 h"]
+    assert EN.duration(3 * 86400) == "3 d"
+
+
+def test_values_in_words_states_units_and_silences() -> None:
+    assert FR.value(alert("ups_on_battery", 5), RULES["ups_on_battery"]) == (
+        "sur batterie (code 5)"
+    )
+    assert EN.value(alert("ups_on_battery", 5), RULES["ups_on_battery"]) == "on battery (code 5)"
+    assert FR.value(alert("disk_above_90", 95.5, path="C:"), RULES["disk_above_90"]) == "95,5 %"
+    assert FR.value(alert("agent_silent", 27), RULES["agent_silent"]) == (
+        "silencieux depuis 27 min"
+    )
+    # a code the rule has no word for stays a number
+    assert FR.value(alert("ups_on_battery", 9), RULES["ups_on_battery"]) == "9"
+
+
+def test_summary_says_the_forecast_in_words() -> None:
+    found = alert("disk_full_7d", 80, eta=NOW + 5 * 86400, path="D:")
+    assert summary(found, RULES["disk_full_7d"], FR, NOW) == (
+        "Le disque D: de pc sera plein vers le 2 juin, dans 5 jour(s)"
+    )
+    soon = alert("disk_full_24h", 96, eta=NOW + 3 * 3600, path="D:")
+    assert "vers 1 h 26, dans 3 heure(s)" in summary(soon, RULES["disk_full_24h"], FR, NOW)
+
+
+def test_details_name_the_device_the_disk_and_what_to_do() -> None:
+    device = device_facts(
+        {
+            "content": {
+                "networks": [{"ipaddress": "127.0.0.1"}, {"ipaddress": "192.168.1.12"}],
+                "storages": [{"name": "sda", "model": "WDC WD10EZEX ", "serial": "WD-123"}],
+            }
+        }
+    )
+    assert device == Device("192.168.1.12", (Disk("sda", "WDC WD10EZEX", "WD-123"),))
+    lines = details(alert("disk_above_90", 95, path="/"), RULES["disk_above_90"], device, FR)
+    assert lines == [
+        "depuis le 28 mai 2026 à 21 h 26 — 95 %",
+        "adresse IP 192.168.1.12 — disque WDC WD10EZEX, n° de série WD-123",
+        "À faire : " + RULES["disk_above_90"].action["fr"],
+    ]
+    # several disks: a mount point does not say which one, so none is named
+    two = device._replace(disks=(*device.disks, Disk("sdb", "X", "Y")))
+    assert "disque" not in " ".join(details(alert("disk_above_90", 95, path="/"), None, two, FR))
