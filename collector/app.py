@@ -24,7 +24,7 @@ from collector.services import Services
 from collector.store.db import open_store
 from collector.store.rollup import Retention
 from collector.store.writer import Writer
-from collector.web.pages import add_pages
+from collector.web import add_pages
 
 
 def lifespan_for(

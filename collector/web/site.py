@@ -1,0 +1,46 @@
+"""A commune: its devices with their state, and its alerts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from collector.services import now, services
+from collector.store.query import hosts_seen, latest_samples
+from collector.web.common import NotFound, alert_rows, page_of, render, when
+from collector.web.fleet import SILENT_AFTER
+from collector.web.words import WORDS
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/sites/{site}")
+def site_page(request: Request, site: str) -> HTMLResponse:
+    """The commune's devices (kind, status, reachable, last seen) and alerts."""
+    page = page_of(request)
+    moment = now(request)
+    conn = services(request).reader()
+    alerts = services(request).repository().alerts(("firing", "pending"), site)
+    worst: dict[str, str] = {}
+    for alert in alerts:
+        if alert.state == "firing" and worst.get(alert.host) != "critical":
+            worst[alert.host] = alert.severity
+    seen = hosts_seen(conn, site)
+    if not seen and not alerts:
+        raise NotFound(f"{WORDS[page.language]['site']} {site} ?")
+    pings = latest_samples(conn, "ping", site)
+    kinds = {h: str(tags.get("kind", "")) for h, tags, _, _ in pings}
+    ups = {h: bool(f.get("up")) for h, _, _, f in pings}
+    hosts = [
+        {
+            "host": host,
+            "kind": kinds.get(host, ""),
+            "status": worst.get(host, "ok"),
+            "silent": moment - last > SILENT_AFTER,
+            "up": ups.get(host),
+            "last_seen": when(last, page),
+        }
+        for _, host, last in sorted(seen, key=lambda r: r[1])
+    ]
+    rows = alert_rows(request, page, alerts)[0]
+    return render(request, "site.html", page, site=site, hosts=hosts, alerts=rows)
