@@ -70,10 +70,37 @@ def _key_line(text: str, start: int, key: str) -> int:
     return start
 
 
+Fail = Callable[[str, str], RuleError]  # (key, message) -> the error naming the key's line
+# Keys whose value must be one of a list: (default, choices, what the error says).
+_CHOICES: dict[str, tuple[str, Sequence[str], str]] = {
+    "kind": ("", KINDS, f"kind must be one of {', '.join(KINDS)}"),
+    "severity": ("", SEVERITIES, f"severity must be one of {', '.join(SEVERITIES)}"),
+    "op": (">", tuple(OPERATORS), f"op must be one of {' '.join(OPERATORS)}"),
+    "mode": ("rise", CHANGE_MODES, f"mode must be one of {', '.join(CHANGE_MODES)}"),
+    "scope": ("host", ("host", "site"), "scope must be host or site"),
+    "inhibits": ("", ("", "site"), 'inhibits must be "site"'),
+}
+
+
 def _rule(raw: dict[str, Any], path: Path, text: str, line: int) -> Rule:
     def fail(key: str, message: str) -> RuleError:
         return RuleError(path, _key_line(text, line, key) if key else line, message)
 
+    _check_shape(raw, fail)
+    return Rule(
+        **{k: raw[k] for k in _STRINGS if k in raw},
+        **_values(raw, fail),
+        where=_where(raw.get("where", {}), fail),
+        require=_require(raw.get("require", {}), fail),
+        summary=_texts(raw, "summary", fail),
+        action=_texts(raw, "action", fail),
+        states=_states(raw.get("states", {}), fail),
+        line=line,
+    )
+
+
+def _check_shape(raw: dict[str, Any], fail: Fail) -> None:
+    """Known keys, required strings, values among their choices, what each kind needs."""
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
         raise fail(unknown[0], f"unknown key {unknown[0]!r}")
@@ -83,22 +110,17 @@ def _rule(raw: dict[str, Any], path: Path, text: str, line: int) -> Rule:
     for key in _STRINGS:
         if key in raw and not isinstance(raw[key], str):
             raise fail(key, f"{key} must be a string")
-    if raw["kind"] not in KINDS:
-        raise fail("kind", f"kind must be one of {', '.join(KINDS)}")
-    if raw["severity"] not in SEVERITIES:
-        raise fail("severity", f"severity must be one of {', '.join(SEVERITIES)}")
-    if raw.get("op", ">") not in OPERATORS:
-        raise fail("op", f"op must be one of {' '.join(OPERATORS)}")
-    if raw.get("mode", "rise") not in CHANGE_MODES:
-        raise fail("mode", f"mode must be one of {', '.join(CHANGE_MODES)}")
-    if raw.get("scope", "host") not in ("host", "site"):
-        raise fail("scope", "scope must be host or site")
-    if raw.get("inhibits", "") not in ("", "site"):
-        raise fail("inhibits", 'inhibits must be "site"')
+    for key, (default, choices, message) in _CHOICES.items():
+        if raw.get(key, default) not in choices:
+            raise fail(key, message)
     if raw["kind"] in _NEEDS_FIELD and not raw.get("field"):
         raise fail("", f"a {raw['kind']} rule needs a field")
     if raw["kind"] in ("prediction", "consumption") and "horizon" not in raw:
         raise fail("", f"a {raw['kind']} rule needs a horizon")
+
+
+def _values(raw: dict[str, Any], fail: Fail) -> dict[str, Any]:
+    """Durations in seconds, numbers as floats, and the count."""
     values: dict[str, Any] = {}
     for key in _DURATIONS:
         if key in raw:
@@ -115,7 +137,11 @@ def _rule(raw: dict[str, Any], path: Path, text: str, line: int) -> Rule:
         if not isinstance(raw["count"], int) or raw["count"] < 1:
             raise fail("count", "count must be a positive integer")
         values["count"] = raw["count"]
-    where = raw.get("where", {})
+    return values
+
+
+def _where(where: object, fail: Fail) -> dict[str, tuple[str, ...]]:
+    """`where.TAG = "value"` or `["a", "b"]`: the tag values a series must have."""
     if not isinstance(where, dict):
         raise fail("where", "where must be a table of tag = value or [values]")
     tags: dict[str, tuple[str, ...]] = {}
@@ -124,33 +150,29 @@ def _rule(raw: dict[str, Any], path: Path, text: str, line: int) -> Rule:
         if not all(isinstance(o, str) for o in options):
             raise fail("where", f"where.{tag} must be a string or a list of strings")
         tags[tag] = tuple(options)
-    require = raw.get("require", {})
+    return tags
+
+
+def _require(require: object, fail: Fail) -> dict[str, float]:
+    """`require.FIELD = N`: another field of the sample must equal N."""
     if not isinstance(require, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in require.values()
     ):
         raise fail("require", "require must be a table of field = number")
-    texts: dict[str, dict[str, str]] = {}
-    for key in _TEXTS:
-        found = raw.get(key, {})
-        if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
-            raise fail(key, f"{key} must be a table of language = text")
-        if (key == "summary" or found) and not (found.get("fr") and found.get("en")):
-            raise fail(key, f"{key} needs a French (fr) and an English (en) text")
-        texts[key] = dict(found)
-    strings = {k: raw[k] for k in _STRINGS if k in raw}
-    return Rule(
-        **strings,
-        **values,
-        where=tags,
-        require={k: float(v) for k, v in require.items()},
-        summary=texts["summary"],
-        action=texts["action"],
-        states=_states(raw.get("states", {}), fail),
-        line=line,
-    )
+    return {k: float(v) for k, v in require.items()}
 
 
-def _states(raw: object, fail: Callable[[str, str], RuleError]) -> dict[str, dict[str, str]]:
+def _texts(raw: dict[str, Any], key: str, fail: Fail) -> dict[str, str]:
+    """`summary.fr`/`.en` (required) or `action.fr`/`.en` (both or none)."""
+    found = raw.get(key, {})
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise fail(key, f"{key} must be a table of language = text")
+    if (key == "summary" or found) and not (found.get("fr") and found.get("en")):
+        raise fail(key, f"{key} needs a French (fr) and an English (en) text")
+    return dict(found)
+
+
+def _states(raw: object, fail: Fail) -> dict[str, dict[str, str]]:
     """`states.fr = { "5" = "sur batterie" }`: the words for a field's state codes, in both
     languages for the same codes."""
     message = 'states must be tables of code = word per language: states.fr = { "5" = "…" }'
