@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import secrets
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from agent.config import AgentConfig, CollectorLink, SpoolConfig
 from collector.config import ServerConfig, load_collector_config, parse_listen
 from collector.repository import Repository
 from collector.store.db import open_store
@@ -18,12 +18,9 @@ from collector.web.auth import hash_password
 
 def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     """Run until Ctrl-C; state stays in `folder` so a second run continues the first."""
-    try:
-        import psutil
-    except ImportError:
-        sys.stderr.write("vigie-collector demo needs psutil: pip install 'vigie[agent]'\n")
+    if importlib.util.find_spec("agent") is None or importlib.util.find_spec("psutil") is None:
+        sys.stderr.write("vigie-collector demo needs the agent: pip install 'vigie[agent]'\n")
         return 3
-    from agent.service import AgentService
     from collector.server import serve
 
     folder = folder.resolve()
@@ -58,16 +55,13 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     else:
         repo.set_password("demo", hash_password(password))
     conn.close()
-    agent_config = AgentConfig(
-        site="demo",
-        host="this-machine",
-        interval=interval,
-        collector=CollectorLink(url=f"http://{host}:{port}", token_file=token_file),
-        spool=SpoolConfig(path=folder / "agent-spool.db"),
+    agent_config = folder / "agent.toml"
+    # The agent as users run it: its own process, its own config file (no import of it here).
+    agent_config.write_text(
+        f'[agent]\nsite = "demo"\nhost = "this-machine"\ninterval = {interval}\n'
+        f'[collector]\nurl = "http://{host}:{port}"\ntoken_file = "{token_file}"\n'
+        f'[spool]\npath = "{folder / "agent-spool.db"}"\n'
     )
-    agent = AgentService(agent_config, psutil)
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), name="demo-agent", daemon=True)
     base = f"http://{host}:{port}"
     print(
         f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s.\n"
@@ -80,11 +74,16 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
         "Ctrl-C stops.",
         flush=True,
     )
-    thread.start()
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(agent_config)]
+    )
     try:
         serve(config, log_level="warning")
     finally:
-        stop.set()
-        thread.join(timeout=10)
+        agent.terminate()
+        try:
+            agent.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            agent.kill()
     print("Vigie demo stopped.")
     return 0

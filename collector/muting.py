@@ -5,9 +5,8 @@ validation of a new silence (each caller turns SilenceError into its own 400).""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
-from collector.repository import AlertRow, Silence
+from collector.repository import AlertRow, NewSilence, Silence
 from collector.rules.model import Rule
 
 MAX_COMMENT = 500
@@ -15,18 +14,6 @@ MAX_COMMENT = 500
 
 class SilenceError(ValueError):
     """A silence that cannot be set as asked; the message says what to change."""
-
-
-class NewSilence(NamedTuple):
-    """A validated silence (or maintenance window, when it starts later), ready to store."""
-
-    site: str | None
-    host: str | None
-    rule: str | None
-    starts: int
-    ends: int
-    comment: str
-    kind: str  # silence | maintenance
 
 
 def new_silence(

@@ -9,12 +9,9 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from collector.inventory import Change, diff_inventories
-
-if TYPE_CHECKING:  # muting reads alerts and silences from here: a name only, not an import
-    from collector.muting import NewSilence
 
 ROLES = ("workstation", "poller", "reader", "technician")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
@@ -62,6 +59,19 @@ class AlertRow:
     acked_at: int | None
     notified_at: int | None
     notified_state: str | None
+
+
+class NewSilence(NamedTuple):
+    """A silence (a maintenance window when it starts later) as collector.muting.new_silence
+    checked it, ready to store."""
+
+    site: str | None
+    host: str | None
+    rule: str | None
+    starts: int
+    ends: int
+    comment: str
+    kind: str  # silence | maintenance
 
 
 @dataclass(frozen=True, slots=True)
