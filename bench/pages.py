@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from bench.alerts import fill
 from collector.app import create_app
 from collector.config import CollectorConfig, StorageConfig
-from collector.repository import Repository
 from collector.rules.engine import Engine
 from collector.rules.load import load_rules
+from collector.state import Repository
 from collector.store.db import connect, open_store
 from collector.web.auth import hash_password
 

@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 
 from bench.common import T0, agent_batch
-from collector.repository import Repository
+from collector.state import Repository
 from collector.store.db import open_store
 from collector.web.auth import hash_password
 from tests.services import (

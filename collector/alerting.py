@@ -12,9 +12,9 @@ from collections.abc import Callable
 from collector.config import CollectorConfig
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
-from collector.repository import Repository
 from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
+from collector.state import Repository
 from collector.store.db import connect, read_mark
 from collector.store.writer import Append, Writer
 from collector.telemetry import OWN_HOST, OWN_SITE

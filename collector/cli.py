@@ -11,8 +11,8 @@ from pathlib import Path
 
 from collector import LOG_FORMAT, __version__
 from collector.config import CollectorConfig, load_collector_config
-from collector.repository import ROLES, Repository
 from collector.rules.load import RuleError
+from collector.state import ROLES, Repository
 from collector.store.db import StoreError, open_store
 from protocol.tomlconfig import ConfigError
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from collector.config import ServerConfig, load_collector_config, parse_listen
-from collector.repository import Repository
+from collector.state import Repository
 from collector.store.db import open_store
 from collector.web.auth import hash_password
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from collector.repository import AlertRow, NewSilence, Silence
 from collector.rules.model import Rule
+from collector.state import AlertRow, NewSilence, Silence
 
 MAX_COMMENT = 500
 

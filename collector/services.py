@@ -14,7 +14,7 @@ from collector.alerting import Alerting
 from collector.config import CollectorConfig
 from collector.ingest.timewindow import SkewedSenders
 from collector.mirror.forwarder import Forwarder
-from collector.repository import Repository
+from collector.state import Repository
 from collector.store.db import connect
 from collector.store.writer import Writer
 from collector.telemetry import Telemetry

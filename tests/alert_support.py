@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from collector.alerting import Alerting
 from collector.app import create_app
 from collector.config import AlertsConfig, CollectorConfig, SmtpConfig, StorageConfig
-from collector.repository import Repository
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
+from collector.state import Repository
 from collector.store.db import open_store
 from tests.services import MailSink
 

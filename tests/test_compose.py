@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collector.notify.compose import Words, details, summary
 from collector.notify.facts import Device, Disk, device_facts
-from collector.repository import AlertRow
 from collector.rules.load import load_rules
+from collector.state import AlertRow
 
 RULES = {r.name: r for r in load_rules([]).rules}
 NOW = 1_780_000_000  # 28 May 2026, 22:26 in Paris

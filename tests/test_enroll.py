@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.repository import Repository
+from collector.state import Repository
 from collector.store.db import MIGRATIONS, connect, open_store
 
 NOW = 1_800_000_000

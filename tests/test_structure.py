@@ -76,3 +76,19 @@ def test_functions_fit_on_a_screen() -> None:
         and node.end_lineno - node.lineno + 1 > LONGEST
     ]
     assert long == []
+
+
+def test_every_table_has_one_owner(tmp_path: Path) -> None:
+    """Each table of the schema belongs to the store or to exactly one state module."""
+    from collector.state import accounts, alerts, inventory, mail, silences, tokens
+    from collector.store.db import STORE_TABLES, open_store
+
+    owners = [STORE_TABLES] + [
+        set(m.TABLES) for m in (accounts, alerts, inventory, mail, silences, tokens)
+    ]
+    conn = open_store(tmp_path / "collector.db")
+    tables = {
+        str(name) for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    }
+    assert set().union(*owners) == tables
+    assert sum(len(o) for o in owners) == len(tables)  # no table owned twice

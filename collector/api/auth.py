@@ -11,8 +11,8 @@ from fastapi import Depends, Header, Request
 from fastapi import Path as FastApiPath
 
 from collector.ingest.write import Refused
-from collector.repository import Identity
 from collector.services import services
+from collector.state import Identity
 
 # A row id in a path: bounded like SQLite's INTEGER, so a huge number is a 422, not a crash.
 RowId = Annotated[int, FastApiPath(ge=1, le=2**63 - 1)]

@@ -20,7 +20,7 @@ from collector.ingest.lineproto import (
     parse_rows,
 )
 from collector.ingest.timewindow import Outside, Window, outside
-from collector.repository import Identity
+from collector.state import Identity
 
 
 class Refused(Exception):

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from collector.notify.facts import NO_FACTS, Device
 from collector.notify.messages import MESSAGES
-from collector.repository import AlertRow
 from collector.rules.model import Rule
+from collector.state import AlertRow
 
 
 class _Labels(dict[str, str]):

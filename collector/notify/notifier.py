@@ -13,8 +13,8 @@ from collector import muting
 from collector.config import AlertsConfig
 from collector.notify.compose import Words, digest_mail, site_mail, summary
 from collector.notify.facts import Device, device_facts
-from collector.repository import AlertRow, Repository, Silence
 from collector.rules.model import Rule
+from collector.state import AlertRow, Repository, Silence
 from collector.store.db import read_mark, write_mark
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from collector.config import SmtpConfig
-from collector.repository import Mail, Repository
+from collector.state import Mail, Repository
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from collector.repository import AlertRow, Repository
 from collector.rules.evaluate import (
     FIRING,
     OK,
@@ -24,6 +23,7 @@ from collector.rules.evaluate import (
 )
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
+from collector.state import AlertRow, Repository
 from collector.store.query import (
     Recent,
     as_number,

@@ -267,6 +267,11 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+# The time-series store's own tables; the relational state's are named by collector.state.
+STORE_TABLES = frozenset(
+    {"meta", "ingest_log", "batch_key", "series", "sample", "dead_letter", "rollup",
+     "rollup_dirty", "host"}
+)  # fmt: skip
 # Tables that grow with the fleet's history (tens of GB after a year): a full check of a 4 GB
 # store took 40 s at every start (bench.rollup_year). They are read page by page as they are
 # used, and a damaged page there is a store error (503, logged), not a silent loss.

@@ -14,8 +14,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collector.repository import AlertRow, WebSession
 from collector.services import alerting, now, services
+from collector.state import AlertRow, WebSession
 from collector.web import auth
 from collector.web.words import WORDS
 

@@ -1,0 +1,37 @@
+"""The relational state, one module per kind (tokens and enrollment, inventory, alerts,
+silences, the mail queue, accounts and sessions), each naming the tables it owns; `Repository`
+puts them together over one connection. The interface is what another SQL database (the
+scale-out's PostgreSQL) implements."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from collector.state.accounts import Accounts, User, WebSession
+from collector.state.alerts import AlertRow, Alerts
+from collector.state.inventory import Inventories
+from collector.state.mail import Mail, MailQueue
+from collector.state.silences import NewSilence, Silence, Silences
+from collector.state.tokens import (
+    ENROLL_PREFIX,
+    ROLES,
+    TOKEN_PREFIX,
+    Enrollment,
+    Identity,
+    TokenInfo,
+    Tokens,
+    hash_token,
+)
+
+
+class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
+    """Every kind of relational state, over one connection (one per thread)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+
+__all__ = [
+    "ENROLL_PREFIX", "ROLES", "TOKEN_PREFIX", "AlertRow", "Enrollment", "Identity", "Mail",
+    "NewSilence", "Repository", "Silence", "TokenInfo", "User", "WebSession", "hash_token",
+]  # fmt: skip

@@ -1,0 +1,166 @@
+"""Alerts, one row per occurrence (pending, firing, resolved), their events, their
+acknowledgement and notification marks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+TABLES = ("alert", "alert_event")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """An alert as stored."""
+
+    id: int
+    key: str
+    rule: str
+    severity: str
+    site: str
+    host: str
+    labels: dict[str, str]
+    state: str
+    since: int
+    fired_at: int | None
+    resolved_at: int | None
+    clear_since: int | None
+    value: float
+    eta: int | None
+    updated: int
+    acked_by: str | None
+    acked_at: int | None
+    notified_at: int | None
+    notified_state: str | None
+
+
+_SELECT_ALERT = (
+    "SELECT id, key, rule, severity, site, host, labels, state, since, fired_at, resolved_at, "
+    "clear_since, value, eta, updated, acked_by, acked_at, notified_at, notified_state FROM alert"
+)
+
+
+def _alert(row: tuple[Any, ...]) -> AlertRow:
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return AlertRow(*values)
+
+
+class Alerts:
+    """Alerts and their life cycle."""
+
+    _conn: sqlite3.Connection
+
+    def active_alerts(self) -> dict[str, AlertRow]:
+        """Pending and firing alerts by key."""
+        rows = self._conn.execute(_SELECT_ALERT + " WHERE state != 'resolved'").fetchall()
+        return {r.key: r for r in map(_alert, rows)}
+
+    def alerts(
+        self, states: tuple[str, ...], site: str | None = None, limit: int = 1000
+    ) -> list[AlertRow]:
+        """Alerts in these states, newest first."""
+        marks = ",".join("?" * len(states))
+        sql = _SELECT_ALERT + f" WHERE state IN ({marks})"
+        args: list[Any] = list(states)
+        if site is not None:
+            sql += " AND site=?"
+            args.append(site)
+        sql += " ORDER BY updated DESC, id DESC LIMIT ?"
+        return [_alert(r) for r in self._conn.execute(sql, [*args, limit]).fetchall()]
+
+    def alert_counts(self, site: str | None = None) -> dict[str, int]:
+        """How many alerts are in each state (of one site)."""
+        sql = "SELECT state, count(*) FROM alert"
+        rows = self._conn.execute(
+            sql + (" WHERE site=? GROUP BY state" if site else " GROUP BY state"),
+            (site,) if site else (),
+        ).fetchall()
+        return {str(s): int(c) for s, c in rows}
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        """One alert by id."""
+        row = self._conn.execute(_SELECT_ALERT + " WHERE id=?", (alert_id,)).fetchone()
+        return None if row is None else _alert(row)
+
+    def open_alert(
+        self,
+        key: str,
+        rule: str,
+        severity: str,
+        labels: dict[str, str],
+        state: str,
+        since: int,
+        value: float,
+        eta: int | None,
+        now: int,
+    ) -> None:
+        """A new pending or firing alert."""
+        cursor = self._conn.execute(
+            "INSERT INTO alert (key, rule, severity, site, host, labels, state, since, fired_at, "
+            "value, eta, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key, rule, severity, labels.get("site", ""), labels.get("host", ""),
+                json.dumps(labels, sort_keys=True, ensure_ascii=False), state, since,
+                now if state == "firing" else None, value, eta, now,
+            ),
+        )  # fmt: skip
+        self._event(int(cursor.lastrowid or 0), now, state, value)
+
+    def update_alert(
+        self,
+        alert: AlertRow,
+        state: str,
+        value: float,
+        eta: int | None,
+        now: int,
+        clear_since: int | None = None,
+    ) -> None:
+        """Move an alert on (or refresh its value); resolved alerts get their end time."""
+        fired_at = alert.fired_at or (now if state == "firing" else None)
+        self._conn.execute(
+            "UPDATE alert SET state=?, value=?, eta=?, updated=?, fired_at=?, clear_since=?, "
+            "resolved_at=? WHERE id=?",
+            (
+                state, value, eta, now, fired_at, clear_since,
+                now if state == "resolved" else None, alert.id,
+            ),
+        )  # fmt: skip
+        if state != alert.state:
+            self._event(alert.id, now, state, value)
+
+    def drop_alert(self, alert: AlertRow) -> None:
+        """Forget a pending alert whose condition ended before it fired."""
+        self._conn.execute("DELETE FROM alert_event WHERE alert_id=?", (alert.id,))
+        self._conn.execute("DELETE FROM alert WHERE id=?", (alert.id,))
+
+    def _event(self, alert_id: int, ts: int, state: str, value: float) -> None:
+        self._conn.execute(
+            "INSERT INTO alert_event VALUES (?, ?, ?, ?)", (alert_id, ts, state, value)
+        )
+
+    def acknowledge(self, alert_id: int, author: str, now: int) -> bool:
+        """Mark a firing alert as seen: no repeat mails while it lasts."""
+        cursor = self._conn.execute(
+            "UPDATE alert SET acked_by=?, acked_at=? WHERE id=? AND state='firing'",
+            (author, now, alert_id),
+        )
+        return cursor.rowcount == 1
+
+    def mark_notified(self, alert_ids: list[int], state: str, now: int) -> None:
+        """Record that a mail about these alerts is queued."""
+        self._conn.executemany(
+            "UPDATE alert SET notified_at=?, notified_state=? WHERE id=?",
+            [(now, state, i) for i in alert_ids],
+        )
+
+    def to_notify(self) -> list[AlertRow]:
+        """Firing alerts, and resolved ones whose firing was announced (in a mail of its own,
+        or in a digest) but not their end."""
+        rows = self._conn.execute(
+            _SELECT_ALERT + " WHERE state='firing' "
+            "OR (state='resolved' AND notified_state IN ('firing', 'digest')) ORDER BY site, id"
+        ).fetchall()
+        return [_alert(r) for r in rows]
