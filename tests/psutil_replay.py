@@ -20,10 +20,8 @@ import psutil
 def encode(value: Any) -> Any:
     """psutil's answer as JSON: named tuples keep their type name and fields."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {
-            "__tuple__": type(value).__name__,
-            **{k: encode(v) for k, v in value._asdict().items()},
-        }
+        fields = {k: encode(getattr(value, k)) for k in value._fields}
+        return {"__tuple__": type(value).__name__, **fields}
     if isinstance(value, dict):
         return {"__dict__": [[k, encode(v)] for k, v in value.items()]}
     if isinstance(value, list | tuple):
