@@ -8,6 +8,7 @@ Record this machine into a new case:  .venv/bin/python -m tests.psutil_replay DI
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import namedtuple
 from collections.abc import Callable
@@ -15,6 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from agent.collectors.base import Collector
+from agent.collectors.cpu import CpuCollector
+from agent.collectors.disks import DiskCollector, DiskIOCollector
+from agent.collectors.memory import MemoryCollector
+from agent.collectors.network import NetCollector
+from agent.collectors.sensors import SensorsCollector
+from agent.collectors.system import ProcessesCollector, SystemCollector
+from agent.service import collect_all
+
+Inodes = namedtuple("Inodes", "f_files f_ffree")  # what the disk collector reads of statvfs
 
 
 def encode(value: Any) -> Any:
@@ -47,11 +59,19 @@ def key(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 
 class Recorder:
-    """The real psutil, every call written down."""
+    """The real psutil (and os.statvfs, which the disk collector reads for inodes), every
+    call written down."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.Error = psutil.Error
+
+    def statvfs(self, path: str) -> Any:
+        """os.statvfs, recorded (the fields the disk collector reads)."""
+        found = os.statvfs(path)
+        vfs = Inodes(found.f_files, found.f_ffree)
+        self.calls.append({"key": key("statvfs", (path,), {}), "result": encode(vfs)})
+        return vfs
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(psutil, name)
@@ -81,6 +101,10 @@ class Replay:
         self.Error = psutil.Error
         self._names = {json.loads(k)[0] for k in self._answers}
 
+    def statvfs(self, path: str) -> Any:
+        """The recorded os.statvfs."""
+        return self.__getattr__("statvfs")(path)
+
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name not in self._names:
             raise AttributeError(name)
@@ -95,14 +119,28 @@ class Replay:
         return call
 
 
+def collectors(source: Any, proc: Path, sys_root: Path) -> tuple[Collector, ...]:
+    """The workstation collectors on a psutil (real, recording or replaying), in the agent's
+    order, with the other sources they read given explicitly."""
+    return (
+        CpuCollector(source, sleep=lambda _: None) if isinstance(source, Replay) else
+        CpuCollector(source),
+        MemoryCollector(source),
+        SystemCollector(source),
+        ProcessesCollector(source, proc),
+        DiskCollector(source, statvfs=source.statvfs),
+        DiskIOCollector(source),
+        NetCollector(source),
+        SensorsCollector(source, sys_root),
+    )  # fmt: skip
+
+
 def record(folder: Path) -> None:
     """Run every workstation collector twice on this machine, saving psutil's answers and
     the /proc files the process collector reads."""
-    from agent.service import collect_all, workstation_collectors
-
     recorder = Recorder()
     for _ in range(2):
-        collect_all(workstation_collectors(recorder), 0)
+        collect_all(collectors(recorder, Path("/proc"), Path("/sys")), 0)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "psutil.json").write_text(json.dumps(recorder.calls, indent=1) + "\n")
     proc = folder / "proc"

@@ -10,15 +10,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from agent.collectors.cpu import CpuCollector
-from agent.collectors.disks import DiskCollector, DiskIOCollector
-from agent.collectors.memory import MemoryCollector
-from agent.collectors.network import NetCollector
-from agent.collectors.sensors import SensorsCollector
-from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.service import collect_all, workstation_collectors
 from protocol.lineproto import format_points
 from tests.psutil_replay import Replay
+from tests.psutil_replay import collectors as psutil_collectors
 
 CASES = Path(__file__).parent / "data" / "collectors"
 NOW = 1_796_250_000  # a day after the recorded machine's boot
@@ -28,16 +23,7 @@ NOW = 1_796_250_000  # a day after the recorded machine's boot
 def test_recorded_machine_gives_the_expected_lines(case: str) -> None:
     folder = CASES / case
     replay = Replay(folder / "psutil.json")
-    collectors = (
-        CpuCollector(replay, sleep=lambda _: None),
-        MemoryCollector(replay),
-        SystemCollector(replay),
-        ProcessesCollector(replay, folder / "proc"),
-        DiskCollector(replay),
-        DiskIOCollector(replay),
-        NetCollector(replay),
-        SensorsCollector(replay, folder / "sys"),
-    )
+    collectors = psutil_collectors(replay, folder / "proc", folder / "sys")
     # the same collectors, in the same order, as the agent runs
     assert [type(c) for c in collectors] == [type(c) for c in workstation_collectors(psutil)]
     lines = [

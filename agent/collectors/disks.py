@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from agent.collectors.base import LogOnce, percent, reading_errors
@@ -60,13 +60,17 @@ def clean_mountpoint(path: str) -> str:
     return match.group(1).upper() if match else path
 
 
+STATVFS = getattr(os, "statvfs", None)  # inodes, where the system has them (not Windows)
+
+
 class DiskCollector:
     """Space and inodes of each mounted real filesystem; a vanished mount is skipped."""
 
     name = "disk"
 
-    def __init__(self, psutil: Any) -> None:
+    def __init__(self, psutil: Any, statvfs: Callable[[str], Any] | None = STATVFS) -> None:
         self._psutil = psutil
+        self._statvfs = statvfs  # inodes; None on Windows
         self._log = LogOnce(log)
         self._errors = reading_errors(psutil)
 
@@ -94,9 +98,9 @@ class DiskCollector:
                 # As df and Telegraf: used / (used + available to users), not used / total.
                 "used_percent": round(percent(usage.used, usage.used + usage.free), 3),
             }
-            if hasattr(os, "statvfs"):
+            if self._statvfs is not None:
                 try:
-                    vfs = os.statvfs(part.mountpoint)
+                    vfs = self._statvfs(part.mountpoint)
                 except OSError as err:
                     self._log.warn(f"inodes:{part.mountpoint}", "no inodes for %s: %s", part, err)
                 else:
