@@ -102,6 +102,27 @@ def test_rollups_match_raw_and_answer_long_ranges(
     assert len(q(conn)) == 120  # raw
 
 
+def test_text_before_the_rollup_watermark_reads_back_over_steps(
+    store: tuple[Writer, sqlite3.Connection, Clock],
+) -> None:
+    """Text has no rollups: once rolled up past it, a step query reads it raw (agg=last)."""
+    writer, conn, clock = store
+    append(
+        writer,
+        [f'device_poll,site=s,host=h error="timeout {i}",up=false {T0 + 60 * i}' for i in range(20)]
+        + [f"device_poll,site=s,host=h2 up=true {T0 + 60 * i}" for i in range(20)],
+    )
+    clock.now = T0 + 3 * 3600
+    writer.request_maintenance().result(10)
+    assert rolled_until(conn) > T0 + 20 * 60  # the text is behind the watermark
+    asked = {"measurement": "device_poll", "field": "error", "agg": "last"}
+    assert q(conn, step=300, **asked)[:2] == [[T0, "timeout 4"], [T0 + 300, "timeout 9"]]
+    assert q(conn, step=3600, **asked) == [[T0, "timeout 19"]]
+    booleans = {"measurement": "device_poll", "field": "up", "step": 600, "agg": "max"}
+    assert q(conn, host="h2", **booleans)[:1] == [[T0, 1.0]]
+    assert q(conn, host="h", **booleans)[:1] == [[T0, 0.0]]
+
+
 def test_late_points_recompute_their_bucket(
     store: tuple[Writer, sqlite3.Connection, Clock],
 ) -> None:
