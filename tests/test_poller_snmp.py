@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from agent.config import DeviceConfig
+from agent.poller.hostres import is_pseudo_mount
 from agent.poller.poll import Poller
 from agent.poller.snmp import text
 from tests.poller_support import by, inventory, num, poll, snmp_device, status
@@ -65,8 +66,11 @@ def test_snmpd_storage_equals_net_snmp_over_v3(snmpd: SnmpAgent) -> None:
     points = poll(snmp_device(snmpd, "nas", "nas", v3_context=""))["nas"]
     assert status(points).fields["ok"] is True, status(points).fields
     fixed = [i for i, t in types.items() if t.endswith("25.2.1.4")]
+    pseudo = [i for i in fixed if is_pseudo_mount(descrs[i])]  # tmpfs on /dev/shm, /run
+    fixed = [i for i in fixed if i not in pseudo]
     assert fixed, "snmpd reports no fixed disk on this machine"
     disks = {p.tags["path"]: p for p in by(points, "disk")}
+    assert not {descrs[i] for i in pseudo} & set(disks)
     for index in fixed:
         point = disks[descrs[index]]
         assert point.fields["total"] == int(units[index].split()[0]) * int(sizes[index])
@@ -118,6 +122,30 @@ def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
         "test_result": 1, "alarms": 0,
     }  # fmt: skip
     assert {k: a.fields[k] for k in expected} == expected
+
+
+def test_nas_memory_leaves_out_buffers_and_cache_once(snmpsim: SnmpAgent) -> None:
+    """A Synology without UCD memory: HR's Physical memory counts buffers and page cache as
+    used (94 %); real use is 54 %; tmpfs rows typed RAM neither overwrite it nor are disks."""
+    points = poll(snmp_device(snmpsim, "nas", "nas", "vigie/nas-synology-hr"))["nas"]
+    (mem,) = by(points, "mem")
+    kib = 1024
+    used = (3942645 - 419430 - 1258291) * kib
+    assert mem.fields["total"] == 4194304 * kib and mem.fields["used"] == used
+    assert round(float(mem.fields["used_percent"])) == 54
+    assert mem.fields["available"] == 4194304 * kib - used
+    assert {p.tags["path"] for p in by(points, "disk")} == {"/", "/volume1"}
+
+
+def test_bsd_file_systems_are_disks_pseudo_mounts_are_not(snmpsim: SnmpAgent) -> None:
+    """pfSense's bsnmpd types its storage rows with hrFSTypes (no hrStorageFixedDisk)."""
+    device = snmp_device(snmpsim, "pfsense", "nas", "vigie/firewall-pfsense-bsnmpd")
+    points = poll(device)["pfsense"]
+    disks = {p.tags["path"]: p.fields for p in by(points, "disk")}
+    assert set(disks) == {"/", "/tmp"}  # not /dev, /var/run, /var/dhcpd/dev
+    assert disks["/"]["total"] == 4096 * 7000000 and disks["/"]["used"] == 4096 * 1400000
+    (mem,) = by(points, "mem")
+    assert mem.fields["total"] == 4096 * 1048576
 
 
 def test_printer_supplies_sentinels_and_errors(snmpsim: SnmpAgent) -> None:

@@ -18,8 +18,14 @@ STORAGE_COLUMNS = {
     "used": f"{HR_STORAGE}.6",
 }
 HR_STORAGE_TYPES = "1.3.6.1.2.1.25.2.1"
-FIXED_DISK = f"{HR_STORAGE_TYPES}.4"
-RAM = f"{HR_STORAGE_TYPES}.2"
+OTHER, RAM, VIRTUAL_MEMORY, FIXED_DISK = (f"{HR_STORAGE_TYPES}.{n}" for n in (1, 2, 3, 4))
+# BSD agents (pfSense's bsnmpd) type a file system's storage row with its hrFSTypes entry.
+HR_FS_TYPES = "1.3.6.1.2.1.25.3.9"
+FS_OTHER = f"{HR_FS_TYPES}.1"  # devfs, fdescfs, procfs...
+HR_FS = "1.3.6.1.2.1.25.3.8.1"
+FS_COLUMNS = {"mount": f"{HR_FS}.2", "type": f"{HR_FS}.4", "storage": f"{HR_FS}.7"}
+# Mounts that hold no user data, whatever their type says (tmpfs, devfs, cgroups, run files).
+_PSEUDO_MOUNT = re.compile(r"^/(dev|proc|sys|run|var/run)(/|$)|/dev$")
 PROCESSOR_LOAD = "1.3.6.1.2.1.25.3.3.1.2"
 
 UCD_MEMORY = "1.3.6.1.4.1.2021.4"
@@ -53,29 +59,81 @@ def storage_bytes(row: Row) -> tuple[int, int] | None:
     return units * size, units * used
 
 
-def storage_points(rows: dict[str, Row], now: int, ram: bool = True) -> list[Point]:
-    """`disk` for fixed disks, and `mem` from the RAM row when `ram`."""
+def is_pseudo_mount(path: str) -> bool:
+    """A mount that holds no user data (devfs, tmpfs on /dev/shm or /run, cgroups)."""
+    return bool(_PSEUDO_MOUNT.search(path))
+
+
+def is_disk(row: Row, fs_types: dict[str, str]) -> bool:
+    """A storage row that is a file system holding data: hrStorageFixedDisk, or (BSD) a row
+    typed with a real hrFSTypes entry; the hrFSTable's type where it names the row; never
+    pseudo mounts (devfs, tmpfs on /dev/shm or /run, cgroups)."""
+    kind = fs_types.get(str(row.get("index", "")), text(row.get("type")))
+    if is_pseudo_mount(text(row.get("descr"))):
+        return False
+    return kind == FIXED_DISK or (kind.startswith(HR_FS_TYPES + ".") and kind != FS_OTHER)
+
+
+def memory_point(rows: list[Row], now: int) -> Point | None:
+    """One `mem` point from HOST-RESOURCES: the "Physical memory" row (else the largest RAM
+    row: tmpfs mounts are RAM-typed too), minus the "Memory buffers" and "Cached memory"
+    rows where the device gives them, as `free` counts them available."""
+    ram = [r for r in rows if r.get("type") == RAM and storage_bytes(r)]
+    named = {text(r.get("descr")).lower(): r for r in rows}
+    physical = named.get("physical memory") or max(
+        ram, key=lambda r: (storage_bytes(r) or (0, 0))[0], default=None
+    )
+    sizes = storage_bytes(physical) if physical else None
+    if not sizes or sizes[0] <= 0:
+        return None
+    total, used = sizes
+    for name in ("memory buffers", "cached memory"):
+        part = storage_bytes(named[name]) if name in named else None
+        used -= part[1] if part else 0
+    used = max(0, min(used, total))
+    fields = {
+        "total": total,
+        "used": used,
+        "available": total - used,
+        "used_percent": percent(used, total),
+        "available_percent": percent(total - used, total),
+    }
+    return Point("mem", {}, fields, now)
+
+
+def storage_points(
+    rows: dict[str, Row], now: int, ram: bool = True, fs_types: dict[str, str] | None = None
+) -> list[Point]:
+    """`disk` for each file system holding data, and one `mem` from the memory rows when
+    `ram`. `fs_types`: hrStorage index -> hrFSType, from the hrFSTable."""
     points = []
-    for row in rows.values():
-        kind = row.get("type")
+    for index, row in rows.items():
         sizes = storage_bytes(row)
-        if sizes is None:
+        if sizes is None or sizes[0] <= 0 or not is_disk({**row, "index": index}, fs_types or {}):
             continue
         total, used = sizes
-        if kind == FIXED_DISK and total > 0:
-            fields = {
-                "total": total,
-                "used": used,
-                "free": total - used,
-                "used_percent": percent(used, total),
-            }
-            points.append(
-                Point("disk", {"path": storage_path(text(row.get("descr")))}, fields, now)
-            )
-        elif ram and kind == RAM and total > 0:
-            fields = {"total": total, "used": used, "used_percent": percent(used, total)}
-            points.append(Point("mem", {}, fields, now))
-    return points
+        fields = {
+            "total": total,
+            "used": used,
+            "free": total - used,
+            "used_percent": percent(used, total),
+        }
+        points.append(Point("disk", {"path": storage_path(text(row.get("descr")))}, fields, now))
+    memory = memory_point(list(rows.values()), now) if ram else None
+    return points + ([memory] if memory else [])
+
+
+async def file_system_types(session: SnmpSession, rows: dict[str, Row]) -> dict[str, str]:
+    """hrStorage index -> hrFSType, read only when some rows are neither memory nor fixed
+    disk (BSD agents): a walk fewer for the common device."""
+    known = (OTHER, RAM, VIRTUAL_MEMORY, FIXED_DISK)
+    if all(text(r.get("type")) in known for r in rows.values()):
+        return {}
+    return {
+        str(number(r.get("storage"))): text(r.get("type"))
+        for r in (await session.walk(FS_COLUMNS)).values()
+        if number(r.get("storage"))
+    }
 
 
 async def collect(session: SnmpSession, now: int) -> list[Point]:
@@ -83,7 +141,9 @@ async def collect(session: SnmpSession, now: int) -> list[Point]:
     else hrStorage's RAM row) and load averages."""
     ucd = await collect_ucd(session, now)
     has_mem = any(p.measurement == "mem" for p in ucd)
-    storage = storage_points(await session.walk(STORAGE_COLUMNS), now, ram=not has_mem)
+    rows = await session.walk(STORAGE_COLUMNS)
+    fs_types = await file_system_types(session, rows)
+    storage = storage_points(rows, now, ram=not has_mem, fs_types=fs_types)
     return storage + await collect_processors(session, now) + ucd
 
 
