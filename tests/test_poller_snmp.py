@@ -124,6 +124,22 @@ def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
     assert {k: a.fields[k] for k in expected} == expected
 
 
+def test_copier_supplies_are_named_without_part_and_serial(snmpsim: SnmpAgent) -> None:
+    """A new cartridge (new serial number) continues the supply's series; the numbers stay
+    in the GLPI inventory."""
+    device = snmp_device(snmpsim, "copieur", "printer", "vigie/copier-xerox-altalink")
+    points = poll(device)["copieur"]
+    supplies = {p.tags["supply"]: p.fields for p in by(points, "printer_supply")}
+    assert set(supplies) == {
+        "Black Toner [K] Cartridge", "Cyan Toner [C] Cartridge", "Waste Toner Container"
+    }  # fmt: skip
+    assert supplies["Black Toner [K] Cartridge"]["percent"] == 37.0
+    document = inventory(device)
+    assert document is not None
+    black = {"tonerblack": "37", "name": "Black Toner [K] Cartridge, PN 006R01746;SN4817B1C2D3"}
+    assert black in document["content"]["cartridges"]
+
+
 def test_nas_memory_leaves_out_buffers_and_cache_once(snmpsim: SnmpAgent) -> None:
     """A Synology without UCD memory: HR's Physical memory counts buffers and page cache as
     used (94 %); real use is 54 %; tmpfs rows typed RAM neither overwrite it nor are disks."""
@@ -194,7 +210,9 @@ def test_inventories_follow_the_glpi_schema(snmpsim: SnmpAgent) -> None:
     device = printer["content"]["network_device"]
     assert (device["serial"], device["model"]) == ("PHCVN191TG", "HP LaserJet M507")
     assert device["ips"] == ["10.59.29.175"] and device["mac"] == "00:68:eb:f2:be:10"
-    assert printer["content"]["cartridges"] == [{"tonerblack": "8"}]
+    assert printer["content"]["cartridges"] == [
+        {"tonerblack": "8", "name": "Black Cartridge HP 87A CF287A"}
+    ]
     assert printer["content"]["pagecounters"] == {"total": 18021}
     assert switch["itemtype"] == "NetworkEquipment"
     assert switch["content"]["network_device"]["firmware"] == "PT.02.13"

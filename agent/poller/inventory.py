@@ -134,7 +134,9 @@ _COLOURED = {"toner", "cartridge", "drum", "developer"}
 
 
 async def _cartridges(session: SnmpSession) -> list[dict[str, str]]:
-    """GLPI `cartridges`: {"tonerblack": "71"} per supply whose level is known, in percent."""
+    """GLPI `cartridges`: {"tonerblack": "71"} per supply whose level is known, in percent,
+    with its description as the device gives it (`name`: part and serial numbers included,
+    which the `printer_supply` series leave out)."""
     colorants = {
         index: text(row.get("v")).lower()
         for index, row in (await session.walk({"v": printer.COLORANT_VALUE})).items()
@@ -149,7 +151,9 @@ async def _cartridges(session: SnmpSession) -> list[dict[str, str]]:
             colorant = number(row.get("colorant"))
             key += colorants.get(f"{index.split('.')[0]}.{colorant}", "")
         if "percent" in fields:
-            found.append({key: str(round(float(fields["percent"])))})
+            found.append(
+                {key: str(round(float(fields["percent"]))), "name": text(row.get("descr"))}
+            )
     return found
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from agent.poller.snmp import Row, SnmpSession, text
 from protocol.lineproto import FieldValue, Point
 
@@ -40,6 +42,20 @@ ERROR_BITS = (
 UNRESTRICTED, UNKNOWN, SOME_REMAINING = -1, -2, -3
 
 
+# Part and serial numbers that copiers put in a supply's description ("Black Toner, PN
+# 006R01509;SN4817B1C2D3" on Xerox): they change with every cartridge, the series must not.
+_PART_OR_SERIAL = re.compile(
+    r"[,;]?\s*\b(?:PN|P/N|Part\s*(?:No\.?|Number)|SN|S/N|Serial\s*(?:No\.?|Number)?)"
+    r"(?:\s*[:#]\s*|\s+|(?=\d))[A-Za-z0-9][\w.-]*",
+    re.IGNORECASE,
+)
+
+
+def supply_name(descr: str) -> str:
+    """A supply's name without the part and serial numbers of the cartridge in place."""
+    return _PART_OR_SERIAL.sub("", descr).strip(" ,;") or descr
+
+
 def supply_fields(row: Row) -> dict[str, FieldValue]:
     """`level`, `max_capacity` and `percent` when known; `state` says why one is missing:
     0 measured, -1 unrestricted, -2 unknown, -3 some remaining (the Printer-MIB sentinels)."""
@@ -62,7 +78,7 @@ def supply_points(rows: dict[str, Row], now: int) -> list[Point]:
     points = []
     seen: set[str] = set()
     for index, row in rows.items():
-        name = text(row.get("descr")) or f"supply {index}"
+        name = supply_name(text(row.get("descr"))) or f"supply {index}"
         if name in seen:  # two "Black Toner" on one device stay two series
             name = f"{name} #{index}"
         seen.add(name)
