@@ -104,7 +104,7 @@ CATALOG: tuple[Measurement, ...] = (
         {"battery_status": "1 unknown, 2 normal, 3 low, 4 depleted", "charge_percent": "percent (integer)",
          "runtime_minutes": "minutes", "on_battery_seconds": "seconds", "output_source": "1 other, 2 none, 3 normal, 4 bypass, 5 battery, 6 booster, 7 reducer",
          "load_percent": _PCT, "input_voltage": "V (float)", "output_voltage": "V (float)", "battery_voltage": "V (float)",
-         "battery_temperature": "°C", "input_line_bads": _COUNT, "alarms": "integer: alarms present",
+         "battery_temperature": "°C (the battery's: RFC 1628 upsBatteryTemperature)", "ambient_temperature": "°C (XUPS: the room around the UPS)", "input_line_bads": _COUNT, "alarms": "integer: alarms present",
          "test_result": "1 passed, 2 warning, 3 error, 4 aborted, 5 in progress, 6 none", "abm_status": "XUPS: 1 charging, 2 discharging, 3 floating, 4 resting, 5 unknown"}),
     Measurement("ping", "poller", "Reachability of each device (Telegraf's names).",
         {"method": "`icmp` or `tcp`", "kind": "device kind (router, printer…)"},

@@ -106,6 +106,8 @@ def test_recorded_eaton_ups_through_the_vendor_mib(snmpsim: SnmpAgent) -> None:
     assert ups.fields["charge_percent"] == 100
     assert ups.fields["output_source"] == 3  # normal
     assert ups.fields["input_voltage"] == 243.0
+    # xupsEnvAmbientTemp is the room's: its own field, not the battery's temperature
+    assert ups.fields["ambient_temperature"] == 24 and "battery_temperature" not in ups.fields
 
 
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:

@@ -31,7 +31,9 @@ XUPS_SCALARS = {
     "input_line_bads": f"{XUPS}.3.2.0",
     "load_percent": f"{XUPS}.4.1.0",
     "output_source": f"{XUPS}.4.5.0",
-    "battery_temperature": f"{XUPS}.6.1.0",
+    # xupsEnvAmbientTemp: the room's temperature, not the battery's (XUPS-MIB has none of the
+    # battery; the card's RFC 1628 upsBatteryTemperature is read for that where answered).
+    "ambient_temperature": f"{XUPS}.6.1.0",
     "alarms": f"{XUPS}.7.1.0",
     "test_status": f"{XUPS}.8.2.0",
 }
@@ -93,6 +95,8 @@ async def _xups(session: SnmpSession) -> dict[str, FieldValue]:
         or values.get("abm_status") == _XUPS_DISCHARGING
     ):
         fields["output_source"] = SOURCE_BATTERY
+    battery = integers(await session.get(RFC1628["battery_temperature"]), RFC1628)
+    fields.update(battery)
     for name, oid in (
         ("input_voltage", XUPS_INPUT_VOLTAGE),
         ("output_voltage", XUPS_OUTPUT_VOLTAGE),
