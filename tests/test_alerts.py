@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.alert_support import Lab, replay
-from tests.services import MailSink, free_port, post, run_smtp
+from tests.services import MailSink, SnmpAgent, free_port, post, run_smtp
 
 DAY = 86400
 
@@ -459,6 +459,29 @@ def test_mail_says_what_the_value_means(tmp_path: Path, smtp: MailSink) -> None:
         resolved = lab.mails()[-1].get_content()
         assert "RÉSOLU" in str(lab.mails()[-1]["Subject"])
         assert "À faire" not in resolved and "onduleur" in resolved
+
+
+def test_apc_battery_to_replace_and_failed_self_test_alert(
+    tmp_path: Path, smtp: MailSink, snmpsim: SnmpAgent
+) -> None:
+    """The APC recording polled through snmpsim, sent as the poller sends it: the shipped
+    rules see the battery to replace and the failed self-test."""
+    from protocol.lineproto import format_points
+    from tests.poller_support import poll, snmp_device
+
+    points = poll(snmp_device(snmpsim, "onduleur", "ups", "vigie/ups-apc-powernet"))["onduleur"]
+    with Lab(tmp_path, smtp, "apc@example.org") as lab:
+        token = lab.token("Lens", "", "poller")
+        for minute in range(12):
+            ts = int(lab.clock.now) - 660 + 60 * minute
+            stamped = [p._replace(time=ts, tags={**p.tags, "site": "Lens", "host": "onduleur"})
+                       for p in points if p.measurement == "ups"]  # fmt: skip
+            lab.write(token, format_points(stamped))
+        lab.step()
+        firing = {a["rule"]: a for a in lab.alerts("firing")}
+        assert {"ups_battery_replace", "ups_selftest_failed"} <= set(firing)
+        assert firing["ups_battery_replace"]["value_text"] == "à remplacer (code 1)"
+        assert "À faire : Commander une batterie" in lab.mails()[0].get_content()
 
 
 def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:

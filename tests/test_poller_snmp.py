@@ -110,6 +110,20 @@ def test_recorded_eaton_ups_through_the_vendor_mib(snmpsim: SnmpAgent) -> None:
     assert ups.fields["ambient_temperature"] == 24 and "battery_temperature" not in ups.fields
 
 
+def test_apc_ups_through_powernet(snmpsim: SnmpAgent) -> None:
+    """An APC card answering PowerNet-MIB only: RFC 1628's names, codes and field types;
+    the high-precision objects (tenths) preferred; runtime from TimeTicks."""
+    device = snmp_device(snmpsim, "apc", "ups", "vigie/ups-apc-powernet")
+    (ups,) = by(poll(device)["apc"], "ups")
+    assert ups.tags["mib"] == "powernet"
+    assert ups.fields == {
+        "battery_status": 2, "output_source": 3, "runtime_minutes": 39, "battery_replace": 1,
+        "test_result": 3, "charge_percent": 99, "battery_temperature": 27,
+        "input_voltage": 231.2, "output_voltage": 230.0, "load_percent": 18.4,
+        "test_date": "11/28/2026",
+    }  # fmt: skip
+
+
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
     v2c = snmp_device(snmpsim, "ups2", "ups", "vigie/ups-rfc1628")
     v3 = snmp_device(snmpsim, "ups3", "ups", v3_context="vigie/ups-rfc1628")

@@ -1,8 +1,9 @@
-"""UPS-MIB (RFC 1628), with Eaton's XUPS-MIB as the fallback for UPSes that lack it."""
+"""UPS-MIB (RFC 1628), with Eaton's XUPS-MIB and APC's PowerNet-MIB as the fallbacks for
+UPSes that lack it, all read into RFC 1628's field names and codes (tag `mib` says which)."""
 
 from __future__ import annotations
 
-from agent.poller.snmp import SnmpError, SnmpSession, integers
+from agent.poller.snmp import SnmpError, SnmpSession, integers, text
 from protocol.lineproto import FieldValue, Point
 
 UPS = "1.3.6.1.2.1.33.1"
@@ -107,12 +108,78 @@ async def _xups(session: SnmpSession) -> dict[str, FieldValue]:
     return fields
 
 
+POWERNET = "1.3.6.1.4.1.318.1.1.1"
+POWERNET_SCALARS = {
+    "battery_status": f"{POWERNET}.2.1.1.0",  # upsBasicBatteryStatus
+    "charge": f"{POWERNET}.2.2.1.0",  # upsAdvBatteryCapacity, %
+    "charge_tenths": f"{POWERNET}.2.3.1.0",  # upsHighPrecBatteryCapacity
+    "temperature": f"{POWERNET}.2.2.2.0",  # upsAdvBatteryTemperature, °C
+    "temperature_tenths": f"{POWERNET}.2.3.2.0",
+    "runtime_ticks": f"{POWERNET}.2.2.3.0",  # upsAdvBatteryRunTimeRemaining, TimeTicks
+    "replace": f"{POWERNET}.2.2.4.0",  # upsAdvBatteryReplaceIndicator
+    "input": f"{POWERNET}.3.2.1.0",  # upsAdvInputLineVoltage, V
+    "input_tenths": f"{POWERNET}.3.3.1.0",
+    "output_status": f"{POWERNET}.4.1.1.0",  # upsBasicOutputStatus
+    "output": f"{POWERNET}.4.2.1.0",  # upsAdvOutputVoltage, V
+    "output_tenths": f"{POWERNET}.4.3.1.0",
+    "load": f"{POWERNET}.4.2.3.0",  # upsAdvOutputLoad, %
+    "load_tenths": f"{POWERNET}.4.3.3.0",
+    "test": f"{POWERNET}.7.2.3.0",  # upsAdvTestDiagnosticsResults
+}
+POWERNET_TEST_DATE = f"{POWERNET}.7.2.4.0"  # upsAdvTestLastDiagnosticsDate, "mm/dd/yyyy"
+# upsBasicOutputStatus -> upsOutputSource: onLine(2), ecoMode(13) and hotStandby(14) are
+# normal; onBattery(3) and onBatteryTest(15) battery; onSmartBoost(4) booster; onSmartTrim(12)
+# reducer; the bypasses (6, 9, 10) bypass; off, sleeping, rebooting (5, 7, 8, 11) none.
+_POWERNET_SOURCE = {
+    2: 3, 13: 3, 14: 3, 3: SOURCE_BATTERY, 15: SOURCE_BATTERY, 4: 6, 12: 7, 6: 4, 9: 4, 10: 4,
+    5: 2, 7: 2, 8: 2, 11: 2,
+}  # fmt: skip
+# upsAdvTestDiagnosticsResults -> upsTestResultsSummary: ok, failed, invalidTest (could not
+# run: not a failure, an aborted test), testInProgress.
+_POWERNET_TEST = {1: TEST_PASS, 2: TEST_ERROR, 3: 4, 4: 5}
+
+
+def _precise(values: dict[str, int], name: str) -> float | None:
+    """The high-precision reading (tenths) where the card gives it, else the plain one."""
+    if f"{name}_tenths" in values and values[f"{name}_tenths"] >= 0:
+        return values[f"{name}_tenths"] / 10
+    return float(values[name]) if name in values and values[name] >= 0 else None
+
+
+async def _powernet(session: SnmpSession) -> dict[str, FieldValue]:
+    values = integers(await session.get(*POWERNET_SCALARS.values()), POWERNET_SCALARS)
+    if "battery_status" not in values and "output_status" not in values:
+        return {}
+    fields: dict[str, FieldValue] = {}
+    if "battery_status" in values:  # unknown, normal, low, inFaultCondition: RFC 1628's 1-4
+        fields["battery_status"] = values["battery_status"]
+    if "output_status" in values:
+        fields["output_source"] = _POWERNET_SOURCE.get(values["output_status"], 1)
+    if values.get("runtime_ticks", -1) >= 0:
+        fields["runtime_minutes"] = values["runtime_ticks"] // 6000  # hundredths of a second
+    if "replace" in values:
+        fields["battery_replace"] = int(values["replace"] == 2)  # batteryNeedsReplacing(2)
+    if "test" in values:
+        fields["test_result"] = _POWERNET_TEST.get(values["test"], 6)
+    # Same types as RFC 1628's fields: whole percent and degrees, voltages and load as floats.
+    for name, field, whole in (
+        ("charge", "charge_percent", True), ("temperature", "battery_temperature", True),
+        ("input", "input_voltage", False), ("output", "output_voltage", False),
+        ("load", "load_percent", False),
+    ):  # fmt: skip
+        reading = _precise(values, name)
+        if reading is not None:
+            fields[field] = round(reading) if whole else reading
+    date = text((await session.get(POWERNET_TEST_DATE)).get(POWERNET_TEST_DATE))
+    if date:
+        fields["test_date"] = date
+    return fields
+
+
 async def collect(session: SnmpSession, now: int) -> list[Point]:
     """One `ups` point with the RFC 1628 field names, from whichever MIB the UPS speaks."""
-    fields = await _rfc1628(session)
-    mib = "rfc1628"
-    if not fields:
-        fields, mib = await _xups(session), "xups"
-    if not fields:
-        raise SnmpError("neither UPS-MIB (RFC 1628) nor Eaton XUPS-MIB answered")
-    return [Point("ups", {"mib": mib}, fields, now)]
+    for mib, read in (("rfc1628", _rfc1628), ("xups", _xups), ("powernet", _powernet)):
+        fields = await read(session)
+        if fields:
+            return [Point("ups", {"mib": mib}, fields, now)]
+    raise SnmpError("no UPS MIB answered: UPS-MIB (RFC 1628), Eaton XUPS-MIB, APC PowerNet-MIB")
