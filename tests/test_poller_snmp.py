@@ -122,6 +122,12 @@ def test_apc_ups_through_powernet(snmpsim: SnmpAgent) -> None:
         "input_voltage": 231.2, "output_voltage": 230.0, "load_percent": 18.4,
         "test_date": "11/28/2026",
     }  # fmt: skip
+    document = inventory(device)
+    assert document is not None
+    identity = document["content"]["network_device"]
+    assert (identity["model"], identity["serial"], identity["manufacturer"]) == (
+        "Smart-UPS 1500", "AS1234567890", "APC"
+    )  # fmt: skip
 
 
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:

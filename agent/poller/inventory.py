@@ -33,6 +33,11 @@ XUPS_IDENT = {
     "model": "1.3.6.1.4.1.534.1.1.2.0",
     "firmware": "1.3.6.1.4.1.534.1.1.3.0",
 }
+POWERNET_IDENT = {  # APC: upsBasicIdentModel, upsAdvIdentFirmwareRevision, upsAdvIdentSerialNumber
+    "model": "1.3.6.1.4.1.318.1.1.1.1.1.1.0",
+    "firmware": "1.3.6.1.4.1.318.1.1.1.1.2.1.0",
+    "serial": "1.3.6.1.4.1.318.1.1.1.1.2.3.0",
+}
 # IANA enterprise numbers of the makers a commune meets, from sysObjectID.
 ENTERPRISES = {
     9: "Cisco", 11: "Hewlett-Packard", 43: "3Com", 171: "D-Link", 253: "Xerox", 311: "Microsoft",
@@ -86,7 +91,7 @@ async def _identity(session: SnmpSession, kind: str) -> dict[str, str]:
         if descrs:
             found.setdefault("model", text(next(iter(descrs.values())).get("d")))
     if kind == "ups":
-        for oids in (UPS_IDENT, XUPS_IDENT):
+        for oids in (UPS_IDENT, XUPS_IDENT, POWERNET_IDENT):
             values = await session.get(*oids.values())
             for key, oid in oids.items():
                 if text(values.get(oid)):
