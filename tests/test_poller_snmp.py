@@ -130,6 +130,23 @@ def test_apc_ups_through_powernet(snmpsim: SnmpAgent) -> None:
     )  # fmt: skip
 
 
+def test_cyberpower_ups_through_cps_mib(snmpsim: SnmpAgent) -> None:
+    """CPS-MIB: tenths of a volt, TimeTicks, onBattery; an invalidTest is not a failure."""
+    device = snmp_device(snmpsim, "cyber", "ups", "vigie/ups-cyberpower-cps")
+    (ups,) = by(poll(device)["cyber"], "ups")
+    assert ups.tags["mib"] == "cps"
+    assert ups.fields == {
+        "battery_status": 3, "output_source": 5, "runtime_minutes": 7, "battery_replace": 0,
+        "test_result": 4, "charge_percent": 35, "battery_temperature": 31,
+        "input_voltage": 0.0, "output_voltage": 229.8, "load_percent": 41.0,
+        "test_date": "11/02/2026",
+    }  # fmt: skip
+    document = inventory(device)
+    assert document is not None
+    identity = document["content"]["network_device"]
+    assert (identity["model"], identity["manufacturer"]) == ("OR1500ERM1U", "CyberPower")
+
+
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
     v2c = snmp_device(snmpsim, "ups2", "ups", "vigie/ups-rfc1628")
     v3 = snmp_device(snmpsim, "ups3", "ups", v3_context="vigie/ups-rfc1628")

@@ -33,15 +33,16 @@ XUPS_IDENT = {
     "model": "1.3.6.1.4.1.534.1.1.2.0",
     "firmware": "1.3.6.1.4.1.534.1.1.3.0",
 }
-POWERNET_IDENT = {  # APC: upsBasicIdentModel, upsAdvIdentFirmwareRevision, upsAdvIdentSerialNumber
-    "model": "1.3.6.1.4.1.318.1.1.1.1.1.1.0",
-    "firmware": "1.3.6.1.4.1.318.1.1.1.1.2.1.0",
-    "serial": "1.3.6.1.4.1.318.1.1.1.1.2.3.0",
-}
+# APC's upsBasicIdentModel, upsAdvIdentFirmwareRevision, upsAdvIdentSerialNumber, at the same
+# place in CyberPower's CPS-MIB.
+POWERNET_IDENT, CPS_IDENT = (
+    {"model": f"{base}.1.1.1.0", "firmware": f"{base}.1.2.1.0", "serial": f"{base}.1.2.3.0"}
+    for base in ("1.3.6.1.4.1.318.1.1.1", "1.3.6.1.4.1.3808.1.1.1")
+)
 # IANA enterprise numbers of the makers a commune meets, from sysObjectID.
 ENTERPRISES = {
     9: "Cisco", 11: "Hewlett-Packard", 43: "3Com", 171: "D-Link", 253: "Xerox", 311: "Microsoft",
-    318: "APC", 367: "Ricoh", 534: "Eaton", 641: "Lexmark", 705: "Eaton", 1347: "Kyocera",
+    318: "APC", 367: "Ricoh", 3808: "CyberPower", 534: "Eaton", 641: "Lexmark", 705: "Eaton", 1347: "Kyocera",
     1602: "Canon", 2011: "Huawei", 2435: "Brother", 2636: "Juniper", 4526: "Netgear",
     6574: "Synology", 8072: "net-snmp", 11863: "TP-Link", 14988: "MikroTik",
     18334: "Konica Minolta", 24681: "QNAP", 41112: "Ubiquiti",
@@ -91,7 +92,7 @@ async def _identity(session: SnmpSession, kind: str) -> dict[str, str]:
         if descrs:
             found.setdefault("model", text(next(iter(descrs.values())).get("d")))
     if kind == "ups":
-        for oids in (UPS_IDENT, XUPS_IDENT, POWERNET_IDENT):
+        for oids in (UPS_IDENT, XUPS_IDENT, POWERNET_IDENT, CPS_IDENT):
             values = await session.get(*oids.values())
             for key, oid in oids.items():
                 if text(values.get(oid)):

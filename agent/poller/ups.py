@@ -3,6 +3,8 @@ UPSes that lack it, all read into RFC 1628's field names and codes (tag `mib` sa
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from agent.poller.snmp import SnmpError, SnmpSession, integers, text
 from protocol.lineproto import FieldValue, Point
 
@@ -108,69 +110,98 @@ async def _xups(session: SnmpSession) -> dict[str, FieldValue]:
     return fields
 
 
+class VendorUps(NamedTuple):
+    """A vendor MIB laid out like APC's PowerNet-MIB (CyberPower's CPS-MIB copies it): the
+    OIDs of what Vigie reads, which plain readings are in tenths, and the vendor's output
+    status codes as RFC 1628's upsOutputSource."""
+
+    oids: dict[str, str]
+    test_date: str
+    sources: dict[int, int]
+    in_tenths: frozenset[str] = frozenset()
+
+
+def _laid_out_like_apc(base: str) -> dict[str, str]:
+    """The OIDs both MIBs put at the same place under their base."""
+    return {
+        "battery_status": f"{base}.2.1.1.0",  # unknown, normal, low(, inFaultCondition)
+        "charge": f"{base}.2.2.1.0",  # %
+        "charge_tenths": f"{base}.2.3.1.0",  # APC high precision
+        "input": f"{base}.3.2.1.0",
+        "input_tenths": f"{base}.3.3.1.0",
+        "output_status": f"{base}.4.1.1.0",
+        "output": f"{base}.4.2.1.0",
+        "output_tenths": f"{base}.4.3.1.0",
+        "load": f"{base}.4.2.3.0",  # %
+        "load_tenths": f"{base}.4.3.3.0",
+        "test": f"{base}.7.2.3.0",  # ok, failed, invalidTest, testInProgress
+    }
+
+
 POWERNET = "1.3.6.1.4.1.318.1.1.1"
-POWERNET_SCALARS = {
-    "battery_status": f"{POWERNET}.2.1.1.0",  # upsBasicBatteryStatus
-    "charge": f"{POWERNET}.2.2.1.0",  # upsAdvBatteryCapacity, %
-    "charge_tenths": f"{POWERNET}.2.3.1.0",  # upsHighPrecBatteryCapacity
-    "temperature": f"{POWERNET}.2.2.2.0",  # upsAdvBatteryTemperature, °C
-    "temperature_tenths": f"{POWERNET}.2.3.2.0",
-    "runtime_ticks": f"{POWERNET}.2.2.3.0",  # upsAdvBatteryRunTimeRemaining, TimeTicks
-    "replace": f"{POWERNET}.2.2.4.0",  # upsAdvBatteryReplaceIndicator
-    "input": f"{POWERNET}.3.2.1.0",  # upsAdvInputLineVoltage, V
-    "input_tenths": f"{POWERNET}.3.3.1.0",
-    "output_status": f"{POWERNET}.4.1.1.0",  # upsBasicOutputStatus
-    "output": f"{POWERNET}.4.2.1.0",  # upsAdvOutputVoltage, V
-    "output_tenths": f"{POWERNET}.4.3.1.0",
-    "load": f"{POWERNET}.4.2.3.0",  # upsAdvOutputLoad, %
-    "load_tenths": f"{POWERNET}.4.3.3.0",
-    "test": f"{POWERNET}.7.2.3.0",  # upsAdvTestDiagnosticsResults
-}
-POWERNET_TEST_DATE = f"{POWERNET}.7.2.4.0"  # upsAdvTestLastDiagnosticsDate, "mm/dd/yyyy"
-# upsBasicOutputStatus -> upsOutputSource: onLine(2), ecoMode(13) and hotStandby(14) are
-# normal; onBattery(3) and onBatteryTest(15) battery; onSmartBoost(4) booster; onSmartTrim(12)
-# reducer; the bypasses (6, 9, 10) bypass; off, sleeping, rebooting (5, 7, 8, 11) none.
-_POWERNET_SOURCE = {
-    2: 3, 13: 3, 14: 3, 3: SOURCE_BATTERY, 15: SOURCE_BATTERY, 4: 6, 12: 7, 6: 4, 9: 4, 10: 4,
-    5: 2, 7: 2, 8: 2, 11: 2,
+CPS = "1.3.6.1.4.1.3808.1.1.1"
+VENDORS = {
+    # APC: upsBasicOutputStatus onLine, ecoMode, hotStandby -> normal; onBattery and
+    # onBatteryTest -> battery; onSmartBoost booster; onSmartTrim reducer; the bypasses
+    # bypass; off, sleeping, rebooting -> none.
+    "powernet": VendorUps(
+        {**_laid_out_like_apc(POWERNET), "temperature": f"{POWERNET}.2.2.2.0",
+         "temperature_tenths": f"{POWERNET}.2.3.2.0", "runtime_ticks": f"{POWERNET}.2.2.3.0",
+         "replace": f"{POWERNET}.2.2.4.0"},
+        f"{POWERNET}.7.2.4.0",
+        {2: 3, 13: 3, 14: 3, 3: SOURCE_BATTERY, 15: SOURCE_BATTERY, 4: 6, 12: 7, 6: 4, 9: 4,
+         10: 4, 5: 2, 7: 2, 8: 2, 11: 2},
+    ),
+    # CyberPower: upsBaseOutputStatus onLine, onECO, onOverload -> normal; onBattery;
+    # onBoost; onBuck -> reducer; onBypass; onSleep, off, rebooting -> none. Its line
+    # voltages are in tenths of a volt.
+    "cps": VendorUps(
+        {**_laid_out_like_apc(CPS), "temperature": f"{CPS}.2.2.3.0",
+         "runtime_ticks": f"{CPS}.2.2.4.0", "replace": f"{CPS}.2.2.5.0"},
+        f"{CPS}.7.2.4.0",
+        {2: 3, 8: 3, 11: 3, 3: SOURCE_BATTERY, 4: 6, 10: 7, 9: 4, 5: 2, 6: 2, 7: 2},
+        frozenset({"input", "output"}),
+    ),
 }  # fmt: skip
 # upsAdvTestDiagnosticsResults -> upsTestResultsSummary: ok, failed, invalidTest (could not
 # run: not a failure, an aborted test), testInProgress.
-_POWERNET_TEST = {1: TEST_PASS, 2: TEST_ERROR, 3: 4, 4: 5}
+_VENDOR_TEST = {1: TEST_PASS, 2: TEST_ERROR, 3: 4, 4: 5}
 
 
-def _precise(values: dict[str, int], name: str) -> float | None:
+def _precise(values: dict[str, int], name: str, in_tenths: frozenset[str]) -> float | None:
     """The high-precision reading (tenths) where the card gives it, else the plain one."""
-    if f"{name}_tenths" in values and values[f"{name}_tenths"] >= 0:
+    if values.get(f"{name}_tenths", -1) >= 0:
         return values[f"{name}_tenths"] / 10
-    return float(values[name]) if name in values and values[name] >= 0 else None
+    if values.get(name, -1) < 0:
+        return None
+    return values[name] / 10 if name in in_tenths else float(values[name])
 
 
-async def _powernet(session: SnmpSession) -> dict[str, FieldValue]:
-    values = integers(await session.get(*POWERNET_SCALARS.values()), POWERNET_SCALARS)
+async def _vendor(session: SnmpSession, ups: VendorUps) -> dict[str, FieldValue]:
+    values = integers(await session.get(*ups.oids.values()), ups.oids)
     if "battery_status" not in values and "output_status" not in values:
         return {}
     fields: dict[str, FieldValue] = {}
     if "battery_status" in values:  # unknown, normal, low, inFaultCondition: RFC 1628's 1-4
         fields["battery_status"] = values["battery_status"]
     if "output_status" in values:
-        fields["output_source"] = _POWERNET_SOURCE.get(values["output_status"], 1)
+        fields["output_source"] = ups.sources.get(values["output_status"], 1)
     if values.get("runtime_ticks", -1) >= 0:
         fields["runtime_minutes"] = values["runtime_ticks"] // 6000  # hundredths of a second
     if "replace" in values:
         fields["battery_replace"] = int(values["replace"] == 2)  # batteryNeedsReplacing(2)
     if "test" in values:
-        fields["test_result"] = _POWERNET_TEST.get(values["test"], 6)
+        fields["test_result"] = _VENDOR_TEST.get(values["test"], 6)
     # Same types as RFC 1628's fields: whole percent and degrees, voltages and load as floats.
     for name, field, whole in (
         ("charge", "charge_percent", True), ("temperature", "battery_temperature", True),
         ("input", "input_voltage", False), ("output", "output_voltage", False),
         ("load", "load_percent", False),
     ):  # fmt: skip
-        reading = _precise(values, name)
+        reading = _precise(values, name, ups.in_tenths)
         if reading is not None:
             fields[field] = round(reading) if whole else reading
-    date = text((await session.get(POWERNET_TEST_DATE)).get(POWERNET_TEST_DATE))
+    date = text((await session.get(ups.test_date)).get(ups.test_date))
     if date:
         fields["test_date"] = date
     return fields
@@ -178,8 +209,15 @@ async def _powernet(session: SnmpSession) -> dict[str, FieldValue]:
 
 async def collect(session: SnmpSession, now: int) -> list[Point]:
     """One `ups` point with the RFC 1628 field names, from whichever MIB the UPS speaks."""
-    for mib, read in (("rfc1628", _rfc1628), ("xups", _xups), ("powernet", _powernet)):
+    for mib, read in (("rfc1628", _rfc1628), ("xups", _xups)):
         fields = await read(session)
         if fields:
             return [Point("ups", {"mib": mib}, fields, now)]
-    raise SnmpError("no UPS MIB answered: UPS-MIB (RFC 1628), Eaton XUPS-MIB, APC PowerNet-MIB")
+    for mib, vendor in VENDORS.items():
+        fields = await _vendor(session, vendor)
+        if fields:
+            return [Point("ups", {"mib": mib}, fields, now)]
+    raise SnmpError(
+        "no UPS MIB answered: UPS-MIB (RFC 1628), Eaton XUPS-MIB, APC PowerNet-MIB, "
+        "CyberPower CPS-MIB"
+    )
