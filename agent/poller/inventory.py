@@ -42,8 +42,9 @@ POWERNET_IDENT, CPS_IDENT = (
 # IANA enterprise numbers of the makers a commune meets, from sysObjectID.
 ENTERPRISES = {
     9: "Cisco", 11: "Hewlett-Packard", 43: "3Com", 171: "D-Link", 253: "Xerox", 311: "Microsoft",
-    318: "APC", 367: "Ricoh", 3808: "CyberPower", 534: "Eaton", 641: "Lexmark", 705: "Eaton", 1347: "Kyocera",
-    1602: "Canon", 2011: "Huawei", 2435: "Brother", 2636: "Juniper", 4526: "Netgear",
+    318: "APC", 367: "Ricoh", 534: "Eaton", 641: "Lexmark", 705: "Eaton", 1347: "Kyocera",
+    1602: "Canon", 2011: "Huawei", 2435: "Brother", 2636: "Juniper", 3808: "CyberPower",
+    4526: "Netgear",
     6574: "Synology", 8072: "net-snmp", 11863: "TP-Link", 14988: "MikroTik",
     18334: "Konica Minolta", 24681: "QNAP", 41112: "Ubiquiti",
 }  # fmt: skip
