@@ -13,7 +13,7 @@ from protocol.tomlconfig import ConfigError, Table, load_toml, path_value
 
 DEFAULT_CONFIG = Path("/etc/vigie/agent.toml")
 DEFAULT_SPOOL = Path("/var/lib/vigie/agent-spool.db")
-DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt")
+DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt", "web")
 
 # Tag values are bounded identifiers: printable, no control characters, reasonably short.
 _IDENTIFIER = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
@@ -53,7 +53,9 @@ class DeviceConfig(NamedTuple):
 
     @property
     def host(self) -> str:
-        """The address without its port."""
+        """The address without its port (a web check's: its URL's host)."""
+        if self.kind == "web":
+            return urlsplit(self.address).hostname or ""
         return split_address(self.address)[0]
 
 
@@ -96,13 +98,19 @@ def split_address(address: str) -> tuple[str, int | None]:
 def _device(table: Table, secrets: dict[str, Any]) -> DeviceConfig:
     name = _identifier(table, "name", ...)
     address = table.string("address")
-    try:
-        _, port = split_address(address.strip())
-    except ValueError as err:
-        raise table.error("address", str(err)) from None
+    kind = table.string("kind", choices=DEVICE_KINDS)
+    if kind == "web":
+        url = urlsplit(address.strip())
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise table.error("address", "a web check needs an http:// or https:// URL")
+        port = None
+    else:
+        try:
+            _, port = split_address(address.strip())
+        except ValueError as err:
+            raise table.error("address", str(err)) from None
     if not address.strip():
         raise table.error("address", "must not be empty")
-    kind = table.string("kind", choices=DEVICE_KINDS)
     interval = table.integer("interval", 120, low=10, high=3600)
     reach = table.string("reach", "auto", choices=REACH_METHODS)
     hidden = secrets.get(name, {})
@@ -121,7 +129,7 @@ def _device(table: Table, secrets: dict[str, Any]) -> DeviceConfig:
         )
     except (ValueError, TypeError) as err:
         raise table.error("ssh", str(err)) from None
-    if snmp is None and ssh is None and kind not in ("router", "switch", "nas"):
+    if snmp is None and ssh is None and kind not in ("router", "switch", "nas", "web"):
         raise table.error("snmp", f"a {kind} needs snmp or ssh credentials")
     table.done()
     return DeviceConfig(name, address.strip(), kind, interval, snmp, ssh, reach)

@@ -53,6 +53,13 @@ class DevicePoll:
         return Point("device_poll", {"method": method, "kind": self.device.kind}, fields, now)
 
 
+def device_method(device: DeviceConfig) -> str:
+    """How a device is read: http (a web check), snmp, ssh, or "" (reachability only)."""
+    if device.kind == "web":
+        return "http"
+    return "snmp" if device.snmp else "ssh" if device.ssh else ""
+
+
 class Poller:
     """Polls devices; create and use it inside one running event loop."""
 
@@ -109,7 +116,15 @@ class Poller:
         """One poll of one device: its data, its reachability and its `device_poll` status.
         Never raises for a device that misbehaves."""
         started = time.monotonic()
-        method = "snmp" if device.snmp else "ssh" if device.ssh else ""
+        method = (
+            "http"
+            if device.kind == "web"
+            else "snmp"
+            if device.snmp
+            else "ssh"
+            if device.ssh
+            else ""
+        )
         result = DevicePoll(device)
         points: list[Point] = []
         work = []
@@ -120,6 +135,8 @@ class Poller:
             work.append(self._poll_snmp(device, result, now))
         elif method == "ssh":
             work.append(self._poll_ssh(device, result, now))
+        elif method == "http":
+            work.append(self._poll_web(device, result, now))
         limit = deadline(device)
         gathered = asyncio.gather(*work)
         try:
@@ -140,6 +157,15 @@ class Poller:
         if method:
             points.append(result.status_point(method, started, now))
         return points
+
+    async def _poll_web(self, device: DeviceConfig, result: DevicePoll, now: int) -> None:
+        from agent.poller import web
+
+        timeout = max(1.0, deadline(device) - 2)
+        points = await asyncio.to_thread(web.check, device.address, now, timeout)
+        result.points += points
+        if points[0].fields["result_code"] != web.SUCCESS:
+            result.errors.append(str(points[0].fields.get("error", points[0].tags["result"])))
 
     async def _reach(
         self, device: DeviceConfig, ports: tuple[int, ...], now: int, out: list[Point]

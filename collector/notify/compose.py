@@ -86,6 +86,8 @@ class Words:
         state = rule.states.get(self.language, {}).get(number(alert.value))
         if state is not None:
             return self.text["state"].format(state=state, code=text)
+        if rule.unit == "s":  # a time left (a certificate's expiry): in days and hours
+            return self.duration(alert.value)
         return f"{text} {rule.unit}" if rule.unit else text
 
 
@@ -100,7 +102,8 @@ def summary(alert: AlertRow, rule: Rule | None, words: Words, now: int) -> str:
         return f"{alert.rule} ({alert.host or alert.site})"
     template = rule.summary.get(words.language) or next(iter(rule.summary.values()))
     labels = _Labels(alert.labels)
-    labels.update(value=words.number(alert.value), eta=words.eta(alert.eta, now))
+    value = words.duration(alert.value) if rule.unit == "s" else words.number(alert.value)
+    labels.update(value=value, eta=words.eta(alert.eta, now))
     return template.format_map(labels)
 
 
