@@ -69,6 +69,7 @@ def collector_cli(root: Path, *args: str) -> str:
     return sh(binary, *args, "--config", str(root / "etc/vigie/collector.toml")).stdout.strip()
 
 
+@pytest.mark.services  # install.sh builds a virtualenv and starts the collector and agent
 def test_install_enroll_over_tls_and_data_flows(installed: dict[str, Path]) -> None:
     base, root, ca = installed["base"], installed["root"], installed["ca"]
     port = int(str(installed["port"]))
@@ -184,6 +185,7 @@ def verify_unit(unit: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.services
 def test_agent_unit_passes_systemd_analyze(installed: dict[str, Path]) -> None:
     (unit,) = (installed["base"] / "mairie-pc").glob("etc/systemd/system/*.service")
     verify_unit(unit)
