@@ -26,6 +26,34 @@ log = logging.getLogger(__name__)
 TOUCHED_EVERY = 1.0
 
 
+class Replays:
+    """Hosts whose history is being replayed, and when their forecasts may be re-read: once
+    the replay has paused for SETTLE seconds (its hours arrive in a burst of batches; reading
+    the forecasts at each would re-read the same window many times and slow ingest), and at
+    least every CATCH_UP seconds while a long replay goes on."""
+
+    SETTLE, CATCH_UP = 2.0, 60.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, float]] = {}  # host: (first, last)
+
+    def settled(self, replayed: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Note hosts given replayed history now; return those whose forecasts are due."""
+        now = self._clock()
+        for host in replayed:
+            first, _ = self._seen.get(host, (now, now))
+            self._seen[host] = (first, now)
+        due = {
+            host
+            for host, (first, last) in self._seen.items()
+            if now - last >= self.SETTLE or now - first >= self.CATCH_UP
+        }
+        for host in due:
+            del self._seen[host]
+        return due
+
+
 class Alerting:
     """Owns the engine, the notifier and the mail sender; `tick` runs one pass synchronously
     (tests drive it with their own clock), `start` runs them on threads."""
@@ -49,6 +77,7 @@ class Alerting:
         )
         self.sender = MailSender(connect(config.storage.path), config.smtp, clock)
         self.last_pass: Pass | None = None
+        self._replays = Replays()
         self._stop = threading.Event()
         self._mail_wake = threading.Event()
         self._threads = [
@@ -72,9 +101,13 @@ class Alerting:
         touched = self._writer.take_touched()
         hosts = self.engine.hosts_of(touched.series)
         if not hosts:
+            replayed = self._replays.settled(set())
+            if replayed:
+                self.engine.evaluate(replayed, slow=True, rules=self.engine.forecasts)
+                self._plan()
             return Pass(0, 0, 0, 0.0)
         done = self.engine.evaluate(hosts, slow=False)
-        replayed = self.engine.hosts_of(touched.backfilled)
+        replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
         if replayed:
             # Hours of history at once (a spool after an outage): a forecast it makes urgent
             # must not wait for the next 10-minute forecast pass.

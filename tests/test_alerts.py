@@ -553,3 +553,24 @@ def test_new_data_is_judged_on_arrival_with_filters_and_overrides(
             ("disk_above_90", "Vernoux", "pending"),  # 92 % is past 90 here, not past 95
             ("nvme_critical_warning", "Lamastre", "firing"),
         }
+
+
+def test_replayed_hosts_are_forecast_once_their_burst_settles() -> None:
+    """Six hours arriving as a burst of batches are forecast once, after the burst; a replay
+    that goes on for minutes is still forecast every minute."""
+    from collector.alerting import Replays
+
+    now = [0.0]
+    replays = Replays(lambda: now[0])
+    host = ("Tournon", "pc-compta")
+    for _ in range(6):  # one batch every 0.2 s
+        assert replays.settled({host}) == set()
+        now[0] += 0.2
+    now[0] += Replays.SETTLE
+    assert replays.settled(set()) == {host}
+    assert replays.settled(set()) == set()  # once
+    due = []
+    for second in range(130):  # a long replay: a batch every second for two minutes
+        now[0] = 100 + second
+        due += [second for _ in replays.settled({host})]
+    assert due == [60, 121]
