@@ -24,10 +24,14 @@ _SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
 router = APIRouter(include_in_schema=False)
 
 
-def site_rows(request: Request, page: Page, moment: int) -> list[dict[str, Any]]:
-    """One row per commune: hosts, silent ones, firing alerts by severity, status."""
+def site_rows(request: Request, page: Page, moment: int, q: str) -> list[dict[str, Any]]:
+    """One row per commune whose name holds `q`: hosts, silent ones, firing alerts by
+    severity, status."""
     sites: dict[str, dict[str, Any]] = {}
+    wanted = q.lower()
     for site, _host, seen in hosts_seen(services(request).reader()):
+        if wanted not in site.lower():
+            continue
         row = sites.setdefault(
             site, {"site": site, "hosts": 0, "silent": 0, "seen": 0, "critical": 0, "warning": 0}
         )
@@ -49,7 +53,7 @@ def fleet(request: Request, q: str = "", sort: str = "status") -> HTMLResponse:
     """Every commune, the worst first (or sorted as asked), searchable by name."""
     page = page_of(request)
     moment = now(request)
-    rows = [r for r in site_rows(request, page, moment) if q.lower() in r["site"].lower()]
+    rows = site_rows(request, page, moment, q)
     rows.sort(key=_SORTS.get(sort, _SORTS["status"]))
     skewed = [
         {**s._asdict(), "last_text": when(s.last, page)}
