@@ -110,41 +110,36 @@ def test_recorded_eaton_ups_through_the_vendor_mib(snmpsim: SnmpAgent) -> None:
     assert ups.fields["ambient_temperature"] == 24 and "battery_temperature" not in ups.fields
 
 
-def test_apc_ups_through_powernet(snmpsim: SnmpAgent) -> None:
-    """An APC card answering PowerNet-MIB only: RFC 1628's names, codes and field types;
-    the high-precision objects (tenths) preferred; runtime from TimeTicks."""
-    device = snmp_device(snmpsim, "apc", "ups", "vigie/ups-apc-powernet")
-    (ups,) = by(poll(device)["apc"], "ups")
-    assert ups.tags["mib"] == "powernet"
-    assert ups.fields == {
+VENDOR_UPSES = {
+    # An APC card answering PowerNet-MIB only: the high-precision objects (tenths) preferred.
+    "ups-apc-powernet": ("powernet", ("Smart-UPS 1500", "APC"), {
         "battery_status": 2, "output_source": 3, "runtime_minutes": 39, "battery_replace": 1,
         "test_result": 3, "charge_percent": 99, "battery_temperature": 27,
         "input_voltage": 231.2, "output_voltage": 230.0, "load_percent": 18.4,
         "test_date": "11/28/2026",
-    }  # fmt: skip
-    document = inventory(device)
-    assert document is not None
-    identity = document["content"]["network_device"]
-    assert (identity["model"], identity["serial"], identity["manufacturer"]) == (
-        "Smart-UPS 1500", "AS1234567890", "APC"
-    )  # fmt: skip
-
-
-def test_cyberpower_ups_through_cps_mib(snmpsim: SnmpAgent) -> None:
-    """CPS-MIB: tenths of a volt, TimeTicks, onBattery; an invalidTest is not a failure."""
-    device = snmp_device(snmpsim, "cyber", "ups", "vigie/ups-cyberpower-cps")
-    (ups,) = by(poll(device)["cyber"], "ups")
-    assert ups.tags["mib"] == "cps"
-    assert ups.fields == {
+    }),
+    # CPS-MIB: tenths of a volt, on battery; an invalidTest is not a failure (4, aborted).
+    "ups-cyberpower-cps": ("cps", ("OR1500ERM1U", "CyberPower"), {
         "battery_status": 3, "output_source": 5, "runtime_minutes": 7, "battery_replace": 0,
         "test_result": 4, "charge_percent": 35, "battery_temperature": 31,
         "input_voltage": 0.0, "output_voltage": 229.8, "load_percent": 41.0,
         "test_date": "11/02/2026",
-    }  # fmt: skip
+    }),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("recording", sorted(VENDOR_UPSES))
+def test_vendor_ups_mibs_read_as_rfc1628(snmpsim: SnmpAgent, recording: str) -> None:
+    """RFC 1628's names, codes and field types from a vendor MIB; runtime from TimeTicks;
+    the maker and model in the inventory."""
+    mib, identity, fields = VENDOR_UPSES[recording]
+    device = snmp_device(snmpsim, "ups", "ups", f"vigie/{recording}")
+    (ups,) = by(poll(device)["ups"], "ups")
+    assert ups.tags["mib"] == mib and ups.fields == fields
     document = inventory(device)
     assert document is not None
-    identity = document["content"]["network_device"]
-    assert (identity["model"], identity["manufacturer"]) == ("OR1500ERM1U", "CyberPower")
+    found = document["content"]["network_device"]
+    assert (found["model"], found["manufacturer"]) == identity
 
 
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:
