@@ -86,9 +86,14 @@ class Words:
         state = rule.states.get(self.language, {}).get(number(alert.value))
         if state is not None:
             return self.text["state"].format(state=state, code=text)
-        if rule.unit == "s":  # a time left (a certificate's expiry): in days and hours
-            return self.duration(alert.value)
+        if rule.unit == "s":
+            return self.reading(alert.value, rule)
         return f"{text} {rule.unit}" if rule.unit else text
+
+    def reading(self, value: float, rule: Rule) -> str:
+        """A rule's value as its summary says it: a time left in seconds (a certificate's
+        expiry) in days and hours, anything else as a number."""
+        return self.duration(value) if rule.unit == "s" else self.number(value)
 
 
 def number(value: float) -> str:
@@ -102,8 +107,7 @@ def summary(alert: AlertRow, rule: Rule | None, words: Words, now: int) -> str:
         return f"{alert.rule} ({alert.host or alert.site})"
     template = rule.summary.get(words.language) or next(iter(rule.summary.values()))
     labels = _Labels(alert.labels)
-    value = words.duration(alert.value) if rule.unit == "s" else words.number(alert.value)
-    labels.update(value=value, eta=words.eta(alert.eta, now))
+    labels.update(value=words.reading(alert.value, rule), eta=words.eta(alert.eta, now))
     return template.format_map(labels)
 
 
