@@ -100,19 +100,14 @@ class Alerting:
             return Pass(0, 0, 0, 0.0)
         touched = self._writer.take_touched()
         hosts = self.engine.hosts_of(touched.series)
-        if not hosts:
-            replayed = self._replays.settled(set())
-            if replayed:
-                self.engine.evaluate(replayed, slow=True, rules=self.engine.forecasts)
-                self._plan()
-            return Pass(0, 0, 0, 0.0)
-        done = self.engine.evaluate(hosts, slow=False)
         replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
+        done = self.engine.evaluate(hosts, slow=False) if hosts else Pass(0, 0, 0, 0.0)
         if replayed:
             # Hours of history at once (a spool after an outage): a forecast it makes urgent
             # must not wait for the next 10-minute forecast pass.
             self.engine.evaluate(replayed, slow=True, rules=self.engine.forecasts)
-        self._plan()
+        if hosts or replayed:
+            self._plan()
         return done
 
     def _full_pass(self) -> None:

@@ -27,6 +27,10 @@ class Window(NamedTuple):
     oldest: int
     newest: int
 
+    def holds(self, time: int) -> bool:
+        """Whether a timestamp is inside."""
+        return self.oldest <= time <= self.newest
+
     def why_outside(self, time: int) -> str:
         """Why a timestamp is refused ("" when it is inside)."""
         if time < self.oldest:
@@ -60,16 +64,13 @@ class Outside(NamedTuple):
 
 def outside(rows: list[Row], window: Window) -> Outside | None:
     """The rows outside the window, or None (the common case: one pass, nothing built)."""
-    oldest, newest = window
-    for row in rows:
-        if not oldest <= row[1] <= newest:
-            break
-    else:
+    oldest, newest = window  # inlined: this runs on every line written
+    if all(oldest <= row[1] <= newest for row in rows):
         return None
-    old = [row for row in rows if row[1] < oldest]
-    ahead = [row for row in rows if row[1] > newest]
+    old = [row for row in rows if row[1] < window.oldest]
+    ahead = [row for row in rows if row[1] > window.newest]
     first = min(old + ahead, key=lambda row: row[3])
-    kind = "too_old" if first[1] < oldest else "future"
+    kind = "too_old" if first[1] < window.oldest else "future"
     return Outside(len(old), len(ahead), first[3], window.why_outside(first[1]), kind)
 
 

@@ -61,7 +61,7 @@ class CheckedBatch:
 
 def without_lines(text: str, rows: list[Row], window: Window) -> tuple[bytes, list[Row]]:
     """The body and rows with the points outside the window left out."""
-    drop = {row[3] for row in rows if not window.oldest <= row[1] <= window.newest}
+    drop = {row[3] for row in rows if not window.holds(row[1])}
     kept = [line for number, line in enumerate(text.split("\n"), 1) if number not in drop]
     return "\n".join(kept).encode(), [row for row in rows if row[3] not in drop]
 
