@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from collector.state import Repository
-from collector.store.db import MIGRATIONS, connect, open_store
+from collector.store.db import connect, open_store
+from tests.legacy_schema import legacy_store
 
 NOW = 1_800_000_000
 
@@ -58,9 +59,7 @@ def test_concurrent_redemptions_never_exceed_the_uses(tmp_path: Path) -> None:
 def test_codes_of_an_older_store_keep_their_state(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    before = next(i for i, m in enumerate(MIGRATIONS) if "CREATE TABLE enrollment_use" in m)
-    for number, step in enumerate(MIGRATIONS[:before]):
-        conn.executescript(f"BEGIN; {step}; PRAGMA user_version={number + 1}; COMMIT;")
+    legacy_store(conn, before="CREATE TABLE enrollment_use")
     conn.execute(
         "INSERT INTO enrollment (code, site, role, created, expires, used_at, used_by) VALUES "
         "('h1', 'Tain', 'workstation', 1, 9999999999, 5, 'pc-1'), "

@@ -12,11 +12,13 @@ import pytest
 
 from collector.ingest.lineproto import parse_rows
 from collector.ingest.write import with_identity
-from collector.store.db import MIGRATIONS, StoreError, open_store
+from collector.schema import PER_PART
+from collector.store.db import PART, StoreError, open_store
 from collector.store.indexer import Indexer
 from collector.store.query import SeriesQuery, counter_rate, run_query
 from collector.store.rollup import Retention, roll_up, rolled_until, rolling_until
 from collector.store.writer import Append, Writer
+from tests.legacy_schema import legacy_steps, legacy_store
 from tests.services import alive, indexer_pids
 
 T0 = 1_800_000_000 - 1_800_000_000 % 3600  # an hour boundary
@@ -188,24 +190,49 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "collector.db"
     open_store(path).close()
     conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.execute("UPDATE schema_part SET version = version + 1 WHERE name = 'alerts'")
+    conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="newer than this collector"):
+    with pytest.raises(StoreError, match="alerts schema is at version 2, newer than this"):
+        open_store(path)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={PER_PART + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this collector: upgrade"):
         open_store(path)
 
 
 def test_reopening_keeps_data_and_migrates_old_schema(tmp_path: Path) -> None:
     path = tmp_path / "collector.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert legacy_store(conn, before="CREATE TABLE inventory") == 1
     conn.execute(
         "INSERT INTO token (hash, site, host, role, created) VALUES ('x', 's', 'h', 'reader', 0)"
     )
-    conn.commit()
     conn.close()
     conn = open_store(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == PER_PART
     assert conn.execute("SELECT count(*) FROM token").fetchone()[0] == 1
+
+
+def test_a_store_from_before_the_split_is_converted_in_place(tmp_path: Path) -> None:
+    """A store left at any global version of the single list converts to the same schema and
+    part versions as a new store, and says it is newer to a collector from before the split
+    (which accepted user_version up to the length of its list)."""
+    fresh = open_store(tmp_path / "fresh.db")
+    schema = "SELECT type, name, sql FROM sqlite_schema ORDER BY name"
+    parts = "SELECT * FROM schema_part ORDER BY name"
+    steps = legacy_steps()
+    for version in range(1, len(steps) + 1):
+        path = tmp_path / f"v{version}.db"
+        conn = sqlite3.connect(path, isolation_level=None)
+        for number, step in enumerate(steps[:version]):
+            conn.executescript(f"BEGIN; {step}; PRAGMA user_version={number + 1}; COMMIT;")
+        conn.close()
+        converted = open_store(path)
+        assert converted.execute(schema).fetchall() == fresh.execute(schema).fetchall(), version
+        assert converted.execute(parts).fetchall() == fresh.execute(parts).fetchall()
+        assert converted.execute("PRAGMA user_version").fetchone()[0] > len(steps)
 
 
 def test_rollup_key_migration_keeps_every_bucket_and_narrows_reads(tmp_path: Path) -> None:
@@ -213,11 +240,7 @@ def test_rollup_key_migration_keeps_every_bucket_and_narrows_reads(tmp_path: Pat
     answers, and the hourly step now reads only the buckets of its hour."""
     path = tmp_path / "collector.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    before = next(i for i, m in enumerate(MIGRATIONS) if "CREATE TABLE rollup_by_time" in m)
-    for number in range(before):
-        conn.executescript(
-            f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;"
-        )
+    legacy_store(conn, before="CREATE TABLE rollup_by_time")
     lines = [
         f"disk,site=s,host=h,path=/ used={i}i,free={999 - i}i {T0 + 60 * i}" for i in range(600)
     ]
@@ -234,7 +257,9 @@ def test_rollup_key_migration_keeps_every_bucket_and_narrows_reads(tmp_path: Pat
     answers = [q(conn, step=step) for step in (0, 600, 3600)]
     conn.close()
     conn = open_store(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT version FROM schema_part WHERE name = 'store'").fetchone()[
+        0
+    ] == len(PART.migrations)
     after = conn.execute("SELECT * FROM rollup ORDER BY series_id, res, field, bucket").fetchall()
     assert after == rows and len(rows) == 2 * (120 + 10)
     assert [q(conn, step=step) for step in (0, 600, 3600)] == answers

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from collector.schema import Part
+from collector.state import accounts, alerts, inventory, mail, silences, tokens
 from collector.state.accounts import Accounts, User, WebSession
 from collector.state.alerts import AlertRow, Alerts
 from collector.state.inventory import Inventories
@@ -23,6 +25,11 @@ from collector.state.tokens import (
     hash_token,
 )
 
+# Migrated in this order; no part's migration reads another part's tables.
+PARTS: tuple[Part, ...] = tuple(
+    m.PART for m in (tokens, inventory, alerts, silences, mail, accounts)
+)
+
 
 class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
     """Every kind of relational state, over one connection (one per thread)."""
@@ -32,6 +39,7 @@ class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
 
 
 __all__ = [
-    "ENROLL_PREFIX", "ROLES", "TOKEN_PREFIX", "AlertRow", "Enrollment", "Identity", "Mail",
-    "NewSilence", "Repository", "Silence", "TokenInfo", "User", "WebSession", "hash_token",
+    "ENROLL_PREFIX", "PARTS", "ROLES", "TOKEN_PREFIX", "AlertRow", "Enrollment", "Identity",
+    "Mail", "NewSilence", "Repository", "Silence", "TokenInfo", "User", "WebSession",
+    "hash_token",
 ]  # fmt: skip

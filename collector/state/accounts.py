@@ -5,9 +5,31 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from collector.schema import Part
 from collector.state.tokens import hash_token
 
 TABLES = ("user", "session")
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- Web UI accounts (passwords hashed with scrypt) and their sessions (ids stored hashed).
+    CREATE TABLE user (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password TEXT NOT NULL,
+        role TEXT NOT NULL,                -- reader | technician
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE session (
+        id TEXT PRIMARY KEY,               -- sha256 of the cookie value
+        user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    """,
+)
+PART = Part("accounts", TABLES, MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,43 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from collector.schema import Part
+
 TABLES = ("alert", "alert_event")
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- Alerts: one row per occurrence (pending -> firing -> resolved), kept as history.
+    CREATE TABLE alert (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,                -- rule + labels: what deduplicates
+        rule TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        labels TEXT NOT NULL,             -- JSON
+        state TEXT NOT NULL,              -- pending | firing | resolved
+        since INTEGER NOT NULL,           -- data time the condition began
+        fired_at INTEGER,
+        resolved_at INTEGER,
+        clear_since INTEGER,              -- hold-down (keep_firing_for) start
+        value REAL NOT NULL,
+        eta INTEGER,                      -- forecast crossing time
+        updated INTEGER NOT NULL,
+        acked_by TEXT,
+        acked_at INTEGER,
+        notified_at INTEGER,              -- last firing notification queued
+        notified_state TEXT               -- 'firing' once announced, 'resolved' once closed
+    );
+    CREATE UNIQUE INDEX alert_active ON alert (key) WHERE state != 'resolved';
+    CREATE INDEX alert_by_site ON alert (site, state);
+    CREATE TABLE alert_event (
+        alert_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, value REAL
+    );
+    CREATE INDEX alert_event_by_alert ON alert_event (alert_id, ts);
+    """,
+)
+PART = Part("alerts", TABLES, MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

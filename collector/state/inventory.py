@@ -8,8 +8,37 @@ import sqlite3
 from typing import Any
 
 from collector.inventory import Change, diff_inventories
+from collector.schema import Part
 
 TABLES = ("inventory", "inventory_change")
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- The latest GLPI inventory of each host, and what changed between two of them.
+    CREATE TABLE inventory (
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        itemtype TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        document TEXT NOT NULL,
+        PRIMARY KEY (site, host)
+    );
+    CREATE TABLE inventory_change (
+        id INTEGER PRIMARY KEY,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        received INTEGER NOT NULL,
+        section TEXT NOT NULL,       -- softwares, memories, storages...
+        change TEXT NOT NULL,        -- added | removed | changed
+        item TEXT NOT NULL,          -- what the item is (software name, memory slot...)
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX inventory_change_by_host ON inventory_change (site, host, received);
+    """,
+)
+PART = Part("inventory", TABLES, MIGRATIONS)
 
 
 class Inventories:

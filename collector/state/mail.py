@@ -5,7 +5,30 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from collector.schema import Part
+
 TABLES = ("mail",)
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- The durable outgoing mail queue: one recipient per row.
+    CREATE TABLE mail (
+        id INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        state TEXT NOT NULL,              -- queued | held | sent | failed
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        sent_at INTEGER,
+        error TEXT
+    );
+    CREATE INDEX mail_due ON mail (state, next_attempt);
+    CREATE INDEX mail_by_recipient ON mail (recipient, created);
+    """,
+)
+PART = Part("mail", TABLES, MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,27 @@ import sqlite3
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from collector.schema import Part
 from collector.state.alerts import AlertRow
 
 TABLES = ("silence",)
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- Silences and maintenance windows: any of site, host, rule may be NULL (= any).
+    CREATE TABLE silence (
+        id INTEGER PRIMARY KEY,
+        site TEXT, host TEXT, rule TEXT,
+        starts INTEGER NOT NULL,
+        ends INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL DEFAULT 'silence',  -- silence | maintenance
+        created INTEGER NOT NULL
+    );
+    """,
+)
+PART = Part("silences", TABLES, MIGRATIONS)
 
 
 class NewSilence(NamedTuple):

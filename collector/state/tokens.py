@@ -8,10 +8,54 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
+from collector.schema import Part
+
 ROLES = ("workstation", "poller", "reader", "technician")
 TOKEN_PREFIX = "vgt_"  # noqa: S105 - a prefix that makes leaked tokens easy to grep for
 ENROLL_PREFIX = "vge_"
 TABLES = ("token", "enrollment", "enrollment_use")
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    CREATE TABLE token (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,   -- sha256 of the token: tokens are never stored in clear
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        revoked INTEGER
+    );
+    """,
+    """
+    -- One-time enrollment codes (stored hashed): an agent trades one for its own token.
+    CREATE TABLE enrollment (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,         -- sha256 of the code
+        site TEXT NOT NULL,
+        role TEXT NOT NULL,                -- workstation | poller
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        used_at INTEGER,
+        used_by TEXT                       -- the host that redeemed it
+    );
+    """,
+    """
+    -- Enrollment codes usable N times (a mass roll-out on one site), each use logged.
+    ALTER TABLE enrollment ADD COLUMN uses INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE enrollment ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
+    UPDATE enrollment SET used = 1 WHERE used_at IS NOT NULL;
+    CREATE TABLE enrollment_use (
+        enrollment_id INTEGER NOT NULL REFERENCES enrollment (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        client TEXT NOT NULL               -- the address the agent enrolled from
+    );
+    INSERT INTO enrollment_use SELECT id, used_at, used_by, '?' FROM enrollment
+        WHERE used_at IS NOT NULL;
+    """,
+)
+PART = Part("tokens", TABLES, MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)

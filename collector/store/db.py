@@ -6,8 +6,11 @@ import os
 import sqlite3
 from pathlib import Path
 
-# Each entry migrates from version i to i+1; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (
+from collector.schema import Part, SchemaError, migrate
+from collector.state import PARTS
+
+# Each from version i to i+1 of the store's part (collector.schema).
+MIGRATIONS = (
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     -- Every accepted write request, appended before the 204; indexed (and mirrored) afterwards.
@@ -49,39 +52,6 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL,
         body BLOB NOT NULL
     );
-    CREATE TABLE token (
-        id INTEGER PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,   -- sha256 of the token: tokens are never stored in clear
-        site TEXT NOT NULL,
-        host TEXT NOT NULL,
-        role TEXT NOT NULL,
-        created INTEGER NOT NULL,
-        revoked INTEGER
-    );
-    """,
-    """
-    -- The latest GLPI inventory of each host, and what changed between two of them.
-    CREATE TABLE inventory (
-        site TEXT NOT NULL,
-        host TEXT NOT NULL,
-        itemtype TEXT NOT NULL,
-        received INTEGER NOT NULL,
-        hash TEXT NOT NULL,
-        document TEXT NOT NULL,
-        PRIMARY KEY (site, host)
-    );
-    CREATE TABLE inventory_change (
-        id INTEGER PRIMARY KEY,
-        site TEXT NOT NULL,
-        host TEXT NOT NULL,
-        received INTEGER NOT NULL,
-        section TEXT NOT NULL,       -- softwares, memories, storages...
-        change TEXT NOT NULL,        -- added | removed | changed
-        item TEXT NOT NULL,          -- what the item is (software name, memory slot...)
-        before TEXT,
-        after TEXT
-    );
-    CREATE INDEX inventory_change_by_host ON inventory_change (site, host, received);
     """,
     """
     -- Aggregates of numeric fields per 5 min (res 300) and per hour (res 3600).
@@ -103,92 +73,6 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     """
-    -- Alerts: one row per occurrence (pending -> firing -> resolved), kept as history.
-    CREATE TABLE alert (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL,                -- rule + labels: what deduplicates
-        rule TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        site TEXT NOT NULL,
-        host TEXT NOT NULL,
-        labels TEXT NOT NULL,             -- JSON
-        state TEXT NOT NULL,              -- pending | firing | resolved
-        since INTEGER NOT NULL,           -- data time the condition began
-        fired_at INTEGER,
-        resolved_at INTEGER,
-        clear_since INTEGER,              -- hold-down (keep_firing_for) start
-        value REAL NOT NULL,
-        eta INTEGER,                      -- forecast crossing time
-        updated INTEGER NOT NULL,
-        acked_by TEXT,
-        acked_at INTEGER,
-        notified_at INTEGER,              -- last firing notification queued
-        notified_state TEXT               -- 'firing' once announced, 'resolved' once closed
-    );
-    CREATE UNIQUE INDEX alert_active ON alert (key) WHERE state != 'resolved';
-    CREATE INDEX alert_by_site ON alert (site, state);
-    CREATE TABLE alert_event (
-        alert_id INTEGER NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, value REAL
-    );
-    CREATE INDEX alert_event_by_alert ON alert_event (alert_id, ts);
-    -- Silences and maintenance windows: any of site, host, rule may be NULL (= any).
-    CREATE TABLE silence (
-        id INTEGER PRIMARY KEY,
-        site TEXT, host TEXT, rule TEXT,
-        starts INTEGER NOT NULL,
-        ends INTEGER NOT NULL,
-        author TEXT NOT NULL,
-        comment TEXT NOT NULL DEFAULT '',
-        kind TEXT NOT NULL DEFAULT 'silence',  -- silence | maintenance
-        created INTEGER NOT NULL
-    );
-    -- The durable outgoing mail queue: one recipient per row.
-    CREATE TABLE mail (
-        id INTEGER PRIMARY KEY,
-        recipient TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        body TEXT NOT NULL,
-        created INTEGER NOT NULL,
-        state TEXT NOT NULL,              -- queued | held | sent | failed
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt INTEGER NOT NULL,
-        sent_at INTEGER,
-        error TEXT
-    );
-    CREATE INDEX mail_due ON mail (state, next_attempt);
-    CREATE INDEX mail_by_recipient ON mail (recipient, created);
-    """,
-    """
-    -- Web UI accounts (passwords hashed with scrypt) and their sessions (ids stored hashed).
-    CREATE TABLE user (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        password TEXT NOT NULL,
-        role TEXT NOT NULL,                -- reader | technician
-        created INTEGER NOT NULL
-    );
-    CREATE TABLE session (
-        id TEXT PRIMARY KEY,               -- sha256 of the cookie value
-        user_id INTEGER NOT NULL REFERENCES user (id) ON DELETE CASCADE,
-        csrf TEXT NOT NULL,
-        created INTEGER NOT NULL,
-        expires INTEGER NOT NULL
-    );
-    """,
-    """
-    -- One-time enrollment codes (stored hashed): an agent trades one for its own token.
-    CREATE TABLE enrollment (
-        id INTEGER PRIMARY KEY,
-        code TEXT NOT NULL UNIQUE,         -- sha256 of the code
-        site TEXT NOT NULL,
-        role TEXT NOT NULL,                -- workstation | poller
-        created INTEGER NOT NULL,
-        expires INTEGER NOT NULL,
-        used_at INTEGER,
-        used_by TEXT                       -- the host that redeemed it
-    );
-    """,
-    """
     -- Each host's newest sample, kept by the indexer: the fleet pages read one row per host
     -- instead of grouping every series (hundreds of thousands in a syndicate's fleet).
     CREATE TABLE host (
@@ -198,20 +82,6 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (site, host)
     ) WITHOUT ROWID;
     INSERT INTO host SELECT site, host, max(last_seen) FROM series GROUP BY site, host;
-    """,
-    """
-    -- Enrollment codes usable N times (a mass roll-out on one site), each use logged.
-    ALTER TABLE enrollment ADD COLUMN uses INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE enrollment ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
-    UPDATE enrollment SET used = 1 WHERE used_at IS NOT NULL;
-    CREATE TABLE enrollment_use (
-        enrollment_id INTEGER NOT NULL REFERENCES enrollment (id) ON DELETE CASCADE,
-        at INTEGER NOT NULL,
-        host TEXT NOT NULL,
-        client TEXT NOT NULL               -- the address the agent enrolled from
-    );
-    INSERT INTO enrollment_use SELECT id, used_at, used_by, '?' FROM enrollment
-        WHERE used_at IS NOT NULL;
     """,
     """
     -- The rollup keyed by time before field: a time range narrows every read, including the
@@ -268,10 +138,11 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 # The time-series store's own tables; the relational state's are named by collector.state.
-STORE_TABLES = frozenset(
-    {"meta", "ingest_log", "batch_key", "series", "sample", "dead_letter", "rollup",
-     "rollup_dirty", "host"}
+STORE_TABLES = (
+    "meta", "ingest_log", "batch_key", "series", "sample", "dead_letter", "rollup",
+    "rollup_dirty", "host",
 )  # fmt: skip
+PART = Part("store", STORE_TABLES, MIGRATIONS)
 # Tables that grow with the fleet's history (tens of GB after a year): a full check of a 4 GB
 # store took 40 s at every start (bench.rollup_year). They are read page by page as they are
 # used, and a damaged page there is a store error (503, logged), not a silent loss.
@@ -306,16 +177,9 @@ def open_store(path: Path) -> sqlite3.Connection:
         check = quick_check(conn)
         if check != "ok":
             raise StoreError(f"{path}: database is damaged ({check})")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{path}: schema version {version} is newer than this collector "
-                f"({len(MIGRATIONS)}): upgrade vigie-collector"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            conn.executescript(
-                f"BEGIN; {MIGRATIONS[number]}; PRAGMA user_version={number + 1}; COMMIT;"
-            )
+        migrate(conn, (PART, *PARTS))
+    except SchemaError as err:
+        raise StoreError(f"{path}: {err}") from None
     except sqlite3.DatabaseError as err:
         raise StoreError(
             f"{path}: cannot open the database ({err}). Keep the file; see docs/RELIABILITY.md "
