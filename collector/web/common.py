@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from collector.services import alerting, now, services
 from collector.state import AlertRow, WebSession
 from collector.web import auth
+from collector.web.rows import AlertLine
 from collector.web.words import WORDS
 
 HERE = Path(__file__).parent
@@ -120,28 +121,21 @@ async def checked_form(request: Request, technician: bool = True) -> tuple[Page,
     return page, fields
 
 
-def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[list[dict[str, Any]]]:
+def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[list[AlertLine]]:
     """The rows of each group of alerts, annotated in one go."""
     notifier = alerting(request).notifier
     everything = [a for group in groups for a in group]
     annotated = notifier.annotate(services(request).repository(), everything, now(request))
     rows = [
-        {
-            "id": a.id,
-            "site": a.site,
-            "host": a.host,
-            "rule": a.rule,
-            "state": a.state,
-            "severity": a.severity,
-            "summary": text,
-            "since_text": when(a.since, page),
-            "value_text": notifier.value(a),
-            "action": notifier.action(a) if a.state == "firing" else "",
-            "quiet": quiet if a.state == "firing" else "",
-            "acked_by": a.acked_by,
-        }
+        AlertLine(
+            a.id, a.site, a.host, a.rule, a.state, a.severity, text, when(a.since, page),
+            notifier.value(a),
+            action=notifier.action(a) if a.state == "firing" else "",
+            quiet=quiet if a.state == "firing" else "",
+            acked_by=a.acked_by,
+        )
         for a, text, quiet in annotated
-    ]
+    ]  # fmt: skip
     out, start = [], 0
     for group in groups:
         out.append(rows[start : start + len(group)])

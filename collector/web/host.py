@@ -15,6 +15,7 @@ from collector.store.query import SeriesQuery, hosts_seen, latest_samples, run_q
 from collector.web.charts import Line, line_chart
 from collector.web.common import NotFound, Page, alert_rows, page_of, render, when
 from collector.web.inventory import inventory_table
+from collector.web.rows import ChangeLine, Table
 from collector.web.words import RANGES, WORDS
 
 router = APIRouter(include_in_schema=False)
@@ -120,7 +121,7 @@ def host_page(request: Request, site: str, host: str, range: str = "24h") -> HTM
     alerts = [a for a in repo.alerts(("firing", "pending"), site) if a.host == host]
     history = [a for a in repo.alerts(("resolved",), site, 200) if a.host == host][:50]
     changes = [
-        {"when": when(c["received"], page), "text": f"{c['change']} — {c['section']} : {c['item']}"}
+        ChangeLine(when(c["received"], page), f"{c['change']} — {c['section']} : {c['item']}")
         for c in repo.inventory_changes(site, host)[:50]
     ]
     current_rows, history_rows = alert_rows(request, page, alerts, history)
@@ -133,7 +134,7 @@ def host_page(request: Request, site: str, host: str, range: str = "24h") -> HTM
     )  # fmt: skip
 
 
-def host_tables(conn: Any, site: str, host: str, page: Page) -> list[dict[str, Any]]:
+def host_tables(conn: sqlite3.Connection, site: str, host: str, page: Page) -> list[Table]:
     """SMART, supplies and UPS tables from the newest samples."""
     t = WORDS[page.language]
     tables = []
@@ -149,9 +150,7 @@ def host_tables(conn: Any, site: str, host: str, page: Page) -> list[dict[str, A
             ]
             for _, tags, _, f in smart
         ]
-        tables.append(
-            {"title": t["smart"], "columns": ["", t["model"], t["health"], "°C", "h"], "rows": rows}
-        )
+        tables.append(Table(t["smart"], ["", t["model"], t["health"], "°C", "h"], rows))
         attrs = [
             [
                 tags.get("device", ""),
@@ -163,18 +162,14 @@ def host_tables(conn: Any, site: str, host: str, page: Page) -> list[dict[str, A
             if tags.get("id") in ("5", "187", "188", "197", "198") or "id" not in tags
         ]
         if attrs:
-            tables.append(
-                {"title": t["attributes"], "columns": ["", "", t["value"], ""], "rows": attrs}
-            )
+            tables.append(Table(t["attributes"], ["", "", t["value"], ""], attrs))
     supplies = latest_samples(conn, "printer_supply", site, host)
     if supplies:
         rows = [
             [tags.get("supply", ""), tags.get("type", ""), f.get("percent", f.get("state", ""))]
             for _, tags, _, f in supplies
         ]
-        tables.append(
-            {"title": t["supplies"], "columns": ["", t["type"], t["level"]], "rows": rows}
-        )
+        tables.append(Table(t["supplies"], ["", t["type"], t["level"]], rows))
     ups = latest_samples(conn, "ups", site, host)
     if ups:
         rows = [
@@ -187,5 +182,5 @@ def host_tables(conn: Any, site: str, host: str, page: Page) -> list[dict[str, A
             for _, _, _, f in ups
         ]
         columns = [t["runtime"], t["charge"], t["load"], t["on_battery"]]
-        tables.append({"title": t["ups"], "columns": columns, "rows": rows})
+        tables.append(Table(t["ups"], columns, rows))
     return tables

@@ -9,6 +9,7 @@ from collector.services import now, services
 from collector.store.query import hosts_seen, latest_samples
 from collector.web.common import NotFound, alert_rows, page_of, render, when
 from collector.web.fleet import SILENT_AFTER
+from collector.web.rows import HostLine
 from collector.web.words import WORDS
 
 router = APIRouter(include_in_schema=False)
@@ -32,14 +33,14 @@ def site_page(request: Request, site: str) -> HTMLResponse:
     kinds = {h: str(tags.get("kind", "")) for h, tags, _, _ in pings}
     ups = {h: bool(f.get("up")) for h, _, _, f in pings}
     hosts = [
-        {
-            "host": host,
-            "kind": kinds.get(host, ""),
-            "status": worst.get(host, "ok"),
-            "silent": moment - last > SILENT_AFTER,
-            "up": ups.get(host),
-            "last_seen": when(last, page),
-        }
+        HostLine(
+            host,
+            kinds.get(host, ""),
+            worst.get(host, "ok"),
+            silent=moment - last > SILENT_AFTER,
+            up=ups.get(host),
+            last_seen=when(last, page),
+        )
         for _, host, last in sorted(seen, key=lambda r: r[1])
     ]
     rows = alert_rows(request, page, alerts)[0]
