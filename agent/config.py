@@ -13,7 +13,7 @@ from protocol.tomlconfig import ConfigError, Table, load_toml, path_value
 
 DEFAULT_CONFIG = Path("/etc/vigie/agent.toml")
 DEFAULT_SPOOL = Path("/var/lib/vigie/agent-spool.db")
-DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt", "web")
+DEVICE_KINDS = ("router", "switch", "printer", "ups", "nas", "linux", "openwrt", "web", "windows")
 
 # Tag values are bounded identifiers: printable, no control characters, reasonably short.
 _IDENTIFIER = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
@@ -129,6 +129,8 @@ def _device(table: Table, secrets: dict[str, Any]) -> DeviceConfig:
         )
     except (ValueError, TypeError) as err:
         raise table.error("ssh", str(err)) from None
+    if kind == "windows" and ssh is not None:
+        raise table.error("ssh", "a windows device is read over snmp (its SNMP service), not ssh")
     if snmp is None and ssh is None and kind not in ("router", "switch", "nas", "web"):
         raise table.error("snmp", f"a {kind} needs snmp or ssh credentials")
     table.done()

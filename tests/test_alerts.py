@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.alert_support import Lab, replay
-from tests.services import MailSink, SnmpAgent, free_port, post, run_smtp
+from tests.services import TEST_DATA, MailSink, SnmpAgent, free_port, post, run_smtp
 
 DAY = 86400
 
@@ -461,27 +461,92 @@ def test_mail_says_what_the_value_means(tmp_path: Path, smtp: MailSink) -> None:
         assert "À faire" not in resolved and "onduleur" in resolved
 
 
-def test_apc_battery_to_replace_and_failed_self_test_alert(
+def ups_lines(snmpsim: SnmpAgent, recording: str, times: list[int]) -> list[str]:
+    """The `ups` point of one poll of a recording through snmpsim, sent as the poller sends it
+    at each of `times`."""
+    from protocol.lineproto import format_points
+    from tests.poller_support import by, poll, snmp_device
+
+    device = snmp_device(snmpsim, "onduleur", "ups", f"vigie/{recording}")
+    (point,) = by(poll(device)["onduleur"], "ups")
+    tags = {**point.tags, "site": "Lens", "host": "onduleur"}
+    return format_points([point._replace(time=ts, tags=tags) for ts in times])
+
+
+def test_battery_to_replace_and_failed_self_test_alert(
     tmp_path: Path, smtp: MailSink, snmpsim: SnmpAgent
 ) -> None:
-    """The APC recording polled through snmpsim, sent as the poller sends it: the shipped
-    rules see the battery to replace and the failed self-test."""
-    from protocol.lineproto import format_points
-    from tests.poller_support import poll, snmp_device
-
-    points = poll(snmp_device(snmpsim, "onduleur", "ups", "vigie/ups-apc-powernet"))["onduleur"]
-    with Lab(tmp_path, smtp, "apc@example.org") as lab:
+    """APC's and Socomec's recordings through the poller: the shipped rules see the battery to
+    replace and the failed self-test."""
+    with Lab(tmp_path, smtp, "ups@example.org") as lab:
         token = lab.token("Lens", "", "poller")
-        for minute in range(12):
-            ts = int(lab.clock.now) - 660 + 60 * minute
-            stamped = [p._replace(time=ts, tags={**p.tags, "site": "Lens", "host": "onduleur"})
-                       for p in points if p.measurement == "ups"]  # fmt: skip
-            lab.write(token, format_points(stamped))
+        now = int(lab.clock.now)
+        lab.write(
+            token, ups_lines(snmpsim, "ups-apc-powernet", [now - 660 + 60 * m for m in range(12)])
+        )
         lab.step()
         firing = {a["rule"]: a for a in lab.alerts("firing")}
         assert {"ups_battery_replace", "ups_selftest_failed"} <= set(firing)
         assert firing["ups_battery_replace"]["value_text"] == "à remplacer (code 1)"
         assert "À faire : Commander une batterie" in lab.mails()[0].get_content()
+    with Lab(tmp_path / "socomec", smtp, "ups@example.org") as lab:
+        token = lab.token("Lens", "", "poller")
+        lab.write(token, ups_lines(snmpsim, "ups-socomec-netvision", [int(lab.clock.now)]))
+        lab.step()
+        assert "ups_selftest_failed" in {a["rule"] for a in lab.alerts("firing")}
+
+
+# What each vendor's card says when the power goes and when it comes back: (OID, on battery,
+# on mains), set with net-snmp's snmpset on the recordings' writable (writecache) records.
+POWER_CUTS = {
+    "ups-apc-powernet": [("1.3.6.1.4.1.318.1.1.1.4.1.1.0", 3, 2)],  # upsBasicOutputStatus
+    "ups-cyberpower-cps": [("1.3.6.1.4.1.3808.1.1.1.4.1.1.0", 3, 2)],  # upsBaseOutputStatus
+    "ups-socomec-netvision": [  # upsAlarmOnBattery, upsBatteryStatus (discharging)
+        ("1.3.6.1.4.1.4555.1.1.1.1.6.3.2.0", 1, 0), ("1.3.6.1.4.1.4555.1.1.1.1.2.1.0", 5, 2),
+    ],
+}  # fmt: skip
+
+
+def snmpset(snmpsim: SnmpAgent, recording: str, oid: str, value: int) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["snmpset", *snmpsim.v2c_args(f"vigie/{recording}"), snmpsim.address, oid, "i", str(value)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("recording", sorted(POWER_CUTS))
+def test_power_cut_and_return_per_ups_vendor(
+    tmp_path: Path, smtp: MailSink, snmpsim: SnmpAgent, recording: str
+) -> None:
+    """Each vendor's card goes on battery and back: the poller reads it, the shipped rule fires
+    (one mail), then resolves (one RÉSOLU mail)."""
+    try:
+        with Lab(tmp_path, smtp, "ups@example.org") as lab:
+            token = lab.token("Lens", "", "poller")
+            for oid, battery, _ in POWER_CUTS[recording]:
+                snmpset(snmpsim, recording, oid, battery)
+            now = int(lab.clock.now)
+            lab.write(token, ups_lines(snmpsim, recording, [now - 120, now - 60, now]))
+            lab.step()
+            assert "ups_on_battery" in {a["rule"] for a in lab.alerts("firing")}
+            assert any("sur batterie (code 5)" in m.get_content() for m in lab.mails())
+            for oid, _, mains in POWER_CUTS[recording]:
+                snmpset(snmpsim, recording, oid, mains)
+            lab.clock.advance(120)
+            now = int(lab.clock.now)
+            lab.write(token, ups_lines(snmpsim, recording, [now - 60, now]))
+            lab.clock.advance(120)
+            lab.step()
+            assert "ups_on_battery" not in {a["rule"] for a in lab.alerts("firing")}
+            resolved = [m for m in lab.mails() if "RÉSOLU" in str(m["Subject"])]
+            assert resolved and "onduleur" in resolved[-1].get_content()
+    finally:  # the recording as written, for the other tests of the session
+        recorded = (TEST_DATA / "snmp" / f"{recording}.snmprec").read_text()
+        for oid, _, _ in POWER_CUTS[recording]:
+            value = recorded.split(f"{oid}|2:writecache|value=")[1].split()[0]
+            snmpset(snmpsim, recording, oid, int(value))
 
 
 def test_mail_over_starttls_with_authentication(tmp_path: Path) -> None:

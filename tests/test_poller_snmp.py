@@ -125,6 +125,23 @@ VENDOR_UPSES = {
         "input_voltage": 0.0, "output_voltage": 229.8, "load_percent": 41.0,
         "test_date": "11/02/2026",
     }),
+    # NET VISION 5 on a 3-phase MASTERYS: on battery by the alarm flag (its output source says
+    # inverter), battery discharging read as normal, no temperature probe (0), tenths of volts
+    # averaged over phases, the diagnostic-test-failed flag.
+    "ups-socomec-netvision": ("netvision", ("MASTERYS 3/3 SYSTEM 20 kVA", "Socomec"), {
+        "battery_status": 2, "output_source": 5, "runtime_minutes": 18, "battery_replace": 0,
+        "test_result": 3, "charge_percent": 87, "on_battery_seconds": 312,
+        "battery_voltage": 438.0, "input_voltage": 0.0, "output_voltage": 230.1,
+        "load_percent": 31.0,
+    }),
+    # NET VISION 6 (another base): on mains the runtime is 65535 (not computed: left out), the
+    # battery failed (to replace), no test failure flagged.
+    "ups-socomec-netvision6": ("netvision", ("ITYS 3kVA", "Socomec"), {
+        "battery_status": 2, "output_source": 3, "battery_replace": 1, "test_result": 1,
+        "charge_percent": 100, "on_battery_seconds": 0, "battery_voltage": 272.0,
+        "battery_temperature": 24, "input_voltage": 231.6, "output_voltage": 230.0,
+        "load_percent": 22.0,
+    }),
 }  # fmt: skip
 
 
@@ -140,6 +157,75 @@ def test_vendor_ups_mibs_read_as_rfc1628(snmpsim: SnmpAgent, recording: str) -> 
     assert document is not None
     found = document["content"]["network_device"]
     assert (found["model"], found["manufacturer"]) == identity
+
+
+def test_windows_server_polled_over_snmp(snmpsim: SnmpAgent) -> None:
+    """Windows' SNMP service: drives as letters (not the CD drive), processors, memory from
+    HOST-RESOURCES, and a GLPI Computer with its installed software (code page 1252 names,
+    versions split off, the operating system's own row left out)."""
+    device = snmp_device(snmpsim, "srv", "windows", "vigie/windows-server-2019")
+    points = poll(device)["srv"]
+    disks = {p.tags["path"]: p.fields for p in by(points, "disk")}
+    assert set(disks) == {"C:", "D:"}
+    assert disks["D:"]["total"] == 4096 * 131070975 and disks["D:"]["used"] == 4096 * 98000000
+    (mem,) = by(points, "mem")
+    assert mem.fields["total"] == 65536 * 131065 and mem.fields["used"] == 65536 * 98300
+    (cpu,) = by(points, "cpu")
+    assert cpu.fields["usage_active"] == 15.0
+    assert by(points, "system")[0].fields["uptime"] == 12 * 86400 + 3600
+    assert "Intel(R) Ethernet Connection I219-LM" in {
+        p.tags["ifname"] for p in by(points, "interface")
+    }
+    document = inventory(device)
+    assert document is not None
+    jsonschema.validate(
+        document, json.loads(reference("glpi-inventory", "inventory.schema.json").read_text())
+    )
+    assert document["itemtype"] == "Computer"
+    content = document["content"]
+    assert content["operatingsystem"]["kernel_version"] == "6.3.17763"
+    assert content["hardware"]["memory"] == 8388152 // 1024
+    assert [c["name"] for c in content["cpus"]] == [
+        "Intel(R) Xeon(R) Silver 4210 CPU @ 2.20GHz"
+    ] * 2
+    drives = {d["letter"]: d for d in content["drives"]}
+    assert set(drives) == {"C:", "D:"}
+    assert (drives["D:"]["label"], drives["D:"]["serial"]) == ("Données", "9e8d7c6b")
+    assert drives["C:"]["total"] == 4096 * 31186687 >> 20
+    softwares = content["softwares"]
+    assert {"name": "LibreOffice", "version": "7.5.4.2", "install_date": "2023-06-01"} in softwares
+    assert {
+        "name": "7-Zip",
+        "version": "23.01",
+        "arch": "x86_64",
+        "install_date": "2023-07-12",
+    } in softwares
+    assert {
+        "name": "Logiciel de comptabilité “Magnus”",
+        "version": "2.3",
+        "install_date": "2021-01-04",
+    } in softwares
+    assert "Microsoft Windows Server 2019 Standard" not in {s["name"] for s in softwares}
+    assert len(softwares) == 6
+    assert content["networks"] == [
+        {
+            "description": "Intel(R) Ethernet Connection I219-LM",
+            "mac": "a4:bb:6d:1c:2e:3f",
+            "ipaddress": "10.59.1.10",
+        }
+    ]
+
+
+def test_recorded_windows_host_software_inventory(snmpsim: SnmpAgent) -> None:
+    """A real Windows walk (snmpsim's): every installed program, cp1252 quotes decoded."""
+    document = inventory(snmp_device(snmpsim, "winxp", "windows", "recorded/winxp-full-walk"))
+    assert document is not None
+    jsonschema.validate(
+        document, json.loads(reference("glpi-inventory", "inventory.schema.json").read_text())
+    )
+    names = [s["name"] for s in document["content"]["softwares"]]
+    assert len(names) == 160 and "7-Zip" in names
+    assert any("“LegacyDriver”" in n for n in names)
 
 
 def test_rfc1628_ups_v2c_and_v3_agree(snmpsim: SnmpAgent) -> None:

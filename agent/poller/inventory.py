@@ -8,6 +8,7 @@ from typing import Any
 from agent import __version__
 from agent.inventory.glpi import clean
 from agent.poller import interfaces, printer, system
+from agent.poller.computer import computer_sections
 from agent.poller.snmp import SnmpSession, Value, mac, number, text
 
 IP_ADDR_TABLE = "1.3.6.1.2.1.4.20.1"
@@ -39,12 +40,18 @@ POWERNET_IDENT, CPS_IDENT = (
     {"model": f"{base}.1.1.1.0", "firmware": f"{base}.1.2.1.0", "serial": f"{base}.1.2.3.0"}
     for base in ("1.3.6.1.4.1.318.1.1.1", "1.3.6.1.4.1.3808.1.1.1")
 )
+# Socomec NET VISION's upsIdentModel, upsIdentUpsFirmwareVersion, upsIdentUpsSerialNumber
+# (firmware 5 and 6).
+NETVISION5_IDENT, NETVISION6_IDENT = (
+    {"model": f"{base}.1.1.0", "firmware": f"{base}.1.2.0", "serial": f"{base}.1.4.0"}
+    for base in ("1.3.6.1.4.1.4555.1.1.1.1", "1.3.6.1.4.1.4555.1.1.7.1")
+)
 # IANA enterprise numbers of the makers a commune meets, from sysObjectID.
 ENTERPRISES = {
     9: "Cisco", 11: "Hewlett-Packard", 43: "3Com", 171: "D-Link", 253: "Xerox", 311: "Microsoft",
     318: "APC", 367: "Ricoh", 534: "Eaton", 641: "Lexmark", 705: "Eaton", 1347: "Kyocera",
     1602: "Canon", 2011: "Huawei", 2435: "Brother", 2636: "Juniper", 3808: "CyberPower",
-    4526: "Netgear",
+    4526: "Netgear", 4555: "Socomec",
     6574: "Synology", 8072: "net-snmp", 11863: "TP-Link", 14988: "MikroTik",
     18334: "Konica Minolta", 24681: "QNAP", 41112: "Ubiquiti",
 }  # fmt: skip
@@ -93,7 +100,14 @@ async def _identity(session: SnmpSession, kind: str) -> dict[str, str]:
         if descrs:
             found.setdefault("model", text(next(iter(descrs.values())).get("d")))
     if kind == "ups":
-        for oids in (UPS_IDENT, XUPS_IDENT, POWERNET_IDENT, CPS_IDENT):
+        for oids in (
+            UPS_IDENT,
+            XUPS_IDENT,
+            POWERNET_IDENT,
+            CPS_IDENT,
+            NETVISION5_IDENT,
+            NETVISION6_IDENT,
+        ):
             values = await session.get(*oids.values())
             for key, oid in oids.items():
                 if text(values.get(oid)):
@@ -164,6 +178,16 @@ async def _cartridges(session: SnmpSession) -> list[dict[str, str]]:
     return found
 
 
+def _networks(ports: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """GLPI `networks` of a computer: one entry per interface address."""
+    return [
+        {"description": p["ifdescr"] or p["ifname"], "mac": p["mac"], "ipaddress": ip}
+        for p in ports
+        if p["ips"]
+        for ip in p["ips"]
+    ]
+
+
 async def device_inventory(
     session: SnmpSession, name: str, kind: str, address: str
 ) -> dict[str, Any]:
@@ -176,7 +200,7 @@ async def device_inventory(
     identity = await _identity(session, kind)
     ports, ips = await _ports(session)
     ticks = values.get(system.SYS_UPTIME)
-    device = {
+    device: dict[str, Any] = {
         "type": device_type,
         "name": name,
         "description": text(values.get(system.SYS_DESCR)),
@@ -202,9 +226,14 @@ async def device_inventory(
         if counts:
             total = sum(v for r in counts.values() if isinstance(v := r.get("count"), int))
             content["pagecounters"] = {"total": total}
+    action = "netinventory"
+    if kind == "windows":  # a Computer, as GLPI's agent would have sent it
+        content = {"versionclient": content["versionclient"], "networks": _networks(ports)}
+        content.update(await computer_sections(session, device["description"], name))
+        itemtype, action = "Computer", "inventory"
     serial = device["serial"] or address
     return {
-        "action": "netinventory",
+        "action": action,
         "deviceid": f"{name}-{serial}".replace(" ", "_"),
         "itemtype": itemtype,
         "content": clean(content),

@@ -21,6 +21,8 @@ SNMP_POLLS: dict[str, tuple[SnmpPoll, ...]] = {
     "nas": (system.collect, interfaces.collect, hostres.collect, sensors.collect),
     "linux": (system.collect, interfaces.collect, hostres.collect, sensors.collect),
     "openwrt": (system.collect, interfaces.collect, hostres.collect),
+    # Windows' own SNMP service: HOST-RESOURCES gives drives (C:), processors, memory.
+    "windows": (system.collect, interfaces.collect, hostres.collect),
 }
 
 

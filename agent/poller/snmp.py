@@ -100,8 +100,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def text(value: Value) -> str:
-    """A display string as devices really send it: trailing NULs and blanks removed, Latin-1
-    when not UTF-8, and hex dumps ("54 6F 6E 65 72") decoded when they hold printable text."""
+    """A display string as devices really send it: trailing NULs and blanks removed, Windows'
+    code page 1252 (else Latin-1) when not UTF-8, and hex dumps ("54 6F 6E 65 72") decoded
+    when they hold printable text."""
     if value is None:
         return ""
     if isinstance(value, int):
@@ -111,7 +112,10 @@ def text(value: Value) -> str:
     try:
         decoded = raw.decode()
     except UnicodeDecodeError:
-        decoded = raw.decode("latin-1")
+        try:  # Windows agents send their ANSI code page ("\x93" is a quote, not a control)
+            decoded = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")
     if _HEX_TEXT.match(decoded):
         unhexed = bytes.fromhex(re.sub("[ :]", "", decoded)).rstrip(b"\x00")
         if unhexed and all(32 <= b < 127 for b in unhexed):

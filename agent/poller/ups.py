@@ -1,5 +1,6 @@
-"""UPS-MIB (RFC 1628), with Eaton's XUPS-MIB and APC's PowerNet-MIB as the fallbacks for
-UPSes that lack it, all read into RFC 1628's field names and codes (tag `mib` says which)."""
+"""UPS-MIB (RFC 1628), with Eaton's XUPS-MIB, APC's PowerNet-MIB, CyberPower's CPS-MIB and
+Socomec's NET VISION MIB as the fallbacks for UPSes that lack it, all read into RFC 1628's
+field names and codes (tag `mib` says which)."""
 
 from __future__ import annotations
 
@@ -207,6 +208,79 @@ async def _vendor(session: SnmpSession, ups: VendorUps) -> dict[str, FieldValue]
     return fields
 
 
+# Socomec's NET VISION cards (SOCOMECUPS-MIB, "upsObjects"): version 5 firmware under the
+# first base, version 6 under the second, laid out like RFC 1628 with its own codes.
+NETVISION_BASES = ("1.3.6.1.4.1.4555.1.1.1.1", "1.3.6.1.4.1.4555.1.1.7.1")
+# upsOutputSource as the cards send it: unknown, inverter (an online UPS's normal), mains,
+# ecoMode, bypass, standby, maintenanceBypass, off, normal. On battery is an alarm flag.
+_NETVISION_SOURCES = {1: 1, 2: 3, 3: 3, 4: 3, 5: 4, 6: 2, 7: 4, 8: 2, 9: 3}
+_NETVISION_DISCHARGING, _NETVISION_FAILURE = 5, 6
+_NO_ESTIMATE = 65535  # upsEstimatedMinutesRemaining while on mains: not computed
+
+
+def _netvision_oids(base: str) -> dict[str, str]:
+    return {
+        "battery_status": f"{base}.2.1.0",  # unknown normal low depleted discharging failure
+        "on_battery_seconds": f"{base}.2.2.0",
+        "runtime_minutes": f"{base}.2.3.0",
+        "charge_percent": f"{base}.2.4.0",
+        "battery_voltage": f"{base}.2.5.0",  # 0.1 V
+        "battery_temperature": f"{base}.2.6.0",  # 0: no probe
+        "output_status": f"{base}.4.1.0",
+        # upsAlarmsTable flags, 1 while the alarm stands.
+        "battery_bad": f"{base}.6.3.1.0",
+        "on_battery": f"{base}.6.3.2.0",
+        "test_failed": f"{base}.6.3.19.0",
+        "test_running": f"{base}.6.3.24.0",
+    }
+
+
+def _netvision_fields(values: dict[str, int]) -> dict[str, FieldValue]:
+    fields: dict[str, FieldValue] = {
+        k: values[k] for k in ("on_battery_seconds", "charge_percent") if k in values
+    }
+    status = values.get("battery_status")
+    if status is not None:  # discharging and failure are not RFC 1628 states: normal, flagged
+        fields["battery_status"] = 2 if status >= _NETVISION_DISCHARGING else status
+    if values.get("runtime_minutes", _NO_ESTIMATE) != _NO_ESTIMATE:
+        fields["runtime_minutes"] = values["runtime_minutes"]
+    if "battery_voltage" in values:
+        fields["battery_voltage"] = values["battery_voltage"] / 10
+    if values.get("battery_temperature", 0) > 0:
+        fields["battery_temperature"] = values["battery_temperature"]
+    if "output_status" in values:
+        fields["output_source"] = _NETVISION_SOURCES.get(values["output_status"], 1)
+    if values.get("on_battery") == 1 or status == _NETVISION_DISCHARGING:
+        fields["output_source"] = SOURCE_BATTERY
+    if "battery_bad" in values or status is not None:
+        fields["battery_replace"] = int(
+            values.get("battery_bad") == 1 or status == _NETVISION_FAILURE
+        )
+    if "test_failed" in values:  # the flags say failed or running; 1 stands for "no failure"
+        running = values.get("test_running") == 1
+        fields["test_result"] = TEST_ERROR if values["test_failed"] == 1 else 5 if running else 1
+    return fields
+
+
+async def _netvision(session: SnmpSession) -> dict[str, FieldValue]:
+    for base in NETVISION_BASES:
+        oids = _netvision_oids(base)
+        values = integers(await session.get(*oids.values()), oids)
+        if "battery_status" not in values and "output_status" not in values:
+            continue
+        fields = _netvision_fields(values)
+        for name, column in (
+            ("input_voltage", f"{base}.3.3.1.2"),  # 0.1 V
+            ("output_voltage", f"{base}.4.4.1.2"),  # 0.1 V
+            ("load_percent", f"{base}.4.4.1.4"),
+        ):
+            mean = await _column_mean(session, column)
+            if mean is not None:
+                fields[name] = mean if name == "load_percent" else mean / 10
+        return fields
+    return {}
+
+
 async def collect(session: SnmpSession, now: int) -> list[Point]:
     """One `ups` point with the RFC 1628 field names, from whichever MIB the UPS speaks."""
     for mib, read in (("rfc1628", _rfc1628), ("xups", _xups)):
@@ -217,7 +291,10 @@ async def collect(session: SnmpSession, now: int) -> list[Point]:
         fields = await _vendor(session, vendor)
         if fields:
             return [Point("ups", {"mib": mib}, fields, now)]
+    fields = await _netvision(session)
+    if fields:
+        return [Point("ups", {"mib": "netvision"}, fields, now)]
     raise SnmpError(
-        "no UPS MIB answered: UPS-MIB (RFC 1628), Eaton XUPS-MIB, APC PowerNet-MIB, "
-        "CyberPower CPS-MIB"
+        "no UPS MIB answered: UPS-MIB (RFC 1628; also Riello NetMan), Eaton XUPS-MIB, "
+        "APC PowerNet-MIB, CyberPower CPS-MIB, Socomec NET VISION"
     )
