@@ -159,6 +159,19 @@ def test_vendor_ups_mibs_read_as_rfc1628(snmpsim: SnmpAgent, recording: str) -> 
     assert (found["model"], found["manufacturer"]) == identity
 
 
+def test_a_ups_whose_vendor_mib_is_unknown_still_gives_system_and_interfaces(
+    snmpsim: SnmpAgent,
+) -> None:
+    """No UPS MIB answers (a maker Vigie does not read yet): the poll says which MIBs were
+    tried, and the uptime and the interfaces are still there (reachability is probed apart)."""
+    points = poll(snmp_device(snmpsim, "inconnu", "ups", "vigie/switch-hpe-1820"))["inconnu"]
+    poll_status = status(points).fields
+    assert poll_status["ok"] is False and "no UPS MIB answered" in str(poll_status["error"])
+    assert "Socomec NET VISION" in str(poll_status["error"])
+    assert by(points, "system")[0].fields["uptime"] > 0
+    assert len(by(points, "interface")) >= 2
+
+
 def test_windows_server_polled_over_snmp(snmpsim: SnmpAgent) -> None:
     """Windows' SNMP service: drives as letters (not the CD drive), processors, memory from
     HOST-RESOURCES, and a GLPI Computer with its installed software (code page 1252 names,

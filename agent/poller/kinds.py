@@ -17,7 +17,7 @@ SNMP_POLLS: dict[str, tuple[SnmpPoll, ...]] = {
     "router": (system.collect, interfaces.collect, hostres.collect, sensors.collect),
     "switch": (system.collect, interfaces.collect, sensors.collect),
     "printer": (system.collect, interfaces.collect, printer.collect),
-    "ups": (system.collect, ups.collect),
+    "ups": (system.collect, interfaces.collect, ups.collect),
     "nas": (system.collect, interfaces.collect, hostres.collect, sensors.collect),
     "linux": (system.collect, interfaces.collect, hostres.collect, sensors.collect),
     "openwrt": (system.collect, interfaces.collect, hostres.collect),
