@@ -43,7 +43,7 @@ def test_disk_filling_is_announced_the_day_it_crosses_seven_days(
         assert abs(alert["eta"] - full_at) <= 0.1 * (full_at - announced)
         body = lab.mails()[0].get_content()
         assert "Le disque C: de pc-mairie sera plein vers le" in body
-        assert "dans 7 jour(s)" in body or "dans 6 jour(s)" in body
+        assert "dans 7 jours" in body or "dans 6 jours" in body
         assert "https://vigie.example.org/sites/Annonay/hosts/pc-mairie" in body
         assert "AVERTISSEMENT" in lab.mails()[0]["Subject"]
 
@@ -99,7 +99,7 @@ def test_silent_agent_alerts_once_and_resolves_once(tmp_path: Path, smtp: MailSi
             lab.step()
         assert subjects(lab) == [
             "[Vigie] AVERTISSEMENT — Cruas : L'agent de pc-1 ne donne plus de nouvelles",
-            "[Vigie] RÉSOLU — Cruas : 1 alerte(s) terminée(s)",
+            "[Vigie] RÉSOLU — Cruas : 1 alerte terminée",
         ]
 
 

@@ -43,10 +43,14 @@ def test_values_in_words_states_units_and_silences() -> None:
 def test_summary_says_the_forecast_in_words() -> None:
     found = alert("disk_full_7d", 80, eta=NOW + 5 * 86400, path="D:")
     assert summary(found, RULES["disk_full_7d"], FR, NOW) == (
-        "Le disque D: de pc sera plein vers le 2 juin, dans 5 jour(s)"
+        "Le disque D: de pc sera plein vers le 2 juin, dans 5 jours"
     )
     soon = alert("disk_full_24h", 96, eta=NOW + 3 * 3600, path="D:")
-    assert "vers 1 h 26, dans 3 heure(s)" in summary(soon, RULES["disk_full_24h"], FR, NOW)
+    assert "vers 1 h 26, dans 3 heures" in summary(soon, RULES["disk_full_24h"], FR, NOW)
+    # plurals agree with the count, in both languages
+    assert FR.counted("eta_days", 1, date="2 juin") == "vers le 2 juin, dans 1 jour"
+    assert EN.counted("eta_hours", 1, time="1:26") == "around 1:26, in 1 hour"
+    assert EN.counted("eta_hours", 2, time="1:26") == "around 1:26, in 2 hours"
 
 
 def test_details_name_the_device_the_disk_and_what_to_do() -> None:

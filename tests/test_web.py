@@ -96,10 +96,25 @@ def test_fleet_site_and_device_pages_show_the_data(lab: Lab) -> None:
     assert "Privas" not in lab.client.get("/?q=anno").text
     site = lab.client.get("/sites/Privas").text
     assert "La batterie de l&#39;onduleur onduleur est faible ou épuisée" in site
+    # D: fills at 1 %/h for 20 h: disk_full_7d holds, so the page draws its forecast; C: rose
+    # only an hour (too little history for the rule), so none is drawn for it.
+    token = lab.token("Annonay", "pc-mairie")
+    now = int(lab.clock.now)
+    lab.write(token, [f"disk,site=Annonay,host=pc-mairie,path=D: used_percent={70 + h}.0 "
+                      f"{now - (20 - h) * 3600}" for h in range(21)])  # fmt: skip
+    lab.app.state.services.writer.sync()
     device = lab.client.get("/sites/Annonay/hosts/pc-mairie?range=6h").text
     assert device.count("<svg") >= 2
-    assert "C: (prévision)" in device  # the filling disk's forecast line
-    assert re.search(r"<title>cpu-total — \d\d/\d\d \d\d:\d\d : \d+", device)  # hover values
+    assert "Disque D: (prévision)" in device and "Disque C: (prévision)" not in device
+    note = re.search(r"Prévision : [^<]*", device)
+    assert note, "no forecast note"
+    assert re.fullmatch(
+        r"Prévision : Disque D: atteindra 100,0 % vers \d+ h \d\d, dans 10 heures\.", note[0]
+    ), note[0]
+    # hover values name the line, in French with units and decimal commas
+    assert re.search(r"<title>\d+ déc\. \d\d:\d\d — Processeur : \d+,\d %</title>", device)
+    # every chart of the page on one time axis
+    assert len(set(re.findall(r'data-start="(\d+)" data-end="(\d+)"', device))) == 1
 
 
 def test_unknown_places_are_404_and_device_values_are_escaped(lab: Lab) -> None:
@@ -303,9 +318,26 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             assert "pc-mairie" in page.evaluate("document.querySelector('#hosts').innerText")
             page.screenshot(shots / "site.png")
             page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie?range=6h")
-            assert page.evaluate("document.querySelectorAll('svg.chart').length") >= 3
+            assert page.evaluate("document.querySelectorAll('figure.chart').length") >= 3
             assert "HP ProDesk 400 G4" in page.evaluate("document.body.innerText")
+            # axis labels a person can read, on charts as wide as the page
+            sizes = page.evaluate(
+                "[...document.querySelectorAll('.yaxis span, .xaxis span')]"
+                ".map(e => parseFloat(getComputedStyle(e).fontSize))"
+            )
+            assert sizes and min(sizes) >= 11, sizes
+            assert page.evaluate(
+                "document.querySelector('.plot').getBoundingClientRect().width"
+                " > 0.6 * document.querySelector('main').getBoundingClientRect().width"
+            )
             page.screenshot(shots / "device.png")
+            # a drag across a chart shows the range dragged over
+            page.drag(".plot", 0.5, 0.9)
+            search = page.evaluate("location.search")
+            assert "start=" in search and "end=" in search and "range=" not in search, search
+            start, end = (int(v) for v in re.findall(r"(?:start|end)=(\d+)", search))
+            assert 0.3 * 6 * 3600 < end - start < 0.5 * 6 * 3600
+            assert page.evaluate("document.querySelector('.plot').dataset.start") == str(start)
             page.open(f"{collector.url}/alerts")
             page.submit("form[action$='/ack'] button")
             assert "Acquittée par web:marie" in page.evaluate("document.body.innerText")
@@ -335,6 +367,14 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             page.open(f"{collector.url}/")
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
             page.screenshot(shots / "fleet-phone.png")
+            page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie?range=6h")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            sizes = page.evaluate(
+                "[...document.querySelectorAll('.yaxis span, .xaxis span')]"
+                ".filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize))"
+            )
+            assert sizes and min(sizes) >= 11, sizes
+            page.screenshot(shots / "device-phone.png")
             page.submit("form[action='/logout'] button")
             assert page.evaluate("location.pathname") == "/login"
             page.open(f"{collector.url}/alerts")

@@ -55,8 +55,15 @@ class Words:
             return self.text["eta_past"]
         hours = (eta - now) / 3600
         if hours < 36:
-            return self.text["eta_hours"].format(time=self.clock(eta), n=max(1, round(hours)))
-        return self.text["eta_days"].format(date=self.day(eta), n=round(hours / 24))
+            return self.counted("eta_hours", max(1, round(hours)), time=self.clock(eta))
+        return self.counted("eta_days", round(hours / 24), date=self.day(eta))
+
+    def counted(self, key: str, n: int, **values: object) -> str:
+        """A message whose words agree with `n` ("1 heure", "2 heures"; French singular up to
+        1, English for 1 only): its text holds the singular and the plural, split by |."""
+        one, many = self.text[key].split("|")
+        singular = n <= 1 if self.language == "fr" else n == 1
+        return (one if singular else many).format(n=n, **values)
 
     def number(self, value: float) -> str:
         """A reading as people of the language write it: "95", "1,5" / "1.5"."""
@@ -181,7 +188,7 @@ def site_mail(
         else:
             subject = t["subject_many"].format(severity=severity, site=site, count=len(firing))
     else:
-        subject = t["subject_resolved"].format(site=site, count=len(resolved))
+        subject = words.counted("subject_resolved", len(resolved), site=site)
     return subject, "\n".join(lines) + "\n"
 
 
@@ -213,5 +220,5 @@ def digest_mail(
             lines.append(f"  • {alert.site} — {summary(alert, rules.get(alert.rule), words, now)}")
         lines.append("")
     lines.append(t["footer"])
-    subject = t["subject_digest"].format(date=words.day(now), count=len(alerts))
+    subject = words.counted("subject_digest", len(alerts), date=words.day(now))
     return subject, "\n".join(lines) + "\n"

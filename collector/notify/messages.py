@@ -10,8 +10,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "resolved": "RÉSOLU",
         "subject_one": "[Vigie] {severity} — {site} : {what}",
         "subject_many": "[Vigie] {severity} — {site} : {count} alertes",
-        "subject_resolved": "[Vigie] RÉSOLU — {site} : {count} alerte(s) terminée(s)",
-        "subject_digest": "[Vigie] Récapitulatif du {date} : {count} avertissement(s)",
+        "subject_resolved": "[Vigie] RÉSOLU — {site} : {n} alerte terminée"
+        "|[Vigie] RÉSOLU — {site} : {n} alertes terminées",
+        "subject_digest": "[Vigie] Récapitulatif du {date} : {n} avertissement"
+        "|[Vigie] Récapitulatif du {date} : {n} avertissements",
         "subject_summary": "[Vigie] Résumé : trop d'alertes en une heure",
         "intro": "Vigie signale pour la commune de {site} :",
         "intro_digest": "Avertissements en cours (à prévoir lors d'une prochaine visite) :",
@@ -30,8 +32,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Pour ne plus recevoir ces messages sur une alerte : acquittez-la ou mettez-la en "
         "silence dans Vigie.",
         "eta_past": "dès maintenant",
-        "eta_hours": "vers {time}, dans {n} heure(s)",
-        "eta_days": "vers le {date}, dans {n} jour(s)",
+        "eta_hours": "vers {time}, dans {n} heure|vers {time}, dans {n} heures",
+        "eta_days": "vers le {date}, dans {n} jour|vers le {date}, dans {n} jours",
         "date": "{day} {month} {year} à {time}",
         "date_short": "{day} {month}",
         "months": "janvier février mars avril mai juin juillet août septembre octobre "
@@ -45,8 +47,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "resolved": "RESOLVED",
         "subject_one": "[Vigie] {severity} — {site}: {what}",
         "subject_many": "[Vigie] {severity} — {site}: {count} alerts",
-        "subject_resolved": "[Vigie] RESOLVED — {site}: {count} alert(s) over",
-        "subject_digest": "[Vigie] Digest of {date}: {count} warning(s)",
+        "subject_resolved": "[Vigie] RESOLVED — {site}: {n} alert over"
+        "|[Vigie] RESOLVED — {site}: {n} alerts over",
+        "subject_digest": "[Vigie] Digest of {date}: {n} warning"
+        "|[Vigie] Digest of {date}: {n} warnings",
         "subject_summary": "[Vigie] Summary: too many alerts in one hour",
         "intro": "Vigie reports for {site}:",
         "intro_digest": "Warnings in progress (to plan for a next visit):",
@@ -64,8 +68,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "footer": "— Vigie, monitoring of the communes' equipment.\n"
         "To stop mails about an alert: acknowledge or silence it in Vigie.",
         "eta_past": "now",
-        "eta_hours": "around {time}, in {n} hour(s)",
-        "eta_days": "around {date}, in {n} day(s)",
+        "eta_hours": "around {time}, in {n} hour|around {time}, in {n} hours",
+        "eta_days": "around {date}, in {n} day|around {date}, in {n} days",
         "date": "{day} {month} {year} at {time}",
         "date_short": "{day} {month}",
         "months": "January February March April May June July August September October "

@@ -63,8 +63,15 @@ def inventory_csv(request: Request, q: str = "", max_ram: str = "") -> Response:
 
 
 def summary_of(site: str, host: str, itemtype: str, document: str) -> InventoryLine:
-    """The inventory columns of one document."""
-    content = json.loads(document).get("content", {})
+    """The inventory columns of one stored document."""
+    return summary_of_document(site, host, itemtype, json.loads(document))
+
+
+def summary_of_document(
+    site: str, host: str, itemtype: str, document: dict[str, Any]
+) -> InventoryLine:
+    """The inventory columns of one parsed document."""
+    content = document.get("content", {})
     os_info = content.get("operatingsystem", {})
     hardware = content.get("hardware", {})
     device = content.get("network_device", {})
@@ -87,7 +94,7 @@ def inventory_table(document: dict[str, Any], page: Page) -> Table:
     """The device's inventory at a glance: system, model, serial, CPU, memory, disks, software."""
     t = WORDS[page.language]
     content = document.get("content", {})
-    summary = summary_of("", "", "", json.dumps(document))
+    summary = summary_of_document("", "", "", document)
     cpus = ", ".join(str(c.get("name", "")) for c in content.get("cpus", []))
     disks = ", ".join(
         f"{d.get('model', d.get('name', ''))} ({round(int(d.get('disksize', 0) or 0) / 1024)} Go)"

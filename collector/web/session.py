@@ -1,4 +1,4 @@
-"""Login, logout and the stylesheet: what answers before a session exists."""
+"""Login, logout, the stylesheet and the script: what answers before a session exists."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collector.web.words import WORDS
 
 LOGIN_CSRF = "vigie_login_csrf"
 CSS = (HERE / "static" / "vigie.css").read_text()
+SCRIPT = (HERE / "static" / "vigie.js").read_text()
 router = APIRouter(include_in_schema=False)
 
 
@@ -19,6 +20,12 @@ router = APIRouter(include_in_schema=False)
 def stylesheet() -> Response:
     """The one stylesheet (no CDN, no build)."""
     return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+@router.get("/static/vigie.js")
+def script() -> Response:
+    """The one script: zoom by dragging on a chart (pages work without it)."""
+    return Response(SCRIPT, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
 
 def _login_page(request: Request, status: int = 200, **values: str) -> HTMLResponse:

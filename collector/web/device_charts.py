@@ -1,0 +1,194 @@
+"""The charts of a device page: what is drawn for each measurement, named as a technician
+says it, and the forecasts of the shipped rules where they hold (the rules' own `forecast`, on
+the rules' own window, so the page never shows a forecast that no alert would follow)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from collector.notify.compose import Words
+from collector.rules.evaluate import FIRING, forecast
+from collector.rules.model import Rule
+from collector.store.query import SeriesQuery, run_query
+from collector.web.charts import Axis, Chart, Line, render
+from collector.web.units import reading
+
+FORECAST_KINDS = ("prediction", "consumption")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the device's data is read from."""
+
+    conn: sqlite3.Connection
+    site: str
+    host: str
+    raw_since: int
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """A rule's forecast for one line: the crossing and the rule's level."""
+
+    line: str
+    eta: int
+    level: float
+    rule: Rule
+
+
+def series(
+    source: Source, measurement: str, field: str, span: tuple[int, int], label: str,
+    *, rate: bool = False, tags: dict[str, str] | None = None,
+) -> list[tuple[str, list[tuple[int, float]]]]:  # fmt: skip
+    """(label tag's value, points) per series of a field over `span`, about 240 points."""
+    start, end = span
+    step = max(60, (end - start) // 240)
+    asked = SeriesQuery(measurement, field, start, end, source.site, source.host, tags or {},
+                        step, rate)  # fmt: skip
+    found = run_query(source.conn, asked, source.raw_since)
+    out = []
+    for s in found:
+        points = [(int(ts), float(v)) for ts, v in s["points"] if isinstance(v, int | float)]  # type: ignore[attr-defined]
+        out.append((str(s["tags"].get(label, "")) or "—", points))  # type: ignore[attr-defined]
+    return out
+
+
+def forecasts(source: Source, rules: Sequence[Rule], measurement: str, field: str,
+              label: str, now: int) -> list[Forecast]:  # fmt: skip
+    """The earliest crossing each line's rules forecast now, on each rule's own window."""
+    found: dict[str, Forecast] = {}
+    for rule in rules:
+        if rule.kind not in FORECAST_KINDS or (rule.measurement, rule.field) != (
+            measurement,
+            field,
+        ):
+            continue
+        for name, points in series(source, measurement, field, (now - rule.window, now), label):
+            if not points:
+                continue
+            verdict = forecast(rule, points)
+            eta = verdict.eta if verdict.state == FIRING else None
+            if eta is not None and (name not in found or eta < found[name].eta):
+                found[name] = Forecast(name, eta, rule.value, rule)
+    return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """One field drawn on a chart: a line per series, named by a tag (with a word before or
+    after it: "Disque C:", "eth0 entrée") or by a fixed word."""
+
+    measurement: str
+    field: str
+    label: str
+    before: str = ""  # word key
+    after: str = ""  # word key
+    fixed: str = ""  # word key naming the only line
+    rate: bool = False
+    scale: float = 1.0
+    flip: bool = False  # 100 - value (idle -> busy)
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A chart of the device page: its title, unit and range of values, and what it draws."""
+
+    title: str  # word key
+    unit: str
+    floor: float | None
+    ceiling: float | None
+    drawn: tuple[Drawn, ...]
+
+
+KINDS = (
+    Kind("cpu", "%", 0, 100, (
+        Drawn("cpu", "usage_idle", "cpu", fixed="cpu_line", flip=True,
+              tags=(("cpu", "cpu-total"),)),
+        Drawn("cpu", "usage_active", "cpu", fixed="cpu_line"),
+    )),
+    Kind("memory", "%", 0, 100, (Drawn("mem", "used_percent", "host", fixed="memory_line"),)),
+    Kind("disks", "%", 0, 100, (Drawn("disk", "used_percent", "path", before="disk"),)),
+    Kind("network", "bit/s", 0, None, (
+        Drawn("net", "bytes_recv", "interface", after="inbound", rate=True, scale=8),
+        Drawn("net", "bytes_sent", "interface", after="outbound", rate=True, scale=8),
+        Drawn("interface", "in_octets", "ifname", after="inbound", rate=True, scale=8),
+        Drawn("interface", "out_octets", "ifname", after="outbound", rate=True, scale=8),
+    )),
+    Kind("temperatures", "°C", None, None, (Drawn("temp", "temp", "sensor"),)),
+    Kind("supplies", "%", 0, 100, (Drawn("printer_supply", "percent", "supply"),)),
+    Kind("runtime", "min", 0, None,
+         (Drawn("ups", "runtime_minutes", "mib", fixed="runtime_line"),)),
+    Kind("charge", "%", 0, 100, (Drawn("ups", "charge_percent", "mib", fixed="charge_line"),)),
+)  # fmt: skip
+MAX_LINES = 8  # the busiest lines of a chart (a 48-port switch draws its 4 busiest ports)
+
+
+def _name(drawn: Drawn, tag: str, t: dict[str, str]) -> str:
+    if drawn.fixed:
+        return t[drawn.fixed]
+    parts = [t[drawn.before] if drawn.before else "", tag, t[drawn.after] if drawn.after else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _lines(source: Source, drawn: Drawn, span: tuple[int, int], t: dict[str, str]) -> list[Line]:
+    found = series(source, drawn.measurement, drawn.field, span, drawn.label,
+                   rate=drawn.rate, tags=dict(drawn.tags))  # fmt: skip
+    return [
+        Line(
+            _name(drawn, tag, t),
+            [(ts, 100 - v if drawn.flip else v * drawn.scale) for ts, v in points],
+        )
+        for tag, points in found
+    ]
+
+
+def _kind_lines(
+    source: Source, rules: Sequence[Rule], kind: Kind, span: tuple[int, int], words: Words,
+    t: dict[str, str],
+) -> tuple[list[Line], list[str]]:  # fmt: skip
+    """A chart's lines (the busiest first), then its forecasts dashed in their line's colour,
+    and the forecasts in words."""
+    now = span[1]
+    lines: list[Line] = []
+    wanted: list[tuple[str, Forecast]] = []
+    for drawn in kind.drawn:
+        lines += _lines(source, drawn, span, t)
+        found = forecasts(source, rules, drawn.measurement, drawn.field, drawn.label, now)
+        wanted += [(_name(drawn, f.line, t), f) for f in found]
+    lines.sort(key=lambda ln: -sum(v for _, v in ln.points))
+    lines = lines[:MAX_LINES]
+    notes = []
+    for name, f in wanted:
+        index = next((n for n, ln in enumerate(lines) if ln.label == name and ln.points), None)
+        if index is None:
+            continue
+        last = lines[index].points[-1]
+        lines.append(Line(f"{name} ({t['forecast']})", [last, (f.eta, f.level)], True, index))
+        level = reading(f.level, kind.unit, words.language)
+        notes.append(t["forecast_note"].format(line=name, level=level, eta=words.eta(f.eta, now)))
+    return lines, notes
+
+
+def device_charts(
+    source: Source, rules: Sequence[Rule], span: tuple[int, int], zone: ZoneInfo,
+    language: str, t: dict[str, str],
+) -> tuple[list[str], Axis]:  # fmt: skip
+    """The HTML of every chart with data, on one time axis (stretched into the future when a
+    rule forecasts a crossing, so the dashed line shows where it goes)."""
+    start, now = span
+    words = Words(language, zone.key)
+    built = [(kind, *_kind_lines(source, rules, kind, span, words, t)) for kind in KINDS]
+    etas = [ln.points[-1][0] for _, lines, _ in built for ln in lines if ln.dashed]
+    end = min(max(etas) + (now - start) // 20, now + (now - start) // 3) if etas else now
+    axis = Axis(start, end, now, zone, language)
+    charts = [
+        render(
+            Chart(t[kind.title], lines, kind.unit, kind.floor, kind.ceiling, " ".join(notes)), axis
+        )
+        for kind, lines, notes in built
+    ]
+    return [c for c in charts if c], axis

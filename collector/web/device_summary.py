@@ -1,0 +1,57 @@
+"""The header of a device page: what it is, where to reach it, what it runs, since when it is
+up and when it was last heard from, in the words of the page."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from collector.notify.compose import Words
+from collector.notify.facts import device_facts
+from collector.store.query import latest_samples
+from collector.web.common import Page, when
+from collector.web.inventory import summary_of_document
+from collector.web.words import WORDS
+
+
+def _kind(conn: sqlite3.Connection, site: str, host: str) -> str:
+    """The device's kind as the poller's reachability says it, "computer" for an agent."""
+    if latest_samples(conn, "vigie_agent", site, host):
+        return "computer"
+    pings = latest_samples(conn, "ping", site, host)
+    return str(pings[0][1].get("kind", "")) if pings else ""
+
+
+def _newest(conn: sqlite3.Connection, measurement: str, site: str, host: str) -> dict[str, Any]:
+    found = latest_samples(conn, measurement, site, host)
+    return {"tags": found[0][1], "fields": found[0][3]} if found else {"tags": {}, "fields": {}}
+
+
+def _last_seen(last_seen: int | None, moment: int, page: Page, words: Words) -> str:
+    if last_seen is None:
+        return ""
+    ago = WORDS[page.language]["ago"].format(duration=words.duration(moment - last_seen))
+    return f"{when(last_seen, page)} ({ago})"
+
+
+def device_summary(
+    conn: sqlite3.Connection, site: str, host: str, document: dict[str, Any] | None, page: Page,
+    last_seen: int | None, moment: int,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """(label, value) pairs of what is known, in the page's language."""
+    t, words = WORDS[page.language], Words(page.language, page.zone.key)
+    line = summary_of_document(site, host, "", document) if document else None
+    kind = _kind(conn, site, host)
+    uptime = _newest(conn, "system", site, host)["fields"].get("uptime")
+    agent = _newest(conn, "vigie_agent", site, host)["tags"].get("version", "")
+    pairs = [
+        (t["type"], t.get(f"kind_{kind}", kind)),
+        (t["address"], device_facts(document).ip),
+        (t["os"], line.os if line else ""),
+        (t["model"], line.model if line else ""),
+        (t["serial"], line.serial if line else ""),
+        (t["up_for"], words.duration(float(uptime)) if isinstance(uptime, int | float) else ""),
+        (t["last_seen"], _last_seen(last_seen, moment, page, words)),
+        (t["agent_version"], str(agent)),
+    ]  # fmt: skip
+    return [(label, value) for label, value in pairs if value]
