@@ -171,14 +171,34 @@ def test_technician_acknowledges_and_silences_with_csrf(lab: Lab) -> None:
     assert no_token.status_code == 403
     csrf = csrf_of(lab.client)
     done = lab.client.post(
-        f"/alerts/{alert['id']}/ack", data={"csrf": csrf}, follow_redirects=False
+        f"/alerts/{alert['id']}/ack",
+        data={"csrf": csrf, "comment": "batterie commandée"},
+        follow_redirects=False,
     )
     assert done.status_code == 303
-    assert lab.alerts("firing")[0]["acked_by"] == "web:marie"
+    acked = lab.alerts("firing")[0]
+    assert (acked["acked_by"], acked["ack_comment"]) == ("web:marie", "batterie commandée")
+    page = lab.client.get("/alerts").text
+    # people's names, not account ids; the comment beside it; and the way back
+    assert "Acquittée par marie : « batterie commandée »" in page and "web:marie" not in page
+    assert f'action="/alerts/{alert["id"]}/unack"' in page
+    lab.client.post(f"/alerts/{alert['id']}/unack", data={"csrf": csrf})
+    assert lab.alerts("firing")[0]["acked_by"] is None
+    # the API acknowledges with a comment and takes it back too
+    api = {"Authorization": f"Token {lab.token('', '', 'technician')}"}
+    url = f"/api/v1/alerts/{alert['id']}/ack"
+    assert lab.client.post(url, params={"comment": "vu"}, headers=api).status_code == 200
+    page = lab.client.get("/alerts").text
+    assert re.search(r"Acquittée par l&#39;API \(jeton n° \d+\) : « vu »", page), page
+    assert lab.client.delete(url, headers=api).status_code == 200
+    assert lab.client.delete(url, headers=api).status_code == 404
     data = {"csrf": csrf, "site": "Privas", "host": "", "rule": "", "duration": "3600"}
     assert lab.client.post("/silences", data=data, follow_redirects=False).status_code == 303
     page = lab.client.get("/alerts").text
-    assert "web:marie" in page and "en silence" in page
+    assert "(marie)" in page and "en silence" in page
+    # maintenance windows are chosen from what Vigie knows
+    assert '<datalist id="known-rules"><option value="' in page
+    assert '<option value="pc-mairie">' in page
     window = {
         "csrf": csrf,
         "host": "pc-mairie",
@@ -340,9 +360,9 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             assert page.evaluate("document.querySelector('.plot').dataset.start") == str(start)
             page.open(f"{collector.url}/alerts")
             page.submit("form[action$='/ack'] button")
-            assert "Acquittée par web:marie" in page.evaluate("document.body.innerText")
+            assert "Acquittée par marie" in page.evaluate("document.body.innerText")
             page.submit("form[action='/silences'] select[name=duration]")
-            assert "web:marie" in page.evaluate("document.querySelector('#silences').innerText")
+            assert "(marie)" in page.evaluate("document.querySelector('#silences').innerText")
             page.screenshot(shots / "alerts.png")
             # a form posted without its CSRF token is refused
             status = page.evaluate(
@@ -384,3 +404,34 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
 def accept(url: str, body: bytes, token: str) -> None:
     """POST with a token; the collector must accept it."""
     assert post(url, body, token)[0] in (201, 204)
+
+
+def test_device_tables_name_their_columns_and_show_changes(lab: Lab) -> None:
+    """SMART with named columns and units, supplies as gauges with the days they have left
+    (the shipped consumption rule's forecast), inventory changes as old -> new."""
+    login(lab.client, "paul")
+    token = lab.token("Annonay", "copieur", "poller")
+    now = int(lab.clock.now)
+    tags = "site=Annonay,host=copieur"
+    lines = [f"printer_supply,{tags},supply=Black\\ Toner,type=toner percent={60 - d * 4.5} "
+             f"{now - (10 - d) * 86400}" for d in range(11)]  # fmt: skip
+    lines.append(f"smart_device,{tags},device=/dev/sda,model=ST500DM002,serial_no=Z3T8 "
+                 f"health_ok=1i,temp_c=36i,power_on_hours=18342i {now}")  # fmt: skip
+    lab.write(token, lines)
+    pc = lab.token("Annonay", "pc-mairie")
+    for version in ("7.5.4.2", "7.6.2.1"):
+        software = [{"name": "LibreOffice", "version": version}]
+        content = {"hardware": {"name": "pc-mairie"}, "softwares": software}
+        document = {"deviceid": "pc-mairie", "itemtype": "Computer", "content": content}
+        response = lab.client.post(
+            "/api/v1/inventory", json=document, headers={"Authorization": f"Token {pc}"}
+        )
+        assert response.status_code == 204, response.text
+    lab.app.state.services.writer.sync()
+    page = lab.client.get("/sites/Annonay/hosts/copieur").text
+    assert "<th>Heures de fonctionnement</th>" in page and "<td>36 °C</td>" in page
+    assert "<th></th>" not in page.split("<h2>SMART</h2>")[1].split("</table>")[0]
+    assert re.search(r'<meter [^>]*value="15\.0">15,0 %</meter>', page), page
+    assert re.search(r"vers le \d+ \w+, dans 3 jours", page)  # when the toner runs out
+    changes = lab.client.get("/sites/Annonay/hosts/pc-mairie").text
+    assert "Logiciel — modifié : LibreOffice 7.5.4.2 → 7.6.2.1" in changes

@@ -1,4 +1,4 @@
-"""Alerts: list them with why each is quiet, acknowledge one."""
+"""Alerts: list them with why each is quiet, acknowledge one or take it back."""
 
 from __future__ import annotations
 
@@ -44,8 +44,19 @@ def list_alerts(
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack")
-def acknowledge(request: Request, alert_id: RowId, author: Technician) -> dict[str, Any]:
-    """Acknowledge a firing alert: no more reminders while it lasts."""
-    if not services(request).repository().acknowledge(alert_id, author, now(request)):
+def acknowledge(
+    request: Request, alert_id: RowId, author: Technician, comment: str = ""
+) -> dict[str, Any]:
+    """Acknowledge a firing alert (with an optional comment): no more reminders while it
+    lasts."""
+    if not services(request).repository().acknowledge(alert_id, author, now(request), comment):
         raise Refused(404, f"no firing alert {alert_id}")
-    return {"id": alert_id, "acknowledged_by": author}
+    return {"id": alert_id, "acknowledged_by": author, "comment": comment[:500]}
+
+
+@router.delete("/api/v1/alerts/{alert_id}/ack")
+def unacknowledge(request: Request, alert_id: RowId, _: Technician) -> dict[str, Any]:
+    """Take an acknowledgement back: the alert reminds again."""
+    if not services(request).repository().unacknowledge(alert_id):
+        raise Refused(404, f"no acknowledged firing alert {alert_id}")
+    return {"id": alert_id, "acknowledged_by": None}

@@ -43,6 +43,10 @@ MIGRATIONS = (
     );
     CREATE INDEX alert_event_by_alert ON alert_event (alert_id, ts);
     """,
+    """
+    -- What the technician who acknowledged an alert said (and the empty text for none).
+    ALTER TABLE alert ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
+    """,
 )
 PART = Part("alerts", TABLES, MIGRATIONS)
 
@@ -70,11 +74,13 @@ class AlertRow:
     acked_at: int | None
     notified_at: int | None
     notified_state: str | None
+    ack_comment: str = ""
 
 
 _SELECT_ALERT = (
     "SELECT id, key, rule, severity, site, host, labels, state, since, fired_at, resolved_at, "
-    "clear_since, value, eta, updated, acked_by, acked_at, notified_at, notified_state FROM alert"
+    "clear_since, value, eta, updated, acked_by, acked_at, notified_at, notified_state, "
+    "ack_comment FROM alert"
 )
 
 
@@ -177,11 +183,21 @@ class Alerts:
             "INSERT INTO alert_event VALUES (?, ?, ?, ?)", (alert_id, ts, state, value)
         )
 
-    def acknowledge(self, alert_id: int, author: str, now: int) -> bool:
-        """Mark a firing alert as seen: no repeat mails while it lasts."""
+    def acknowledge(self, alert_id: int, author: str, now: int, comment: str = "") -> bool:
+        """Mark a firing alert as seen, with what the technician said: no repeat mails while
+        it lasts."""
         cursor = self._conn.execute(
-            "UPDATE alert SET acked_by=?, acked_at=? WHERE id=? AND state='firing'",
-            (author, now, alert_id),
+            "UPDATE alert SET acked_by=?, acked_at=?, ack_comment=? WHERE id=? AND state='firing'",
+            (author, now, comment[:500], alert_id),
+        )
+        return cursor.rowcount == 1
+
+    def unacknowledge(self, alert_id: int) -> bool:
+        """Take an acknowledgement back: the alert reminds again."""
+        cursor = self._conn.execute(
+            "UPDATE alert SET acked_by=NULL, acked_at=NULL, ack_comment='' "
+            "WHERE id=? AND state='firing' AND acked_by IS NOT NULL",
+            (alert_id,),
         )
         return cursor.rowcount == 1
 

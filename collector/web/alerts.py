@@ -8,8 +8,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.muting import SilenceError, new_silence
-from collector.services import now, services
-from collector.web.common import BadForm, Page, alert_rows, checked_form, page_of, render, when
+from collector.services import alerting, now, services
+from collector.store.query import hosts_seen
+from collector.web.common import (
+    BadForm,
+    Page,
+    actor,
+    alert_rows,
+    checked_form,
+    page_of,
+    render,
+    when,
+)
 
 ALERTS_SHOWN = 200
 router = APIRouter(include_in_schema=False)
@@ -25,10 +35,16 @@ def alerts_page(request: Request, site: str | None = None) -> HTMLResponse:
         {
             "id": s.id, "site": s.site, "host": s.host, "rule": s.rule,
             "starts": when(s.starts, page), "ends": when(s.ends, page),
-            "comment": s.comment, "author": s.author,
+            "comment": s.comment, "author": actor(s.author, page),
         }
         for s in repo.silences(now(request))
     ]  # fmt: skip
+    seen = hosts_seen(services(request).reader())
+    choices = {
+        "sites": sorted({s for s, _, _ in seen}),
+        "hosts": sorted({h for _, h, _ in seen}),
+        "rules": sorted(r.name for r in alerting(request).engine.ruleset.rules),
+    }
     # A storm (a region cut off) must not make a page nobody can read: the newest
     # ALERTS_SHOWN of each kind, the counts, and a filter by commune.
     firing, pending, resolved = alert_rows(
@@ -41,15 +57,25 @@ def alerts_page(request: Request, site: str | None = None) -> HTMLResponse:
     return render(
         request, "alerts.html", page, firing=firing, pending=pending, resolved=resolved,
         counts=repo.alert_counts(site), site=site or "", shown=ALERTS_SHOWN, silences=silences,
+        choices=choices, updated=when(now(request), page), refresh=60,
     )  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/ack")
 async def ack(request: Request, alert_id: int) -> Response:
-    """Acknowledge a firing alert: no more reminders while it lasts."""
-    page, _ = await checked_form(request)
+    """Acknowledge a firing alert, with a comment: no more reminders while it lasts."""
+    page, fields = await checked_form(request)
     author = f"web:{page.session.user.name}"
-    services(request).repository().acknowledge(alert_id, author, now(request))
+    comment = fields.get("comment", "").strip()
+    services(request).repository().acknowledge(alert_id, author, now(request), comment)
+    return RedirectResponse(request.headers.get("referer") or "/alerts", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/unack")
+async def unack(request: Request, alert_id: int) -> Response:
+    """Take an acknowledgement back: the alert reminds again."""
+    await checked_form(request)
+    services(request).repository().unacknowledge(alert_id)
     return RedirectResponse(request.headers.get("referer") or "/alerts", status_code=303)
 
 

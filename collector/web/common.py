@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collector.notify.compose import Words
 from collector.services import alerting, now, services
 from collector.state import AlertRow, WebSession
 from collector.web import auth
@@ -121,9 +122,38 @@ async def checked_form(request: Request, technician: bool = True) -> tuple[Page,
     return page, fields
 
 
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def actor(author: str | None, page: Page) -> str:
+    """Who did it, as people read it: the account's name for the pages ("web:marie"), the
+    kind of token for the API ("token:3")."""
+    if not author:
+        return ""
+    kind, _, who = author.partition(":")
+    if kind == "web":
+        return who
+    if kind == "token":
+        return WORDS[page.language]["by_token"].format(id=who)
+    return author
+
+
+def duration(alert: AlertRow, page: Page) -> str:
+    """How long a resolved alert lasted ("" while it goes on)."""
+    if alert.resolved_at is None:
+        return ""
+    return Words(page.language, page.zone.key).duration(alert.resolved_at - alert.since)
+
+
 def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[list[AlertLine]]:
-    """The rows of each group of alerts, annotated in one go."""
+    """The rows of each group of alerts, annotated in one go; active ones by severity, then
+    the newest first."""
     notifier = alerting(request).notifier
+    groups = tuple(
+        g if all(a.state == "resolved" for a in g)
+        else sorted(g, key=lambda a: (SEVERITY_ORDER.get(a.severity, 3), -a.since))
+        for g in groups
+    )  # fmt: skip
     everything = [a for group in groups for a in group]
     annotated = notifier.annotate(services(request).repository(), everything, now(request))
     rows = [
@@ -132,7 +162,10 @@ def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[li
             notifier.value(a),
             action=notifier.action(a) if a.state == "firing" else "",
             quiet=quiet if a.state == "firing" else "",
-            acked_by=a.acked_by,
+            acked_by=actor(a.acked_by, page),
+            ack_comment=a.ack_comment,
+            ended_text=when(a.resolved_at, page),
+            lasted=duration(a, page),
         )
         for a, text, quiet in annotated
     ]  # fmt: skip

@@ -1,20 +1,18 @@
-"""A device: charts over a chosen range, its alerts and their history, SMART, supplies, UPS,
-inventory and its changes."""
+"""A device: what it is, its alerts and their history, charts over a chosen range, SMART,
+supplies, UPS, inventory and its changes."""
 
 from __future__ import annotations
-
-import sqlite3
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import alerting, now, services
-from collector.store.query import hosts_seen, latest_samples
-from collector.web.common import NotFound, Page, alert_rows, page_of, render, when
+from collector.store.query import hosts_seen
+from collector.web.common import NotFound, alert_rows, page_of, render, when
 from collector.web.device_charts import Source, device_charts
 from collector.web.device_summary import device_summary
+from collector.web.device_tables import change_line, device_tables
 from collector.web.inventory import inventory_table
-from collector.web.rows import ChangeLine, Table
 from collector.web.timerange import RANGES, picker, span_of
 from collector.web.words import WORDS
 
@@ -45,12 +43,9 @@ def host_page(
                                  page.language, t)  # fmt: skip
     alerts = [a for a in repo.alerts(("firing", "pending"), site) if a.host == host]
     history = [a for a in repo.alerts(("resolved",), site, 200) if a.host == host][:50]
-    changes = [
-        ChangeLine(when(c["received"], page), f"{c['change']} — {c['section']} : {c['item']}")
-        for c in repo.inventory_changes(site, host)[:50]
-    ]
+    changes = [change_line(c, page) for c in repo.inventory_changes(site, host)[:50]]
     current_rows, history_rows = alert_rows(request, page, alerts, history)
-    tables = host_tables(conn, site, host, page)
+    tables = device_tables(source, rules, page, moment)
     if found is not None:
         tables.insert(0, inventory_table(found[1], page))
     return render(
@@ -60,55 +55,3 @@ def host_page(
         header=header, refresh=60 if span.live else 0, updated=when(moment, page),
         error=t[span.problem] if span.problem else "",
     )  # fmt: skip
-
-
-def host_tables(conn: sqlite3.Connection, site: str, host: str, page: Page) -> list[Table]:
-    """SMART, supplies and UPS tables from the newest samples."""
-    t = WORDS[page.language]
-    tables = []
-    smart = latest_samples(conn, "smart_device", site, host)
-    if smart:
-        rows = [
-            [
-                tags.get("device", ""),
-                tags.get("model", ""),
-                "OK" if f.get("health_ok") else "!!",
-                f.get("temp_c", ""),
-                f.get("power_on_hours", ""),
-            ]
-            for _, tags, _, f in smart
-        ]
-        tables.append(Table(t["smart"], ["", t["model"], t["health"], "°C", "h"], rows))
-        attrs = [
-            [
-                tags.get("device", ""),
-                tags.get("name", ""),
-                f.get("raw_value", ""),
-                tags.get("fail", ""),
-            ]
-            for _, tags, _, f in latest_samples(conn, "smart_attribute", site, host)
-            if tags.get("id") in ("5", "187", "188", "197", "198") or "id" not in tags
-        ]
-        if attrs:
-            tables.append(Table(t["attributes"], ["", "", t["value"], ""], attrs))
-    supplies = latest_samples(conn, "printer_supply", site, host)
-    if supplies:
-        rows = [
-            [tags.get("supply", ""), tags.get("type", ""), f.get("percent", f.get("state", ""))]
-            for _, tags, _, f in supplies
-        ]
-        tables.append(Table(t["supplies"], ["", t["type"], t["level"]], rows))
-    ups = latest_samples(conn, "ups", site, host)
-    if ups:
-        rows = [
-            [
-                f.get("runtime_minutes", ""),
-                f.get("charge_percent", ""),
-                f.get("load_percent", ""),
-                t["yes"] if f.get("output_source") == 5 else t["no"],
-            ]
-            for _, _, _, f in ups
-        ]
-        columns = [t["runtime"], t["charge"], t["load"], t["on_battery"]]
-        tables.append(Table(t["ups"], columns, rows))
-    return tables

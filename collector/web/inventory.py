@@ -105,8 +105,8 @@ def inventory_table(document: dict[str, Any], page: Page) -> Table:
         [t["model"], summary.model],
         [t["serial"], summary.serial],
         ["CPU", cpus],
-        [t["ram"], summary.ram],
-        [t["disks"], disks],
+        [t["ram"], summary.ram.replace(".", ",") if page.language == "fr" else summary.ram],
+        [t["disks_inventory"], disks],
         [t["software"], str(len(content.get("softwares", [])))],
     ]
     return Table(t["inventory"], ["", ""], [r for r in rows if r[1]])

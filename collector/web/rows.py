@@ -21,7 +21,10 @@ class AlertLine:
     value_text: str
     action: str  # what to do, while firing
     quiet: str  # why no mail is sent (silence, maintenance, inhibited, acked), while firing
-    acked_by: str | None
+    acked_by: str  # who acknowledged it, as people read it ("" when nobody did)
+    ack_comment: str = ""
+    ended_text: str = ""  # when it ended (resolved ones)
+    lasted: str = ""  # how long it lasted (resolved ones)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,14 @@ class ChangeLine:
     """A change of a device's inventory."""
 
     when: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    """A level drawn as a gauge, with its value in words beside it."""
+
+    percent: float
     text: str
 
 
