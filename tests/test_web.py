@@ -435,3 +435,36 @@ def test_device_tables_name_their_columns_and_show_changes(lab: Lab) -> None:
     assert re.search(r"vers le \d+ \w+, dans 3 jours", page)  # when the toner runs out
     changes = lab.client.get("/sites/Annonay/hosts/pc-mairie").text
     assert "Logiciel — modifié : LibreOffice 7.5.4.2 → 7.6.2.1" in changes
+
+
+def test_fleet_search_silent_devices_and_kinds(lab: Lab) -> None:
+    """Search across communes by device name, IP address or serial number; the devices
+    without news for more than the chosen time; the count of each kind, in French."""
+    login(lab.client, "paul")
+    poller = lab.token("Tournon", "", "poller")
+    now = int(lab.clock.now)
+    lab.write(poller, [
+        f"ping,site=Tournon,host=imprimante-rdc,kind=printer up=true {now - 2 * 3600}",
+        f"ping,site=Tournon,host=box-internet,kind=router up=true {now}",
+    ])  # fmt: skip
+    document = {"deviceid": "imprimante-rdc", "itemtype": "Printer",
+                "content": {"network_device": {"name": "imprimante-rdc", "serial": "VNB3K12345",
+                                               "ips": ["10.7.0.20"]}}}  # fmt: skip
+    response = lab.client.post(
+        "/api/v1/inventory", json=document, headers={"Authorization": f"Token {poller}"}
+    )
+    assert response.status_code == 204, response.text
+    lab.app.state.services.writer.sync()
+    for text in ("VNB3K12345", "10.7.0.20", "imprimante"):
+        page = lab.client.get("/", params={"q": text}).text
+        found = page.split('id="found"')[1].split("</table>")[0]
+        assert "/sites/Tournon/hosts/imprimante-rdc" in found, text
+    page = lab.client.get("/").text
+    silent = page.split('id="silent"')[1].split("</table>")[0]
+    assert "imprimante-rdc" in silent and "box-internet" not in silent
+    assert "imprimante" in silent and "2 h" in silent  # its kind and how long, in words
+    assert (
+        "imprimante-rdc" not in lab.client.get("/?silent=86400").text.split('id="silent-title"')[1]
+    )
+    kinds = page.split('id="kinds"')[1].split("</p>")[0]
+    assert "ordinateur (agent Vigie)" in kinds and "routeur" in kinds and "imprimante" in kinds

@@ -467,3 +467,13 @@ def hosts_seen(conn: sqlite3.Connection, site: str | None = None) -> list[tuple[
         args.append(site)
     rows = conn.execute(sql + " ORDER BY site, host", args).fetchall()
     return [(str(s), str(h), int(t)) for s, h, t in rows]
+
+
+def host_kinds(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """(site, host) -> the device's kind as its poller says it (tag `kind` of `ping`), or
+    "computer" for a host whose agent reports itself."""
+    rows = conn.execute(
+        "SELECT site, host, json_extract(tags, '$.kind') FROM series WHERE measurement = 'ping' "
+        "UNION ALL SELECT site, host, 'computer' FROM series WHERE measurement = 'vigie_agent'"
+    ).fetchall()
+    return {(str(s), str(h)): str(k or "") for s, h, k in rows}

@@ -60,6 +60,11 @@ class Page:
         """Technicians acknowledge, silence, plan maintenance."""
         return self.session.user.role == "technician"
 
+    @property
+    def words(self) -> dict[str, str]:
+        """The UI's words in the page's language."""
+        return WORDS[self.language]
+
 
 def language(request: Request) -> str:
     """The UI's language (the alerts' configured one)."""

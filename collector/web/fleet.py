@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from collector.notify.compose import Words
 from collector.services import now, services
-from collector.store.query import hosts_seen
+from collector.store.query import host_kinds, hosts_seen
 from collector.web.common import Page, page_of, render, when
-from collector.web.rows import SiteLine, SkewedLine
+from collector.web.rows import FoundLine, SilentLine, SiteLine, SkewedLine
 
 SILENT_AFTER = 600  # a host with no data for 10 min counts as silent
+SILENCES = (600, 3600, 86400, 7 * 86400)  # choices of "no news for more than"
+SHOWN = 100
 _ORDER = {"critical": 0, "warning": 1, "ok": 2}
 _SORTS: dict[str, Callable[[SiteLine], tuple[int | str, ...]]] = {
     "site": lambda r: (r.site,),
@@ -48,9 +52,48 @@ def site_rows(request: Request, page: Page, moment: int, q: str) -> list[SiteLin
     return list(sites.values())
 
 
+def found_devices(request: Request, q: str, page: Page) -> list[FoundLine]:
+    """The devices whose name holds `q`, or whose inventory does (an IP address, a serial
+    number, a model): a search across communes."""
+    if len(q) < 2:
+        return []
+    wanted = q.lower()
+    found = {
+        (site, host): page.words["by_name"]
+        for site, host, _ in hosts_seen(services(request).reader())
+        if wanted in host.lower()
+    }
+    for site, host, _, _ in services(request).repository().search_inventory(q, SHOWN):
+        found.setdefault((site, host), page.words["by_inventory"])
+    return [FoundLine(site, host, why) for (site, host), why in sorted(found.items())[:SHOWN]]
+
+
+def silent_hosts(request: Request, page: Page, moment: int, after: int) -> list[SilentLine]:
+    """Hosts with no news for more than `after` seconds, the most recently silent first."""
+    words = Words(page.language, page.zone.key)
+    kinds = host_kinds(services(request).reader())
+    silent = [
+        (seen, site, host)
+        for site, host, seen in hosts_seen(services(request).reader())
+        if moment - seen > after
+    ]
+    silent.sort(reverse=True)
+    return [
+        SilentLine(site, host, kind_word(kinds.get((site, host), ""), page), when(seen, page),
+                   words.duration(moment - seen))
+        for seen, site, host in silent[:SHOWN]
+    ]  # fmt: skip
+
+
+def kind_word(kind: str, page: Page) -> str:
+    """A device kind in the page's words ("" when unknown)."""
+    return page.words.get(f"kind_{kind}", kind) if kind else ""
+
+
 @router.get("/")
-def fleet(request: Request, q: str = "", sort: str = "status") -> HTMLResponse:
-    """Every commune, the worst first (or sorted as asked), searchable by name."""
+def fleet(request: Request, q: str = "", sort: str = "status", silent: int = 3600) -> HTMLResponse:
+    """Every commune, the worst first (or sorted as asked), searchable by commune, device,
+    IP address or serial number; the devices without news; the count of each kind."""
     page = page_of(request)
     moment = now(request)
     rows = site_rows(request, page, moment, q)
@@ -59,4 +102,12 @@ def fleet(request: Request, q: str = "", sort: str = "status") -> HTMLResponse:
         SkewedLine(s.site, s.host, s.kind, s.dropped, when(s.last, page))
         for s in services(request).skewed.recent(moment)
     ]
-    return render(request, "fleet.html", page, rows=rows, q=q, skewed=skewed)
+    kinds = Counter(host_kinds(services(request).reader()).values())
+    counts = sorted(((kind_word(k, page) or page.words["kind_unknown"], n)
+                     for k, n in kinds.items()), key=lambda kn: -kn[1])  # fmt: skip
+    silent = silent if silent in SILENCES else 3600
+    return render(
+        request, "fleet.html", page, rows=rows, q=q, skewed=skewed, counts=counts,
+        found=found_devices(request, q, page), silent=silent_hosts(request, page, moment, silent),
+        silent_after=silent, silences=SILENCES, updated=when(moment, page), refresh=60,
+    )  # fmt: skip

@@ -54,6 +54,26 @@ class HostLine:
 
 
 @dataclass(frozen=True, slots=True)
+class FoundLine:
+    """A device found by the fleet's search, and why."""
+
+    site: str
+    host: str
+    why: str  # its name holds the text, or its inventory does
+
+
+@dataclass(frozen=True, slots=True)
+class SilentLine:
+    """A device without news."""
+
+    site: str
+    host: str
+    kind: str
+    last_seen: str
+    silent_for: str
+
+
+@dataclass(frozen=True, slots=True)
 class SkewedLine:
     """A sender whose clock is wrong (points dropped outside the time window)."""
 

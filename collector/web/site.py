@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import now, services
-from collector.store.query import hosts_seen, latest_samples
+from collector.store.query import host_kinds, hosts_seen, latest_samples
 from collector.web.common import NotFound, alert_rows, page_of, render, when
-from collector.web.fleet import SILENT_AFTER
+from collector.web.fleet import SILENT_AFTER, kind_word
 from collector.web.rows import HostLine
 from collector.web.words import WORDS
 
@@ -30,12 +30,12 @@ def site_page(request: Request, site: str) -> HTMLResponse:
     if not seen and not alerts:
         raise NotFound(f"{WORDS[page.language]['site']} {site} ?")
     pings = latest_samples(conn, "ping", site)
-    kinds = {h: str(tags.get("kind", "")) for h, tags, _, _ in pings}
+    kinds = {h: kind for (s, h), kind in host_kinds(conn).items() if s == site}
     ups = {h: bool(f.get("up")) for h, _, _, f in pings}
     hosts = [
         HostLine(
             host,
-            kinds.get(host, ""),
+            kind_word(kinds.get(host, ""), page),
             worst.get(host, "ok"),
             silent=moment - last > SILENT_AFTER,
             up=ups.get(host),
