@@ -468,3 +468,46 @@ def test_fleet_search_silent_devices_and_kinds(lab: Lab) -> None:
     )
     kinds = page.split('id="kinds"')[1].split("</p>")[0]
     assert "ordinateur (agent Vigie)" in kinds and "routeur" in kinds and "imprimante" in kinds
+
+
+def test_both_languages_have_the_same_words() -> None:
+    """Every word of the UI and of the mails exists in French and in English, with the same
+    placeholders and the same singular|plural forms."""
+    from collector.notify.messages import MESSAGES
+    from collector.web.words import WORDS
+
+    for table in (WORDS, MESSAGES):
+        assert set(table["fr"]) == set(table["en"])
+        for key, french in table["fr"].items():
+            english = table["en"][key]
+            holes = [set(re.findall(r"{(\w*)", text)) for text in (french, english)]
+            assert holes[0] == holes[1], key
+            assert french.count("|") == english.count("|"), key
+
+
+def english_words() -> set[str]:
+    """The UI's English words that French never uses."""
+    from collector.web.words import WORDS
+
+    def words(texts: Iterator[str]) -> set[str]:
+        return {w.lower() for text in texts for w in re.findall(r"[A-Za-zÀ-ÿ]{4,}", text)}
+
+    return words(iter(WORDS["en"].values())) - words(iter(WORDS["fr"].values()))
+
+
+def visible_text(page: str) -> str:
+    """What a person reads: no tags, no attribute values, no script."""
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_french_pages_hold_no_english_word(lab: Lab) -> None:
+    login(lab.client, "marie")
+    english = english_words()
+    assert {"device", "status", "acknowledge", "forecast"} <= english
+    assert "device" in visible_text('<td title="Statut">Device</td>').lower()
+    paths = ["/", "/?q=pc", "/sites/Annonay", "/sites/Privas", "/sites/Annonay/hosts/pc-mairie",
+             "/sites/Annonay/hosts/pc-mairie?range=7d", "/alerts", "/inventory"]  # fmt: skip
+    for path in paths:
+        text = visible_text(lab.client.get(path).text)
+        found = {w for w in re.findall(r"\b[A-Za-zÀ-ÿ]{4,}\b", text) if w.lower() in english}
+        assert not found, f"{path}: {sorted(found)}"
