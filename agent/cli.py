@@ -229,24 +229,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the agent service")
-    run.add_argument("--config", type=Path, required=True)
+    run.add_argument("--config", type=Path, required=True, help="agent.toml")
     run.set_defaults(handler=_run)
     collect = commands.add_parser("collect", help="collect this host once, line protocol on stdout")
-    collect.add_argument("--once", action="store_true", required=True)
-    collect.add_argument("--config", type=Path)
+    collect.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    collect.add_argument("--config", type=Path, help="agent.toml (default: built-in settings)")
     collect.set_defaults(handler=_collect)
     inventory = commands.add_parser("inventory", help="this host's inventory, GLPI JSON on stdout")
-    inventory.add_argument("--config", type=Path)
+    inventory.add_argument("--config", type=Path, help="agent.toml (default: built-in settings)")
     inventory.add_argument("--output", type=Path, help="write the document to this file")
     inventory.set_defaults(handler=_inventory)
     enroll = commands.add_parser("enroll", help="trade a one-time code for this agent's token")
-    enroll.add_argument("--config", type=Path, required=True)
-    enroll.add_argument("--code", required=True)
+    enroll.add_argument(
+        "--config",
+        type=Path,
+        required=True,
+        help="agent.toml (the token is written beside it, readable by the service account only)",
+    )
+    enroll.add_argument("--code", required=True, help="the code `vigie-collector enroll create` "
+                        "printed")  # fmt: skip
     enroll.set_defaults(handler=_enroll)
     poll = commands.add_parser(
         "poll", help="poll the configured devices once, line protocol on stdout"
     )
-    poll.add_argument("--config", type=Path, required=True)
+    poll.add_argument("--config", type=Path, required=True, help="agent.toml with [[devices]]")
     poll.add_argument("--device", help="only this device (its name in the config)")
     poll.add_argument("--inventory", action="store_true", help="print GLPI inventories instead")
     poll.set_defaults(handler=_poll)

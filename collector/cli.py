@@ -173,13 +173,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+        sub.add_argument(
+            "--config", type=Path, default=DEFAULT_CONFIG,
+            help=f"the collector's configuration (default {DEFAULT_CONFIG})",
+        )  # fmt: skip
         return sub
 
     run = with_config(commands.add_parser("run", help="run the collector service"))
     run.set_defaults(handler=_run)
 
-    demo = commands.add_parser("demo", help="collector + local agent on an embedded store")
+    demo = commands.add_parser(
+        "demo",
+        help="collector + local agent on an embedded store, with a few communes' history",
+        description="Runs a collector and this machine's agent on an embedded store, fills "
+        "a few communes with history (a disk filling, a toner running out, a UPS on "
+        "battery, a silent PC), and prints the address and the login. The demo's "
+        "environment has the agent without the site poller's extra: `pip install "
+        "'vigie[poller]'` for `vigie-agent poll`.",
+    )
     demo.add_argument(
         "--listen", help="HOST:PORT (default: the demo's config file, else 127.0.0.1:8080)"
     )
@@ -194,19 +205,26 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="agent and API tokens")
     actions = token.add_subparsers(dest="action", required=True)
     create = with_config(actions.add_parser("create", help="print a new token"))
-    create.add_argument("--site")
-    create.add_argument("--host")
-    create.add_argument("--role", choices=ROLES, default="workstation")
+    create.add_argument("--site", help="the commune it may write or read (default: any)")
+    create.add_argument("--host", help="the host it may write (default: any of the site)")
+    create.add_argument(
+        "--role", choices=ROLES, default="workstation",
+        help="workstation (its own host), poller (its site's devices), reader or technician "
+        "(the API) (default workstation)",
+    )  # fmt: skip
     with_config(actions.add_parser("list", help="list tokens (never the tokens themselves)"))
     revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
-    revoke.add_argument("id", type=int)
+    revoke.add_argument("id", type=int, help="the token's id, as `token list` prints it")
     token.set_defaults(handler=_token)
 
     enroll = commands.add_parser("enroll", help="one-time enrollment codes for agents")
     enroll_actions = enroll.add_subparsers(dest="action", required=True)
     code = with_config(enroll_actions.add_parser("create", help="print a new code"))
-    code.add_argument("--site", required=True)
-    code.add_argument("--role", choices=("workstation", "poller"), default="workstation")
+    code.add_argument("--site", required=True, help="the commune the agents will belong to")
+    code.add_argument(
+        "--role", choices=("workstation", "poller"), default="workstation",
+        help="what the enrolled agents may write (default workstation)",
+    )  # fmt: skip
     code.add_argument("--expires", default="7d", help="lifetime: 30m, 24h, 7d… (default 7d)")
     code.add_argument(
         "--uses",
@@ -220,19 +238,22 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.add_parser("user", help="web UI accounts")
     user_actions = user.add_subparsers(dest="action", required=True)
     add = with_config(user_actions.add_parser("add", help="add an account (password on stdin)"))
-    add.add_argument("name")
-    add.add_argument("--role", choices=("reader", "technician"), required=True)
+    add.add_argument("name", help="the login name")
+    add.add_argument(
+        "--role", choices=("reader", "technician"), required=True,
+        help="reader (sees everything) or technician (also acknowledges and silences)",
+    )  # fmt: skip
     passwd = with_config(user_actions.add_parser("passwd", help="change a password"))
-    passwd.add_argument("name")
+    passwd.add_argument("name", help="the login name (new password on stdin)")
     remove = with_config(user_actions.add_parser("remove", help="delete an account"))
-    remove.add_argument("name")
+    remove.add_argument("name", help="the login name")
     with_config(user_actions.add_parser("list", help="list accounts"))
     user.set_defaults(handler=_user)
 
     rules = commands.add_parser("rules", help="alert rules")
     rule_actions = rules.add_subparsers(dest="action", required=True)
     check = rule_actions.add_parser("check", help="validate rule files (with the defaults)")
-    check.add_argument("files", type=Path, nargs="+")
+    check.add_argument("files", type=Path, nargs="+", help="rule files (TOML)")
     with_config(rule_actions.add_parser("list", help="the rules in force"))
     rules.set_defaults(handler=_rules)
     return parser

@@ -1,4 +1,5 @@
-"""`vigie-collector demo`: a collector on an embedded store with an agent reporting this machine."""
+"""`vigie-collector demo`: a collector on an embedded store with an agent reporting this
+machine, and a few communes' history (collector.demo_fleet)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import importlib.util
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from collector.config import ServerConfig, load_collector_config, parse_listen
+from collector.demo_fleet import COMMUNES, seed
 from collector.state import Repository
 from collector.store.db import open_store
 from collector.web.auth import hash_password
@@ -48,6 +51,10 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
         token_file.write_text(token + "\n")
         token_file.chmod(0o600)
     reader = repo.create_token("*", "*", "reader", int(time.time()))
+    marker = folder / "demo-fleet.sent"
+    pollers = {} if marker.exists() else {
+        site: repo.create_token(site, "*", "poller", int(time.time())) for site in COMMUNES
+    }  # fmt: skip
     # A technician account for the web UI, with a new password each run.
     password = secrets.token_urlsafe(9)
     if repo.user("demo") is None:
@@ -64,7 +71,8 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     )
     base = f"http://{host}:{port}"
     print(
-        f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s.\n"
+        f"Vigie demo: collector on {base}, agent 'demo/this-machine' every {interval} s,\n"
+        f"and a week of history for {', '.join(COMMUNES)}.\n"
         f"Web UI: {base}/ (user demo, password {password})\n"
         f"State in {folder}. Read token: {reader}\n"
         f"Config: {config_path} (e.g. vigie-collector user add NAME --role technician "
@@ -77,6 +85,8 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     agent = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "--config", str(agent_config)]
     )
+    if pollers:  # a week of three communes' history, sent once the collector answers
+        threading.Thread(target=seed, args=(base, pollers, marker), daemon=True).start()
     try:
         serve(config, log_level="warning")
     finally:

@@ -108,7 +108,7 @@ def test_demo_reports_this_machine_and_opens_the_web_ui(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stdout is not None
-        banner = "".join(proc.stdout.readline() for _ in range(4))
+        banner = "".join(proc.stdout.readline() for _ in range(5))
         password = re.search(r"user demo, password (\S+)\)", banner)
         token = re.search(r"Read token: (\S+)", banner)
         assert password and token, banner
@@ -143,6 +143,29 @@ def test_demo_reports_this_machine_and_opens_the_web_ui(tmp_path: Path) -> None:
             )
             page = client.get("/sites/demo")
             assert page.status_code == 200 and "this-machine" in page.text
+            # a living fleet on first run: three communes' week, their alerts, a forecast
+            deadline = time.monotonic() + 60
+            while (
+                time.monotonic() < deadline and not (tmp_path / "demo" / "demo-fleet.sent").exists()
+            ):
+                time.sleep(0.5)
+            fleet = client.get("/").text
+            assert all(c in fleet for c in ("Saint-Agrève", "Lamastre", "Vernoux")), fleet
+            assert "pc-secretariat" in fleet.split('id="silent"')[1]
+            device = client.get("/sites/Saint-Agr%C3%A8ve/hosts/pc-mairie").text
+            assert "Prévision : Disque C: atteindra 100,0 %" in device
+            assert "LibreOffice 7.5.9 → 7.6.4" in device
+            copier = client.get("/sites/Saint-Agr%C3%A8ve/hosts/copieur").text
+            assert "Prévision : Black Toner atteindra 0,0 %" in copier
+            deadline = time.monotonic() + 60
+            firing: list[str] = []
+            while time.monotonic() < deadline and not {"ups_on_battery", "disk_full_7d"} <= set(
+                firing
+            ):
+                time.sleep(1)
+                alerts = get_json(f"{base}/api/v1/alerts?state=firing", token.group(1))
+                firing = [a["rule"] for a in alerts["alerts"]]
+            assert {"ups_on_battery", "disk_full_7d"} <= set(firing), firing
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0

@@ -54,7 +54,7 @@ def inventory_csv(request: Request, q: str = "", max_ram: str = "") -> Response:
         # a leading = + - @ would be a formula in a spreadsheet
         writer.writerow(
             {
-                k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
+                k: ("'" + v if isinstance(v, str) and v[:1] and v[:1] in "=+-@" else v)
                 for k, v in dataclasses.asdict(row).items()
             }
         )
