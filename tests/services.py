@@ -500,6 +500,20 @@ class MailSink:
         return list(self.messages)
 
 
+def plain(message: Message) -> str:
+    """The text part of a mail (Vigie's mails also have an HTML part)."""
+    body = message.get_body(("plain",))
+    assert body is not None, "no text part"
+    return str(body.get_content())
+
+
+def html_part(message: Message) -> str:
+    """The HTML part of a mail."""
+    body = message.get_body(("html",))
+    assert body is not None, "no HTML part"
+    return str(body.get_content())
+
+
 @contextlib.contextmanager
 def run_smtp(port: int | None = None, sink: MailSink | None = None) -> Iterator[MailSink]:
     """aiosmtpd on loopback (on `port`, keeping what `sink` received, to restart one)."""

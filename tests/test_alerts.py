@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.alert_support import Lab, replay
-from tests.services import TEST_DATA, MailSink, SnmpAgent, free_port, post, run_smtp
+from tests.services import (
+    TEST_DATA,
+    MailSink,
+    SnmpAgent,
+    free_port,
+    html_part,
+    plain,
+    post,
+    run_smtp,
+)  # fmt: skip
 
 DAY = 86400
 
@@ -41,7 +50,7 @@ def test_disk_filling_is_announced_the_day_it_crosses_seven_days(
         assert (announced - start) // DAY == 23, (announced - start) / DAY
         (alert,) = [a for a in lab.alerts("firing") if a["rule"] == "disk_full_7d"]
         assert abs(alert["eta"] - full_at) <= 0.1 * (full_at - announced)
-        body = lab.mails()[0].get_content()
+        body = plain(lab.mails()[0])
         assert "Le disque C: de pc-mairie sera plein vers le" in body
         assert "dans 7 jours" in body or "dans 6 jours" in body
         assert "https://vigie.example.org/sites/Annonay/hosts/pc-mairie" in body
@@ -78,7 +87,7 @@ def test_reallocated_sectors_rising_alerts_once(tmp_path: Path, smtp: MailSink) 
             pass
         firing = [s for s in subjects(lab) if "RÉSOLU" not in s]
         assert len(firing) == 1, subjects(lab)
-        assert "Reallocated_Sector_Ct a augmenté de 8" in lab.mails()[0].get_content()
+        assert "Reallocated_Sector_Ct a augmenté de 8" in plain(lab.mails()[0])
 
 
 def test_silent_agent_alerts_once_and_resolves_once(tmp_path: Path, smtp: MailSink) -> None:
@@ -118,7 +127,7 @@ def test_flapping_link_mails_at_most_once_per_repeat(tmp_path: Path, smtp: MailS
         for _ in replay(lab, token, 12, 60, port, tick_every=60):
             pass
         assert len(lab.mails()) == 1, subjects(lab)
-        assert "change d'état sans arrêt" in lab.mails()[0].get_content()
+        assert "change d'état sans arrêt" in plain(lab.mails()[0])
         fired = {a["rule"] for a in lab.alerts("all") if a["fired_at"]}
         assert fired == {"interface_flapping"}  # never down for 5 minutes in a row
 
@@ -143,7 +152,7 @@ def test_site_outage_sends_one_site_alert(tmp_path: Path, smtp: MailSink) -> Non
         quiet = {a["host"]: a["quiet"] for a in lab.alerts("firing") if a["rule"] == "agent_silent"}
         assert quiet == {h: "inhibited" for h in hosts}
         # since the last data (19 min past the start), not since the alert fired
-        body = lab.mails()[0].get_content()
+        body = plain(lab.mails()[0])
         assert "depuis le 28 mai 2026 à 22 h 45" in body, body
         assert "silencieux depuis" in body
 
@@ -255,7 +264,7 @@ def test_a_storm_is_folded_into_a_summary(tmp_path: Path, smtp: MailSink) -> Non
         mails = lab.mails()
         assert len(mails) == 4
         assert mails[-1]["Subject"] == "[Vigie] Résumé : trop d'alertes en une heure"
-        assert mails[-1].get_content().count("--- [Vigie] CRITIQUE") == 5
+        assert plain(mails[-1]).count("--- [Vigie] CRITIQUE") == 5
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
@@ -323,7 +332,7 @@ def test_warnings_wait_for_the_daily_digest_criticals_do_not(
         lab.clock.now = start + 9 * 3600  # 07:26: not yet (the critical's 4 h reminder, though)
         lab.step()
         assert not [s for s in subjects(lab) if "Récapitulatif" in s]
-        assert "(rappel)" in lab.mails()[-1].get_content()
+        assert "(rappel)" in plain(lab.mails()[-1])
         lab.clock.now = start + 10 * 3600  # 08:26
         lab.step()
         lab.step()  # once a day only
@@ -331,7 +340,7 @@ def test_warnings_wait_for_the_daily_digest_criticals_do_not(
         assert str(digest["Subject"]).startswith(
             "[Vigie] Récapitulatif du 29 mai : 1 avertissement"
         )
-        assert "Le disque C: de pc-accueil est rempli à 95 %" in digest.get_content()
+        assert "Le disque C: de pc-accueil est rempli à 95 %" in plain(digest)
 
 
 def test_replayed_hours_of_a_filling_disk_are_mailed_at_once(
@@ -378,7 +387,7 @@ def test_replayed_hours_of_a_filling_disk_are_mailed_at_once(
         assert smtp.to(recipient), "the urgent forecast waited for the digest"
         (mail,) = smtp.to(recipient)
         assert "pc-compta" in str(mail["Subject"]) and "AVERTISSEMENT" in str(mail["Subject"])
-        assert "Le disque D: de pc-compta sera plein" in mail.get_content()
+        assert "Le disque D: de pc-compta sera plein" in plain(mail)
         reader = collector.token("", "", "reader")
         alerts = get_json(f"{collector.url}/api/v1/alerts?state=firing", reader)["alerts"]
         (alert,) = alerts  # the flat disk C: has none
@@ -442,13 +451,18 @@ def test_mail_says_what_the_value_means(tmp_path: Path, smtp: MailSink) -> None:
         lab.write(pc, [f"{smart} {now}"])
         lab.step()
         (mail,) = lab.mails()
-        body = mail.get_content()
+        body = plain(mail)
         assert "sur batterie (code 5)" in body, body
         assert "adresse IP 192.168.1.30" in body
         assert "À faire : Vérifier le courant à la mairie" in body
         assert "défaillant (code 0)" in body
         assert "disque ST500DM002, n° de série Z3T8K2LL" in body
         assert "À faire : Sauvegarder les données tout de suite" in body
+        # the HTML part says the same, readable: severity badges, the action in bold, links
+        page = html_part(mail)
+        assert ">CRITIQUE</span>" in page and "<b>À faire : Sauvegarder les données" in page
+        assert '<a href="https://vigie.example.org/sites/Die/hosts/onduleur">' in page
+        assert "disque ST500DM002, n° de série Z3T8K2LL" in page and "<script" not in page
         # the API (and the pages) say the same
         (row,) = [a for a in lab.alerts("firing") if a["rule"] == "ups_on_battery"]
         assert row["value_text"] == "sur batterie (code 5)"
@@ -456,7 +470,7 @@ def test_mail_says_what_the_value_means(tmp_path: Path, smtp: MailSink) -> None:
         lab.write(ups, [f"ups,site=Die,host=onduleur output_source=3i {now + 60}"])
         lab.clock.advance(120)
         lab.step()
-        resolved = lab.mails()[-1].get_content()
+        resolved = plain(lab.mails()[-1])
         assert "RÉSOLU" in str(lab.mails()[-1]["Subject"])
         assert "À faire" not in resolved and "onduleur" in resolved
 
@@ -488,7 +502,7 @@ def test_battery_to_replace_and_failed_self_test_alert(
         firing = {a["rule"]: a for a in lab.alerts("firing")}
         assert {"ups_battery_replace", "ups_selftest_failed"} <= set(firing)
         assert firing["ups_battery_replace"]["value_text"] == "à remplacer (code 1)"
-        assert "À faire : Commander une batterie" in lab.mails()[0].get_content()
+        assert "À faire : Commander une batterie" in plain(lab.mails()[0])
     with Lab(tmp_path / "socomec", smtp, "ups@example.org") as lab:
         token = lab.token("Lens", "", "poller")
         lab.write(token, ups_lines(snmpsim, "ups-socomec-netvision", [int(lab.clock.now)]))
@@ -531,7 +545,7 @@ def test_power_cut_and_return_per_ups_vendor(
             lab.write(token, ups_lines(snmpsim, recording, [now - 120, now - 60, now]))
             lab.step()
             assert "ups_on_battery" in {a["rule"] for a in lab.alerts("firing")}
-            assert any("sur batterie (code 5)" in m.get_content() for m in lab.mails())
+            assert any("sur batterie (code 5)" in plain(m) for m in lab.mails())
             for oid, _, mains in POWER_CUTS[recording]:
                 snmpset(snmpsim, recording, oid, mains)
             lab.clock.advance(120)
@@ -541,7 +555,7 @@ def test_power_cut_and_return_per_ups_vendor(
             lab.step()
             assert "ups_on_battery" not in {a["rule"] for a in lab.alerts("firing")}
             resolved = [m for m in lab.mails() if "RÉSOLU" in str(m["Subject"])]
-            assert resolved and "onduleur" in resolved[-1].get_content()
+            assert resolved and "onduleur" in plain(resolved[-1])
     finally:  # the recording as written, for the other tests of the session
         recorded = (TEST_DATA / "snmp" / f"{recording}.snmprec").read_text()
         for oid, _, _ in POWER_CUTS[recording]:

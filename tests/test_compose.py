@@ -72,3 +72,32 @@ def test_details_name_the_device_the_disk_and_what_to_do() -> None:
     # several disks: a mount point does not say which one, so none is named
     two = device._replace(disks=(*device.disks, Disk("sdb", "X", "Y")))
     assert "disque" not in " ".join(details(alert("disk_above_90", 95, path="/"), None, two, FR))
+
+
+def test_digest_puts_the_most_urgent_commune_first_and_renders_as_html() -> None:
+    """Grouped by commune: the one whose disk fills soonest first, then the one with the most
+    warnings; the HTML part holds the same items, with clickable links."""
+    import dataclasses
+
+    from collector.notify.compose import digest_mail
+    from collector.notify.html import html_body
+
+    def at(site: str, rule: str, value: float, eta: int | None = None) -> AlertRow:
+        return dataclasses.replace(alert(rule, value, eta), site=site, labels={"path": "C:"})
+
+    alerts = [
+        at("Alboussière", "disk_above_90", 93), at("Alboussière", "disk_above_90", 94),
+        at("Boffres", "disk_full_7d", 88, NOW + 2 * 86400),
+        at("Cornas", "disk_above_90", 91),
+    ]  # fmt: skip
+    subject, body = digest_mail(alerts, [], RULES, FR, "https://vigie.example.org", NOW)
+    assert subject.endswith(": 4 avertissements")
+    order = [body.index(f"{site} :") for site in ("Boffres", "Alboussière", "Cornas")]
+    assert order == sorted(order), body
+    page = html_body(body)
+    assert (
+        page.count("<li") == 4 and '<h3 style="margin:14px 0 4px;font-size:15px">Boffres :' in page
+    )
+    assert '<a href="https://vigie.example.org/sites/Boffres/hosts/pc">' in page
+    one = digest_mail(alerts[3:], [], RULES, FR, "", NOW)[0]
+    assert one.endswith(": 1 avertissement")

@@ -192,6 +192,17 @@ def site_mail(
     return subject, "\n".join(lines) + "\n"
 
 
+def _soonest(alert: AlertRow) -> tuple[float, int]:
+    """Forecasts by their crossing, the soonest first; then the oldest alerts."""
+    return (alert.eta if alert.eta is not None else float("inf"), alert.since)
+
+
+def _urgency(alerts: Sequence[AlertRow], site: str) -> tuple[float, int, str]:
+    """A commune's place in the digest: its soonest crossing, then its count of alerts."""
+    mine = [a for a in alerts if a.site == site]
+    return (min(_soonest(a)[0] for a in mine), -len(mine), site)
+
+
 def digest_mail(
     alerts: Sequence[AlertRow],
     resolved: Sequence[AlertRow],
@@ -200,12 +211,13 @@ def digest_mail(
     public_url: str,
     now: int,
 ) -> tuple[str, str]:
-    """(subject, body) of the daily digest of warnings, grouped by site."""
+    """(subject, body) of the daily digest of warnings, grouped by commune, the most urgent
+    commune first (the soonest forecast crossing, then the most alerts)."""
     t = words.text
     lines = [t["intro_digest"], ""]
-    for site in sorted({a.site for a in alerts}):
+    for site in sorted({a.site for a in alerts}, key=lambda s: _urgency(alerts, s)):
         lines.append(f"{site} :" if words.language == "fr" else f"{site}:")
-        for alert in (a for a in alerts if a.site == site):
+        for alert in sorted((a for a in alerts if a.site == site), key=_soonest):
             rule = rules.get(alert.rule)
             text = summary(alert, rule, words, now)
             since = t["since"].format(date=words.date(alert.since))

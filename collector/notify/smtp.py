@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from collector.config import SmtpConfig
+from collector.notify.html import html_body
 from collector.state import Mail, Repository
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def message(mail: Mail, sender: str) -> EmailMessage:
     # One id per queued row: a resend after a crash is recognisable as the same mail.
     msg["Message-ID"] = make_msgid(idstring=f"vigie-mail-{mail.id}")
     msg.set_content(mail.body)
+    msg.add_alternative(html_body(mail.body), subtype="html")
     return msg
 
 
