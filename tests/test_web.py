@@ -312,6 +312,11 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             f"ups,site=Privas,host=onduleur battery_status=3i {now}".encode(),
             ups,
         )
+        # the demo's three communes, so the screenshots show a living fleet
+        from collector.demo_fleet import COMMUNES, seed
+
+        seed(collector.url, {c: collector.token(c, "*", "poller") for c in COMMUNES},
+             tmp_path / "fleet.sent")  # fmt: skip
         with devtools(browser) as page:
             page.open(f"{collector.url}/")
             assert page.evaluate("location.pathname") == "/login"  # no session: the login form
@@ -329,9 +334,8 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             ):
                 time.sleep(0.5)
                 page.open(f"{collector.url}/")
-            assert page.evaluate("document.querySelector('#fleet tbody tr').innerText").startswith(
-                "Privas"
-            )
+            first = page.evaluate("document.querySelector('#fleet tbody tr').innerText")
+            assert "critique" in first, first  # the communes that need attention come first
             page.screenshot(shots / "fleet.png")
             page.evaluate("document.querySelector('a[href=\"/sites/Annonay\"]').click()")
             page.wait_loaded()
@@ -340,6 +344,11 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie?range=6h")
             assert page.evaluate("document.querySelectorAll('figure.chart').length") >= 3
             assert "HP ProDesk 400 G4" in page.evaluate("document.body.innerText")
+            page.open(f"{collector.url}/sites/Saint-Agr%C3%A8ve/hosts/copieur?range=7d")
+            assert page.evaluate("document.querySelectorAll('meter').length") == 2
+            page.screenshot(shots / "printer.png")
+            page.open(f"{collector.url}/sites/Saint-Agr%C3%A8ve/hosts/pc-mairie?range=7d")
+            assert "Prévision : Disque C:" in page.evaluate("document.body.innerText")
             # axis labels a person can read, on charts as wide as the page
             sizes = page.evaluate(
                 "[...document.querySelectorAll('.yaxis span, .xaxis span')]"
@@ -352,11 +361,13 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             )
             page.screenshot(shots / "device.png")
             # a drag across a chart shows the range dragged over
+            shown = page.evaluate("(() => { const d = document.querySelector('.plot').dataset;"
+                                  " return Number(d.end) - Number(d.start); })()")  # fmt: skip
             page.drag(".plot", 0.5, 0.9)
             search = page.evaluate("location.search")
             assert "start=" in search and "end=" in search and "range=" not in search, search
             start, end = (int(v) for v in re.findall(r"(?:start|end)=(\d+)", search))
-            assert 0.3 * 6 * 3600 < end - start < 0.5 * 6 * 3600
+            assert 0.35 * shown < end - start < 0.45 * shown, (end - start, shown)
             assert page.evaluate("document.querySelector('.plot').dataset.start") == str(start)
             page.open(f"{collector.url}/alerts")
             page.submit("form[action$='/ack'] button")
@@ -387,7 +398,7 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             page.open(f"{collector.url}/")
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
             page.screenshot(shots / "fleet-phone.png")
-            page.open(f"{collector.url}/sites/Annonay/hosts/pc-mairie?range=6h")
+            page.open(f"{collector.url}/sites/Saint-Agr%C3%A8ve/hosts/pc-mairie?range=7d")
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
             sizes = page.evaluate(
                 "[...document.querySelectorAll('.yaxis span, .xaxis span')]"
