@@ -166,22 +166,32 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.dir, args.listen, args.interval)
 
 
+# argparse's type for what add_subparsers returns
+Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG,
+        help=f"the collector's configuration (default {DEFAULT_CONFIG})",
+    )  # fmt: skip
+    return sub
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="vigie-collector", description="Vigie collector")
     parser.add_argument("--version", action="version", version=f"vigie-collector {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
-    def with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sub.add_argument(
-            "--config", type=Path, default=DEFAULT_CONFIG,
-            help=f"the collector's configuration (default {DEFAULT_CONFIG})",
-        )  # fmt: skip
-        return sub
-
-    run = with_config(commands.add_parser("run", help="run the collector service"))
+    run = _with_config(commands.add_parser("run", help="run the collector service"))
     run.set_defaults(handler=_run)
+    for add in (_add_demo, _add_token, _add_enroll, _add_user, _add_rules):
+        add(commands)
+    return parser
 
+
+def _add_demo(commands: Subcommands) -> None:
+    """`demo`: a collector and an agent with a few communes' history."""
     demo = commands.add_parser(
         "demo",
         help="collector + local agent on an embedded store, with a few communes' history",
@@ -202,9 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
 
+
+def _add_token(commands: Subcommands) -> None:
+    """`token create|list|revoke`."""
     token = commands.add_parser("token", help="agent and API tokens")
     actions = token.add_subparsers(dest="action", required=True)
-    create = with_config(actions.add_parser("create", help="print a new token"))
+    create = _with_config(actions.add_parser("create", help="print a new token"))
     create.add_argument("--site", help="the commune it may write or read (default: any)")
     create.add_argument("--host", help="the host it may write (default: any of the site)")
     create.add_argument(
@@ -212,14 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="workstation (its own host), poller (its site's devices), reader or technician "
         "(the API) (default workstation)",
     )  # fmt: skip
-    with_config(actions.add_parser("list", help="list tokens (never the tokens themselves)"))
-    revoke = with_config(actions.add_parser("revoke", help="revoke a token by id"))
+    _with_config(actions.add_parser("list", help="list tokens (never the tokens themselves)"))
+    revoke = _with_config(actions.add_parser("revoke", help="revoke a token by id"))
     revoke.add_argument("id", type=int, help="the token's id, as `token list` prints it")
     token.set_defaults(handler=_token)
 
+
+def _add_enroll(commands: Subcommands) -> None:
+    """`enroll create|list`."""
     enroll = commands.add_parser("enroll", help="one-time enrollment codes for agents")
     enroll_actions = enroll.add_subparsers(dest="action", required=True)
-    code = with_config(enroll_actions.add_parser("create", help="print a new code"))
+    code = _with_config(enroll_actions.add_parser("create", help="print a new code"))
     code.add_argument("--site", required=True, help="the commune the agents will belong to")
     code.add_argument(
         "--role", choices=("workstation", "poller"), default="workstation",
@@ -232,31 +248,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="how many machines may enroll with it, for a mass roll-out (default 1)",
     )
-    with_config(enroll_actions.add_parser("list", help="codes and who used them"))
+    _with_config(enroll_actions.add_parser("list", help="codes and who used them"))
     enroll.set_defaults(handler=_enroll)
 
+
+def _add_user(commands: Subcommands) -> None:
+    """`user add|passwd|remove|list`."""
     user = commands.add_parser("user", help="web UI accounts")
     user_actions = user.add_subparsers(dest="action", required=True)
-    add = with_config(user_actions.add_parser("add", help="add an account (password on stdin)"))
+    add = _with_config(user_actions.add_parser("add", help="add an account (password on stdin)"))
     add.add_argument("name", help="the login name")
     add.add_argument(
         "--role", choices=("reader", "technician"), required=True,
         help="reader (sees everything) or technician (also acknowledges and silences)",
     )  # fmt: skip
-    passwd = with_config(user_actions.add_parser("passwd", help="change a password"))
+    passwd = _with_config(user_actions.add_parser("passwd", help="change a password"))
     passwd.add_argument("name", help="the login name (new password on stdin)")
-    remove = with_config(user_actions.add_parser("remove", help="delete an account"))
+    remove = _with_config(user_actions.add_parser("remove", help="delete an account"))
     remove.add_argument("name", help="the login name")
-    with_config(user_actions.add_parser("list", help="list accounts"))
+    _with_config(user_actions.add_parser("list", help="list accounts"))
     user.set_defaults(handler=_user)
 
+
+def _add_rules(commands: Subcommands) -> None:
+    """`rules check|list`."""
     rules = commands.add_parser("rules", help="alert rules")
     rule_actions = rules.add_subparsers(dest="action", required=True)
     check = rule_actions.add_parser("check", help="validate rule files (with the defaults)")
     check.add_argument("files", type=Path, nargs="+", help="rule files (TOML)")
-    with_config(rule_actions.add_parser("list", help="the rules in force"))
+    _with_config(rule_actions.add_parser("list", help="the rules in force"))
     rules.set_defaults(handler=_rules)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
