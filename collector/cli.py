@@ -166,10 +166,6 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.dir, args.listen, args.interval)
 
 
-# argparse's type for what add_subparsers returns
-Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
-
-
 def _with_config(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sub.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG,
@@ -190,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_demo(commands: Subcommands) -> None:
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`demo`: a collector and an agent with a few communes' history."""
     demo = commands.add_parser(
         "demo",
@@ -213,7 +209,7 @@ def _add_demo(commands: Subcommands) -> None:
     demo.set_defaults(handler=_demo)
 
 
-def _add_token(commands: Subcommands) -> None:
+def _add_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`token create|list|revoke`."""
     token = commands.add_parser("token", help="agent and API tokens")
     actions = token.add_subparsers(dest="action", required=True)
@@ -231,7 +227,7 @@ def _add_token(commands: Subcommands) -> None:
     token.set_defaults(handler=_token)
 
 
-def _add_enroll(commands: Subcommands) -> None:
+def _add_enroll(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`enroll create|list`."""
     enroll = commands.add_parser("enroll", help="one-time enrollment codes for agents")
     enroll_actions = enroll.add_subparsers(dest="action", required=True)
@@ -252,7 +248,7 @@ def _add_enroll(commands: Subcommands) -> None:
     enroll.set_defaults(handler=_enroll)
 
 
-def _add_user(commands: Subcommands) -> None:
+def _add_user(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`user add|passwd|remove|list`."""
     user = commands.add_parser("user", help="web UI accounts")
     user_actions = user.add_subparsers(dest="action", required=True)
@@ -270,7 +266,7 @@ def _add_user(commands: Subcommands) -> None:
     user.set_defaults(handler=_user)
 
 
-def _add_rules(commands: Subcommands) -> None:
+def _add_rules(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`rules check|list`."""
     rules = commands.add_parser("rules", help="alert rules")
     rule_actions = rules.add_subparsers(dest="action", required=True)
