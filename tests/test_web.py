@@ -232,6 +232,7 @@ def test_inventory_search_and_csv(lab: Lab) -> None:
     for host, os_name, ram, serial in (
         ("pc-1", "Microsoft Windows 10 Professionnel", 4096, "SN-A"),
         ("pc-2", "Microsoft Windows 11 Professionnel", 8192, "=HYPERLINK(1)"),
+        ("pc-3", "Microsoft Windows 10 Famille", 0, ""),
     ):
         document = {
             "deviceid": host, "itemtype": "Computer",
@@ -249,6 +250,8 @@ def test_inventory_search_and_csv(lab: Lab) -> None:
     assert text.splitlines()[0] == "site,host,itemtype,os,model,serial,ram"
     assert "'=HYPERLINK(1)" in text  # no formula injection into a spreadsheet
     assert "Annonay,pc-1,Computer,Microsoft Windows 10 Professionnel,OptiPlex 3020,SN-A,4.0" in text
+    # an empty cell stays empty (not a lone quote)
+    assert "Annonay,pc-3,Computer,Microsoft Windows 10 Famille,OptiPlex 3020,,\r\n" in text
 
 
 def test_user_commands(tmp_path: Path) -> None:
@@ -516,6 +519,11 @@ def test_french_pages_hold_no_english_word(lab: Lab) -> None:
     english = english_words()
     assert {"device", "status", "acknowledge", "forecast"} <= english
     assert "device" in visible_text('<td title="Statut">Device</td>').lower()
+    pc = lab.token("Annonay", "pc-mairie")
+    content = {"hardware": {"name": "pc-mairie"}, "softwares": [{"name": "LibreOffice"}]}
+    document = {"deviceid": "pc-mairie", "itemtype": "Computer", "content": content}
+    headers = {"Authorization": f"Token {pc}"}
+    assert lab.client.post("/api/v1/inventory", json=document, headers=headers).status_code == 204
     paths = ["/", "/?q=pc", "/sites/Annonay", "/sites/Privas", "/sites/Annonay/hosts/pc-mairie",
              "/sites/Annonay/hosts/pc-mairie?range=7d", "/alerts", "/inventory"]  # fmt: skip
     for path in paths:
