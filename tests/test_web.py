@@ -390,7 +390,7 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             assert "CZC1234XYZ" in page.evaluate("document.querySelector('#inventory').innerText")
             page.screenshot(shots / "inventory.png")
             assert page.evaluate("document.cookie") == ""  # the session cookie is HttpOnly
-            # a phone: the fleet fits the screen without sideways scrolling
+            # a phone (390 px wide): every page fits the screen without sideways scrolling
             page.call(
                 "Emulation.setDeviceMetricsOverride",
                 width=390,
@@ -399,16 +399,22 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
                 mobile=True,
             )
             page.open(f"{collector.url}/")
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            assert page.evaluate("document.documentElement.scrollWidth <= 391")
             page.screenshot(shots / "fleet-phone.png")
             page.open(f"{collector.url}/sites/Saint-Agr%C3%A8ve/hosts/pc-mairie?range=7d")
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            assert page.evaluate("document.documentElement.scrollWidth <= 391")
             sizes = page.evaluate(
                 "[...document.querySelectorAll('.yaxis span, .xaxis span')]"
                 ".filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize))"
             )
             assert sizes and min(sizes) >= 11, sizes
             page.screenshot(shots / "device-phone.png")
+            for path in ("/alerts", "/sites/Lamastre", "/inventory"):
+                page.open(f"{collector.url}{path}")
+                fits = "document.documentElement.scrollWidth <= 391"
+                assert page.evaluate(fits), path
+            page.open(f"{collector.url}/alerts")
+            page.screenshot(shots / "alerts-phone.png")
             page.submit("form[action='/logout'] button")
             assert page.evaluate("location.pathname") == "/login"
             page.open(f"{collector.url}/alerts")
