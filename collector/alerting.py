@@ -64,12 +64,12 @@ class Alerting:
         ruleset: RuleSet,
         writer: Writer | None = None,
         clock: Callable[[], float] = time.time,
-        mirrored: bool = False,
+        outbox_marks: tuple[str, ...] = (),
     ) -> None:
         self._config = config
         self._writer = writer
         self._clock = clock
-        self._mirrored = mirrored
+        self._outbox_marks = outbox_marks
         self._conn = connect(config.storage.path)
         self.engine = Engine(self._conn, ruleset, clock)
         self.notifier = Notifier(
@@ -138,8 +138,8 @@ class Alerting:
         if self._writer is None:
             return
         fields = []
-        if self._mirrored:
-            mark = read_mark(self._conn, "mirrored_log_id") or 0
+        if self._outbox_marks:  # the forwarder furthest behind
+            mark = min(read_mark(self._conn, m) or 0 for m in self._outbox_marks)
             depth = self._conn.execute(
                 "SELECT count(*) FROM ingest_log WHERE id > ?", (mark,)
             ).fetchone()[0]

@@ -17,7 +17,7 @@ from collector.api.errors import add_error_handlers
 from collector.api.write import WriteEndpoints
 from collector.config import CollectorConfig
 from collector.ingest.lineproto import HeadCache
-from collector.mirror.forwarder import Forwarder
+from collector.mirror.forwarder import Forwarder, VictoriaTarget, influx_target
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.services import Services
@@ -35,33 +35,50 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_store(config.storage.path).close()
-        mirror = Forwarder(config.storage.path, config.influxdb) if config.influxdb.url else None
+        mirror, nodes = forwarders(config)
+        outbox = tuple(f.mark for f in ([mirror] if mirror else []) + nodes)
         writer = Writer(
             config.storage.path,
             Retention(raw=config.storage.raw_retention_days * 86400),
             clock=clock,
-            mirrored=mirror is not None,
+            outbox_marks=outbox,
             # A process takes plain data only: an injected clock (tests) keeps it a thread.
             index_process=clock is time.time,
         )
-        if mirror is not None:
-            writer.on_commit = mirror.poke
-            mirror.start()
+        outgoing = ([mirror] if mirror else []) + nodes
+
+        def poke() -> None:
+            for forwarder in outgoing:
+                forwarder.poke()
+
+        writer.on_commit = poke
+        for forwarder in outgoing:
+            forwarder.start()
         writer.start()
-        alerting = Alerting(config, rules, writer, clock, mirrored=mirror is not None)
+        alerting = Alerting(config, rules, writer, clock, outbox_marks=outbox)
         if app.state.run_alerting:
             alerting.start()
-        app.state.services = Services(config, writer, mirror, alerting)
+        app.state.services = Services(config, writer, mirror, alerting, nodes=nodes)
         try:
             yield
         finally:
             await asyncio.to_thread(alerting.stop)
             # Every acknowledged request is in ingest_log already; stop() indexes the rest.
             await asyncio.to_thread(writer.stop)
-            if mirror is not None:
-                await asyncio.to_thread(mirror.stop)
+            for forwarder in outgoing:
+                await asyncio.to_thread(forwarder.stop)
 
     return lifespan
+
+
+def forwarders(config: CollectorConfig) -> tuple[Forwarder | None, list[Forwarder]]:
+    """The InfluxDB mirror (when configured) and one forwarder per VictoriaMetrics node."""
+    path, influx, series = config.storage.path, config.influxdb, config.series
+    mirror = (
+        Forwarder(path, influx_target(influx), influx.retry_max_seconds) if influx.url else None
+    )
+    urls = series.urls if series.backend == "victoriametrics" else ()
+    return mirror, [Forwarder(path, VictoriaTarget(u), series.retry_max_seconds) for u in urls]
 
 
 def create_app(

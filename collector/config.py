@@ -62,6 +62,16 @@ class InfluxConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesConfig:
+    """Where the time series go besides the embedded store: `victoriametrics` forwards every
+    accepted batch from the durable outbox to each node of `urls`."""
+
+    backend: str = "sqlite"  # sqlite | victoriametrics
+    urls: tuple[str, ...] = ()
+    retry_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class SmtpConfig:
     """Outgoing mail."""
 
@@ -106,6 +116,7 @@ class CollectorConfig:
     influxdb: InfluxConfig = field(default_factory=InfluxConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    series: SeriesConfig = field(default_factory=SeriesConfig)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -149,6 +160,21 @@ def _influx(table: Table) -> InfluxConfig:
         for key in ("org", "bucket", "token"):
             if not getattr(config, key):
                 raise table.error(key, 'required with api = "v2"')
+    table.done()
+    return config
+
+
+def _series(table: Table) -> SeriesConfig:
+    backend = table.string("backend", "sqlite", choices=("sqlite", "victoriametrics"))
+    urls = tuple(u.rstrip("/") for u in table.str_list("urls", ()))
+    for url in urls:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise table.error("urls", f"must be http:// or https:// URLs, got {url!r}")
+    if backend == "victoriametrics" and not urls:
+        raise table.error("urls", 'backend = "victoriametrics" needs the nodes\' URLs')
+    if len(set(urls)) != len(urls):
+        raise table.error("urls", "a node is listed twice")
+    config = SeriesConfig(backend, urls, table.number("retry_max_seconds", 60.0, low=0.1))
     table.done()
     return config
 
@@ -205,6 +231,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     )
     lt.done()
     influxdb = _influx(top.table("influxdb"))
+    series = _series(top.table("series"))
     sm = top.table("smtp")
     smtp = SmtpConfig(
         host=sm.string("host", ""),
@@ -257,7 +284,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
             "alerts.recipients",
             'mail recipients need a mail server: add [smtp] host = "…" (or remove them)',
         )
-    return CollectorConfig(server, storage, limits, influxdb, smtp, alerts)
+    return CollectorConfig(server, storage, limits, influxdb, smtp, alerts, series)
 
 
 def load_collector_config(path: Path) -> CollectorConfig:

@@ -49,6 +49,9 @@ def start_summary(config: CollectorConfig, rules: int, overrides: int) -> list[s
         f"InfluxDB mirror: {mirror.url} (API {mirror.api})"
         if mirror.url
         else "InfluxDB mirror: off",
+        f"series also forwarded to VictoriaMetrics: {', '.join(config.series.urls)}"
+        if config.series.backend == "victoriametrics"
+        else "series: the embedded store only",
         mail,
         f"alerts: {rules} rules, {overrides} overrides, language {alerts.language}, "
         f"{digest} ({alerts.timezone})",

@@ -28,6 +28,7 @@ class Services:
     writer: Writer
     mirror: Forwarder | None = None
     alerting: Alerting | None = None
+    nodes: list[Forwarder] = field(default_factory=list)  # VictoriaMetrics, one per node
     telemetry: Telemetry = field(default_factory=Telemetry)
     skewed: SkewedSenders = field(default_factory=SkewedSenders)
     _local: threading.local = field(default_factory=threading.local)

@@ -293,6 +293,43 @@ bind-address = "127.0.0.1:{rpc}"
         yield Influx(url)
 
 
+# VictoriaMetrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Victoria:
+    """A VictoriaMetrics single node on loopback."""
+
+    url: str
+
+    def export(self, match: str) -> list[dict[str, Any]]:
+        """The raw samples of the matching series (/api/v1/export), after a flush."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as answer:
+            return [json.loads(line) for line in answer.read().decode().splitlines() if line]
+
+
+@contextlib.contextmanager
+def run_victoriametrics(tmp: Path, port: int | None = None) -> Iterator[Victoria]:
+    """VictoriaMetrics (Debian `victoria-metrics`) with its data in `tmp`, keeping an identical
+    sample once (-dedup.minScrapeInterval=1s: Vigie's resolution is a second); start it again
+    on the same folder and `port` to restart it with its data."""
+    executable = binary("victoria-metrics", "/usr/bin/victoria-metrics")
+    port = port or free_port()
+    args = [executable, f"-storageDataPath={tmp}", f"-httpListenAddr=127.0.0.1:{port}",
+            "-dedup.minScrapeInterval=1s", "-loggerLevel=ERROR",
+            "-search.latencyOffset=0s"]  # fmt: skip
+    with process(args) as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_ok(f"{url}/health"), 30, "victoria-metrics", proc)
+        yield Victoria(url)
+
+
 # net-snmp snmpd ----------------------------------------------------------------------------
 
 

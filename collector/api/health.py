@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from collector import __version__
 from collector.api.auth import Reader
+from collector.mirror.forwarder import Forwarder
 from collector.services import Services, now, services
 
 router = APIRouter()
@@ -34,12 +35,19 @@ def healthz(request: Request) -> JSONResponse:
         "version": __version__,
     }
     if svc.mirror is not None:
-        body["influxdb"] = {
-            "outbox_requests": svc.mirror.depth(),
-            "dead_letters": svc.mirror.dead_letters,
-            "last_error": svc.mirror.last_error or None,
-        }
+        body["influxdb"] = outbox_health(svc.mirror)
+    if svc.nodes:
+        body["victoriametrics"] = {f.target_url: outbox_health(f) for f in svc.nodes}
     return JSONResponse(body, status_code=200 if store == "ok" else 503)
+
+
+def outbox_health(forwarder: Forwarder) -> dict[str, Any]:
+    """What a forwarder lacks: requests not sent yet, dead letters, the last error."""
+    return {
+        "outbox_requests": forwarder.depth(),
+        "dead_letters": forwarder.dead_letters,
+        "last_error": forwarder.last_error or None,
+    }
 
 
 @router.get("/metrics")
@@ -83,4 +91,9 @@ def _figures(svc: Services, moment: int) -> tuple[Figures, Figures]:
         gauges["vigie_outbox_requests"] = ("Requests InfluxDB lacks.", mirror.depth())
         counters["vigie_mirror_sent_lines_total"] = ("Lines sent to InfluxDB.", mirror.sent_lines)
         counters["vigie_mirror_dead_letters_total"] = ("Kept in dead_letter.", mirror.dead_letters)
+    if svc.nodes:
+        gauges["vigie_victoriametrics_outbox_requests"] = (
+            "Requests the VictoriaMetrics node furthest behind lacks.",
+            max(node.depth() for node in svc.nodes),
+        )
     return counters, gauges

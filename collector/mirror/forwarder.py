@@ -1,9 +1,12 @@
-"""Forwards accepted write requests to InfluxDB, in order, from the `ingest_log` outbox.
+"""Forwards accepted write requests, in order, from the `ingest_log` outbox: to InfluxDB
+(the mirror) and to each VictoriaMetrics node (`[series] backend = "victoriametrics"`).
 
-The watermark `mirrored_log_id` in `meta` says what InfluxDB has; a crash resends at most the
-batch in flight (InfluxDB overwrites a point with the same series and time, so that is
-harmless). 5xx and connection errors are retried with backoff; a 4xx batch goes to the
-dead-letter table with the server's message.
+Each target has its watermark in `meta` (`mirrored_log_id` for InfluxDB,
+`forwarded_log_id:URL` for a VictoriaMetrics node): a crash resends at most the batch in
+flight, which is harmless (InfluxDB overwrites a point with the same series and time;
+VictoriaMetrics, run with -dedup.minScrapeInterval=1s, keeps an identical sample once).
+5xx and connection errors are retried with backoff; a 4xx batch goes to the dead-letter table
+with the server's message.
 """
 
 from __future__ import annotations
@@ -86,10 +89,32 @@ def read_outbox(
     return OutboxBatch(last, lines, unstorable)
 
 
+def post_lines(url: str, lines: list[str], headers: dict[str, str], timeout: float) -> str | None:
+    """POST line protocol; raises Retry (5xx, 408, 429, unreachable) or Rejected (other 4xx).
+    The server's message on a 404, for the caller to act on; None once accepted."""
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config
+        url, data="\n".join(lines).encode(), method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310
+            return None
+    except urllib.error.HTTPError as err:
+        message = err.read(2000).decode(errors="replace")
+        if err.code == 404:
+            return message
+        if 400 <= err.code < 500 and err.code not in (408, 429):
+            raise Rejected(f"HTTP {err.code}: {message}") from None
+        raise Retry(f"HTTP {err.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise Retry(str(getattr(err, "reason", err))) from None
+
+
 class V1Target:
     """InfluxDB's 1.x write API (also served by 2.x and 3.x): /write with db and rp."""
 
     format = staticmethod(format_v1)
+    name = "influxdb"
+    mark = "mirrored_log_id"
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         params = {"db": config.database, "precision": "s"}
@@ -119,29 +144,45 @@ class V1Target:
 
     def send(self, lines: list[str]) -> None:
         """POST the lines; raises Retry or Rejected."""
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in config
-            self._url, data="\n".join(lines).encode(), method="POST", headers=self._headers
+        missing = post_lines(self._url, lines, self._headers, self._timeout)
+        if missing is not None and "database not found" in missing:
+            # Created at start unless InfluxDB was down then: create it now and resend.
+            self.prepare()
+            raise Retry(f"HTTP 404: {missing}")
+        if missing is not None:
+            raise Rejected(f"HTTP 404: {missing}")
+
+
+class VictoriaTarget:
+    """A VictoriaMetrics node's InfluxDB line protocol endpoint (/write, seconds)."""
+
+    format = staticmethod(format_v1)
+    name = "victoriametrics"
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url
+        self.mark = f"forwarded_log_id:{url}"
+        self._write = f"{url}/write?precision=s"
+        self._timeout = timeout
+
+    def prepare(self) -> None:
+        """Nothing to create: VictoriaMetrics takes any metric."""
+
+    def send(self, lines: list[str]) -> None:
+        """POST the lines; raises Retry or Rejected."""
+        missing = post_lines(
+            self._write, lines, {"Content-Type": "text/plain; charset=utf-8"}, self._timeout
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout):  # noqa: S310
-                return
-        except urllib.error.HTTPError as err:
-            message = err.read(2000).decode(errors="replace")
-            if err.code == 404 and "database not found" in message:
-                # Created at start unless InfluxDB was down then: create it now and resend.
-                self.prepare()
-                raise Retry(f"HTTP 404: {message}") from None
-            if 400 <= err.code < 500 and err.code not in (408, 429):
-                raise Rejected(f"HTTP {err.code}: {message}") from None
-            raise Retry(f"HTTP {err.code}: {message}") from None
-        except (urllib.error.URLError, OSError) as err:
-            raise Retry(str(getattr(err, "reason", err))) from None
+        if missing is not None:
+            raise Rejected(f"HTTP 404: {missing} (is {self.url} a VictoriaMetrics node?)")
 
 
 class V2Target:
     """InfluxDB's 2.x write API through influxdb-client, synchronous."""
 
     format = staticmethod(format_v2)
+    name = "influxdb"
+    mark = "mirrored_log_id"
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -177,33 +218,38 @@ class V2Target:
             raise Retry(str(err)) from None
 
 
+Target = V1Target | V2Target | VictoriaTarget
+
+
+def influx_target(config: InfluxConfig) -> Target:
+    """The InfluxDB mirror's target for its API version."""
+    return V2Target(config) if config.api == "v2" else V1Target(config)
+
+
 class Forwarder:
-    """The mirror's thread."""
+    """One target's thread: the InfluxDB mirror, or one VictoriaMetrics node."""
 
     def __init__(
-        self,
-        path: Path,
-        config: InfluxConfig,
-        base_delay: float = 1.0,
+        self, path: Path, target: Target, retry_max_seconds: float = 60.0, base_delay: float = 1.0
     ) -> None:
         self._conn = connect(path)
-        self._target: V1Target | V2Target = (
-            V2Target(config) if config.api == "v2" else V1Target(config)
-        )
-        self._base, self._max = base_delay, config.retry_max_seconds
+        self._target = target
+        self.mark, self.name = target.mark, target.name
+        self.target_url = getattr(target, "url", "")
+        self._base, self._max = base_delay, retry_max_seconds
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="influx-mirror", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"{self.name}-out", daemon=True)
         self.sent_lines = 0
         self.dead_letters = 0
         self.last_error = ""
 
     def watermark(self) -> int:
-        """The last ingest_log id InfluxDB has."""
-        return read_mark(self._conn, "mirrored_log_id") or 0
+        """The last ingest_log id the target has."""
+        return read_mark(self._conn, self.mark) or 0
 
     def depth(self) -> int:
-        """Accepted write requests InfluxDB does not have yet."""
+        """Accepted write requests the target does not have yet."""
         row = self._conn.execute(
             "SELECT count(*) FROM ingest_log WHERE id > ?", (self.watermark(),)
         ).fetchone()
@@ -226,17 +272,17 @@ class Forwarder:
 
     def _dead_letter(self, reason: str, body: str) -> None:
         self._conn.execute(
-            "INSERT INTO dead_letter (created, target, reason, body) VALUES (?, 'influxdb', ?, ?)",
-            (int(time.time()), reason, body.encode()),
+            "INSERT INTO dead_letter (created, target, reason, body) VALUES (?, ?, ?, ?)",
+            (int(time.time()), self.name, reason, body.encode()),
         )
         self.dead_letters += 1
 
     def _advance(self, batch: OutboxBatch) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
         for reason, line in batch.unstorable:
-            log.warning("influxdb: point kept in dead_letter: %s", reason)
+            log.warning("%s: point kept in dead_letter: %s", self.name, reason)
             self._dead_letter(reason, line)
-        write_mark(self._conn, "mirrored_log_id", batch.last_log_id)
+        write_mark(self._conn, self.mark, batch.last_log_id)
         self._conn.execute("COMMIT")
 
     def forward_once(self) -> bool:
@@ -245,13 +291,13 @@ class Forwarder:
         if batch is None:
             return False
         # One ingest_log row may hold more than MAX_LINES: send it in slices. A Retry part-way
-        # resends the earlier slices, which InfluxDB overwrites with the same values.
+        # resends the earlier slices, which the target stores once (same values, same times).
         for start in range(0, len(batch.lines), MAX_LINES):
             chunk = batch.lines[start : start + MAX_LINES]
             try:
                 self._target.send(chunk)
             except Rejected as err:
-                log.error("influxdb refused %d lines: %s", len(chunk), err)
+                log.error("%s refused %d lines: %s", self.name, len(chunk), err)
                 batch.unstorable.append((str(err), "\n".join(chunk)))
             else:
                 self.sent_lines += len(chunk)
@@ -270,11 +316,11 @@ class Forwarder:
                 failures += 1
                 delay = min(self._max, self._base * 2 ** min(failures - 1, 10))
                 self.last_error = str(err)
-                log.warning("influxdb unreachable (%s); retry in %.0f s", err, delay)
+                log.warning("%s unreachable (%s); retry in %.0f s", self.name, err, delay)
                 self._stop.wait(delay)
                 continue
             except sqlite3.Error as err:
-                log.error("influxdb mirror cannot read the outbox: %s", err)
+                log.error("%s forwarder cannot read the outbox: %s", self.name, err)
                 self._stop.wait(5)
                 continue
             if not more:

@@ -72,7 +72,7 @@ class IndexSettings:
     path: Path
     retention: Retention
     maintenance_every: float
-    mirrored: bool  # keep ingest_log rows until InfluxDB has them too
+    outbox_marks: tuple[str, ...]  # keep ingest_log rows until every forwarder has them
 
     def to_json(self) -> str:
         """These settings as the index process's command line carries them."""
@@ -81,7 +81,7 @@ class IndexSettings:
                 "path": str(self.path),
                 "retention": dataclasses.asdict(self.retention),
                 "maintenance_every": self.maintenance_every,
-                "mirrored": self.mirrored,
+                "outbox_marks": list(self.outbox_marks),
             }
         )
 
@@ -93,7 +93,7 @@ class IndexSettings:
             Path(raw["path"]),
             Retention(**raw["retention"]),
             raw["maintenance_every"],
-            raw["mirrored"],
+            tuple(raw["outbox_marks"]),
         )
 
 
@@ -210,11 +210,12 @@ class IndexLoop:
         return behind
 
     def _prune_log(self, now: int) -> None:
-        """Drop ingest_log rows that are indexed (and mirrored), after an hour kept for
-        inspection. The outbox therefore grows while InfluxDB is down, as long as disk lasts."""
+        """Drop ingest_log rows that are indexed (and forwarded), after an hour kept for
+        inspection. The outbox therefore grows while InfluxDB or VictoriaMetrics is down, as
+        long as disk lasts."""
         done = self._indexer.watermark()
-        if self._settings.mirrored:
-            done = min(done, read_mark(self._conn, "mirrored_log_id") or 0)
+        for mark in self._settings.outbox_marks:
+            done = min(done, read_mark(self._conn, mark) or 0)
         self._conn.execute(
             "DELETE FROM ingest_log WHERE id <= ? AND received < ?", (done, now - 3600)
         )
@@ -250,11 +251,13 @@ class Writer:
         retention: Retention | None = None,
         clock: Callable[[], float] = time.time,
         maintenance_every: float = 30.0,
-        mirrored: bool = False,
+        outbox_marks: tuple[str, ...] = (),
         index_process: bool = False,
     ) -> None:
         self._conn = connect(path)
-        self._settings = IndexSettings(path, retention or Retention(), maintenance_every, mirrored)
+        self._settings = IndexSettings(
+            path, retention or Retention(), maintenance_every, outbox_marks
+        )
         self._clock = clock
         self._index_process = index_process
         self.on_commit: Callable[[], None] = lambda: None
