@@ -156,7 +156,7 @@ def test_demo_reports_this_machine_and_opens_the_web_ui(tmp_path: Path) -> None:
             assert "Prévision : Disque C: atteindra 100,0 %" in device
             assert "LibreOffice 7.5.9 → 7.6.4" in device
             copier = client.get("/sites/Saint-Agr%C3%A8ve/hosts/copieur").text
-            assert "Prévision : Black Toner atteindra 0,0 %" in copier
+            assert "Prévision : Toner noir atteindra 0,0 %" in copier
             deadline = time.monotonic() + 60
             firing: list[str] = []
             while time.monotonic() < deadline and not {"ups_on_battery", "disk_full_7d"} <= set(

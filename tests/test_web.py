@@ -536,3 +536,13 @@ def test_french_pages_hold_no_english_word(lab: Lab) -> None:
         text = visible_text(lab.client.get(path).text)
         found = {w for w in re.findall(r"\b[A-Za-zÀ-ÿ]{4,}\b", text) if w.lower() in english}
         assert not found, f"{path}: {sorted(found)}"
+
+
+def test_supplies_named_in_french() -> None:
+    from collector.web.units import supply_label
+
+    assert supply_label("Black Toner", "fr") == "Toner noir"
+    assert supply_label("Cyan Toner [C] Cartridge", "fr") == "Toner cyan"
+    assert supply_label("yellow ink cartridge", "fr") == "Encre jaune"
+    assert supply_label("Black Cartridge HP 87A CF287A", "fr") == "Black Cartridge HP 87A CF287A"
+    assert supply_label("Black Toner", "en") == "Black Toner"

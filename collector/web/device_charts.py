@@ -14,7 +14,7 @@ from collector.rules.evaluate import FIRING, forecast
 from collector.rules.model import Rule
 from collector.store.query import SeriesQuery, run_query
 from collector.web.charts import Axis, Chart, Line, render
-from collector.web.units import reading
+from collector.web.units import reading, supply_label
 
 FORECAST_KINDS = ("prediction", "consumption")
 
@@ -127,19 +127,23 @@ KINDS = (
 MAX_LINES = 8  # the busiest lines of a chart (a 48-port switch draws its 4 busiest ports)
 
 
-def _name(drawn: Drawn, tag: str, t: dict[str, str]) -> str:
+def _name(drawn: Drawn, tag: str, t: dict[str, str], language: str) -> str:
     if drawn.fixed:
         return t[drawn.fixed]
+    if drawn.measurement == "printer_supply":
+        tag = supply_label(tag, language)
     parts = [t[drawn.before] if drawn.before else "", tag, t[drawn.after] if drawn.after else ""]
     return " ".join(p for p in parts if p)
 
 
-def _lines(source: Source, drawn: Drawn, span: tuple[int, int], t: dict[str, str]) -> list[Line]:
+def _lines(
+    source: Source, drawn: Drawn, span: tuple[int, int], t: dict[str, str], language: str
+) -> list[Line]:
     found = series(source, drawn.measurement, drawn.field, span, drawn.label,
                    rate=drawn.rate, tags=dict(drawn.tags))  # fmt: skip
     return [
         Line(
-            _name(drawn, tag, t),
+            _name(drawn, tag, t, language),
             [(ts, 100 - v if drawn.flip else v * drawn.scale) for ts, v in points],
         )
         for tag, points in found
@@ -156,9 +160,9 @@ def _kind_lines(
     lines: list[Line] = []
     wanted: list[tuple[str, Forecast]] = []
     for drawn in kind.drawn:
-        lines += _lines(source, drawn, span, t)
+        lines += _lines(source, drawn, span, t, words.language)
         found = forecasts(source, rules, drawn.measurement, drawn.field, drawn.label, now)
-        wanted += [(_name(drawn, f.line, t), f) for f in found]
+        wanted += [(_name(drawn, f.line, t, words.language), f) for f in found]
     lines.sort(key=lambda ln: -sum(v for _, v in ln.points))
     lines = lines[:MAX_LINES]
     notes = []

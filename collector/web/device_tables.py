@@ -12,7 +12,7 @@ from collector.store.query import latest_samples
 from collector.web.common import Page, when
 from collector.web.device_charts import Source, forecasts
 from collector.web.rows import ChangeLine, Gauge, Table
-from collector.web.units import reading
+from collector.web.units import reading, supply_label
 from collector.web.words import WORDS
 
 # The SMART attributes that foretell a failure (Backblaze's): reallocated, reported
@@ -63,8 +63,8 @@ def _supplies(source: Source, rules: Sequence[Rule], page: Page, moment: int) ->
         gauge = (Gauge(float(level), reading(float(level), "%", page.language))
                  if isinstance(level, int | float) else str(f.get("state", "")))  # fmt: skip
         left = words.eta(ends[name], moment) if name in ends else ""
-        rows.append([name, t.get(f"supply_{tags.get('type', '')}", tags.get("type", "")), gauge,
-                     left])  # fmt: skip
+        kind = t.get(f"supply_{tags.get('type', '')}", tags.get("type", ""))
+        rows.append([supply_label(name, page.language), kind, gauge, left])
     return [Table(t["supplies"], [t["supply"], t["type"], t["level"], t["empty_at"]], rows)]
 
 

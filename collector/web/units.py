@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -66,3 +67,25 @@ def moment(ts: int, zone: ZoneInfo, language: str, span: int) -> str:
     if span <= 120 * 86400:
         return day
     return f"{month} {local.year}"
+
+
+# A supply named by colour and kind, as most printers name theirs ("Black Toner",
+# "Cyan Toner [C] Cartridge"): said in French on French pages. Other names stay the device's.
+_SUPPLY = re.compile(
+    r"^(?P<colour>black|cyan|magenta|yellow)\s+(?P<kind>toner|ink|drum)"
+    r"(?:\s+cartridge)?(?:\s+\[[kcmy]\])?(?:\s+cartridge)?$",
+    re.IGNORECASE,
+)
+_SUPPLY_WORDS = {
+    "black": "noir", "cyan": "cyan", "magenta": "magenta", "yellow": "jaune",
+    "toner": "Toner", "ink": "Encre", "drum": "Tambour",
+}  # fmt: skip
+
+
+def supply_label(name: str, language: str) -> str:
+    """A printer supply's name for the page: "Black Toner" -> "Toner noir" in French."""
+    found = _SUPPLY.match(name.strip())
+    if language != "fr" or found is None:
+        return name
+    kind, colour = (_SUPPLY_WORDS[found[k].lower()] for k in ("kind", "colour"))
+    return f"{kind} {colour}"
