@@ -85,9 +85,9 @@ def run_demo(folder: Path, listen: str | None, interval: int) -> int:
     agent = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "--config", str(agent_config)]
     )
-    if pollers:  # a week of three communes' history, sent once the collector answers
-        threading.Thread(target=seed, args=(base, pollers, marker), daemon=True).start()
-    try:
+    try:  # from here on, the agent stops with the demo, whatever stops it
+        if pollers:  # a week of three communes' history, sent once the collector answers
+            threading.Thread(target=seed, args=(base, pollers, marker), daemon=True).start()
         serve(config, log_level="warning")
     finally:
         agent.terminate()
