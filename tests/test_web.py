@@ -546,3 +546,28 @@ def test_supplies_named_in_french() -> None:
     assert supply_label("yellow ink cartridge", "fr") == "Encre jaune"
     assert supply_label("Black Cartridge HP 87A CF287A", "fr") == "Black Cartridge HP 87A CF287A"
     assert supply_label("Black Toner", "en") == "Black Toner"
+
+
+def test_no_forecast_where_an_override_turns_the_rule_off(tmp_path: Path) -> None:
+    """The page draws a rule's forecast only where that rule applies: a host whose overrides
+    disable it shows the disk filling without the dashed line."""
+    from collector.rules.load import load_rules
+
+    overrides = tmp_path / "rules.toml"
+    overrides.write_text("".join(
+        f'[[override]]\nrule = "{rule}"\nsite = "Annonay"\nhost = "srv-ecole"\nenabled = false\n'
+        for rule in ("disk_full_7d", "disk_full_24h")
+    ))  # fmt: skip
+    with Lab(tmp_path, MailSink("127.0.0.1", 1), "web@example.org",
+             rules=load_rules([overrides])) as lab:  # fmt: skip
+        lab.clock.now = time.time()
+        lab.app.state.services.repository().add_user("paul", hash_password(PASSWORD), "reader", 0)
+        now = int(lab.clock.now)
+        for host in ("srv-ecole", "srv-mairie"):
+            token = lab.token("Annonay", host)
+            lab.write(token, [f"disk,site=Annonay,host={host},path=D: used_percent={70 + h}.0 "
+                              f"{now - (20 - h) * 3600}" for h in range(21)])  # fmt: skip
+        lab.app.state.services.writer.sync()
+        login(lab.client, "paul")
+        assert "(prévision)" in lab.client.get("/sites/Annonay/hosts/srv-mairie").text
+        assert "(prévision)" not in lab.client.get("/sites/Annonay/hosts/srv-ecole").text

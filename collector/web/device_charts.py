@@ -5,13 +5,13 @@ the rules' own window, so the page never shows a forecast that no alert would fo
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from collector.notify.compose import Words
 from collector.rules.evaluate import FIRING, forecast
-from collector.rules.model import Rule
+from collector.rules.load import effective
+from collector.rules.model import Rule, RuleSet
 from collector.store.query import SeriesQuery, run_query
 from collector.web.charts import Axis, Chart, Line, render
 from collector.web.units import reading, supply_label
@@ -40,37 +40,40 @@ class Forecast:
 
 
 def series(
-    source: Source, measurement: str, field: str, span: tuple[int, int], label: str,
+    source: Source, measurement: str, field: str, span: tuple[int, int],
     *, rate: bool = False, tags: dict[str, str] | None = None,
-) -> list[tuple[str, list[tuple[int, float]]]]:  # fmt: skip
-    """(label tag's value, points) per series of a field over `span`, about 240 points."""
+) -> list[tuple[dict[str, str], list[tuple[int, float]]]]:  # fmt: skip
+    """(tags, points) per series of a field over `span`, about 240 points."""
     start, end = span
     step = max(60, (end - start) // 240)
     asked = SeriesQuery(measurement, field, start, end, source.site, source.host, tags or {},
                         step, rate)  # fmt: skip
-    found = run_query(source.conn, asked, source.raw_since)
     out = []
-    for s in found:
-        points = [(int(ts), float(v)) for ts, v in s["points"] if isinstance(v, int | float)]  # type: ignore[attr-defined]
-        out.append((str(s["tags"].get(label, "")) or "—", points))  # type: ignore[attr-defined]
+    for found in run_query(source.conn, asked, source.raw_since):
+        raw, named = found["points"], found["tags"]
+        assert isinstance(raw, list) and isinstance(named, dict)  # run_query's shape
+        points = [(int(ts), float(v)) for ts, v in raw if isinstance(v, int | float)]
+        out.append(({str(k): str(v) for k, v in named.items()}, points))
     return out
 
 
-def forecasts(source: Source, rules: Sequence[Rule], measurement: str, field: str,
+def forecasts(source: Source, rules: RuleSet, measurement: str, field: str,
               label: str, now: int) -> list[Forecast]:  # fmt: skip
-    """The earliest crossing each line's rules forecast now, on each rule's own window."""
+    """The earliest crossing each line's rules forecast now, on each rule's own window, as
+    the rule applies to this device (its overrides, its tag filters)."""
     found: dict[str, Forecast] = {}
-    for rule in rules:
-        if rule.kind not in FORECAST_KINDS or (rule.measurement, rule.field) != (
-            measurement,
-            field,
-        ):
+    for shipped in rules.rules:
+        rule = effective(shipped, rules.overrides, source.site, source.host)
+        if rule is None or rule.kind not in FORECAST_KINDS:
             continue
-        for name, points in series(source, measurement, field, (now - rule.window, now), label):
-            if not points:
+        if (rule.measurement, rule.field) != (measurement, field):
+            continue
+        for tags, points in series(source, measurement, field, (now - rule.window, now)):
+            if not points or any(tags.get(k) not in v for k, v in rule.where.items()):
                 continue
             verdict = forecast(rule, points)
             eta = verdict.eta if verdict.state == FIRING else None
+            name = tags.get(label, "") or "—"
             if eta is not None and (name not in found or eta < found[name].eta):
                 found[name] = Forecast(name, eta, rule.value, rule)
     return list(found.values())
@@ -139,19 +142,19 @@ def _name(drawn: Drawn, tag: str, t: dict[str, str], language: str) -> str:
 def _lines(
     source: Source, drawn: Drawn, span: tuple[int, int], t: dict[str, str], language: str
 ) -> list[Line]:
-    found = series(source, drawn.measurement, drawn.field, span, drawn.label,
-                   rate=drawn.rate, tags=dict(drawn.tags))  # fmt: skip
+    found = series(source, drawn.measurement, drawn.field, span, rate=drawn.rate,
+                   tags=dict(drawn.tags))  # fmt: skip
     return [
         Line(
-            _name(drawn, tag, t, language),
+            _name(drawn, tags.get(drawn.label, "") or "—", t, language),
             [(ts, 100 - v if drawn.flip else v * drawn.scale) for ts, v in points],
         )
-        for tag, points in found
+        for tags, points in found
     ]
 
 
 def _kind_lines(
-    source: Source, rules: Sequence[Rule], kind: Kind, span: tuple[int, int], words: Words,
+    source: Source, rules: RuleSet, kind: Kind, span: tuple[int, int], words: Words,
     t: dict[str, str],
 ) -> tuple[list[Line], list[str]]:  # fmt: skip
     """A chart's lines (the busiest first), then its forecasts dashed in their line's colour,
@@ -178,7 +181,7 @@ def _kind_lines(
 
 
 def device_charts(
-    source: Source, rules: Sequence[Rule], span: tuple[int, int], zone: ZoneInfo,
+    source: Source, rules: RuleSet, span: tuple[int, int], zone: ZoneInfo,
     language: str, t: dict[str, str],
 ) -> tuple[list[str], Axis]:  # fmt: skip
     """The HTML of every chart with data, on one time axis (stretched into the future when a

@@ -3,11 +3,11 @@ they have left, the UPS, and the inventory's changes as old -> new."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from collector.notify.compose import Words
-from collector.rules.model import Rule
+from collector.rules.model import RuleSet
 from collector.store.query import latest_samples
 from collector.web.common import Page, when
 from collector.web.device_charts import Source, forecasts
@@ -48,7 +48,7 @@ def _smart(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
     return tables
 
 
-def _supplies(source: Source, rules: Sequence[Rule], page: Page, moment: int) -> list[Table]:
+def _supplies(source: Source, rules: RuleSet, page: Page, moment: int) -> list[Table]:
     t = WORDS[page.language]
     supplies = latest_samples(source.conn, "printer_supply", source.site, source.host)
     if not supplies:
@@ -83,7 +83,7 @@ def _ups(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
     return [Table(t["ups"], [t["runtime"], t["charge"], t["load"], t["on_battery"]], rows)]
 
 
-def device_tables(source: Source, rules: Sequence[Rule], page: Page, moment: int) -> list[Table]:
+def device_tables(source: Source, rules: RuleSet, page: Page, moment: int) -> list[Table]:
     """SMART, supplies and UPS tables from the newest samples."""
     t = WORDS[page.language]
     return (_smart(source, t, page.language) + _supplies(source, rules, page, moment)

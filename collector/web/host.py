@@ -38,7 +38,7 @@ def host_page(
     header = device_summary(conn, site, host, document, page, last_seen, moment)
     span = span_of(range, start, end, moment, page.zone)
     source = Source(conn, site, host, moment - svc.config.storage.raw_retention_days * 86400)
-    rules = alerting(request).engine.ruleset.rules
+    rules = alerting(request).engine.ruleset
     charts, axis = device_charts(source, rules, (span.start, span.end), page.zone,
                                  page.language, t)  # fmt: skip
     alerts = [a for a in repo.alerts(("firing", "pending"), site) if a.host == host]
