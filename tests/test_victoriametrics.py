@@ -65,6 +65,11 @@ def test_every_node_gets_every_batch_and_a_node_that_was_down_catches_up(
         (series,) = first.export("disk_used_percent")
         assert series["metric"] == {"__name__": "disk_used_percent", "site": "Tournon",
                                     "host": "pc-1", "path": "C:"}  # fmt: skip
+        # text is not sent (VictoriaMetrics would store it as 0); the rest of its line is
+        poll = f'device_poll,site=Tournon,host=pc-1 ok=false,error="no answer" {NOW}'
+        assert post(f"{collector.url}/write?precision=s", poll.encode(), token)[0] == 204
+        wait_for(lambda: samples(first, "device_poll_ok") == [(NOW, 0.0)], 30, "device_poll")
+        assert first.export("device_poll_error") == []
     # the second node down: the collector acknowledges, keeps the batch, and sends it on return
     with (
         run_victoriametrics(tmp_path / "vm1", port=int(first.url.rsplit(":", 1)[1])) as first,

@@ -1,4 +1,4 @@
-"""Line protocol as each InfluxDB major version reads it.
+"""Line protocol as each target reads it: InfluxDB's major versions, and VictoriaMetrics.
 
 InfluxDB 2.x and 3.x read `\\\\` in names and tag values as one backslash (protocol.lineproto's
 form). InfluxDB 1.x keeps a backslash literally unless it precedes an escapable character, so
@@ -44,6 +44,13 @@ def format_v1(point: Point) -> str:
     if not fields:
         raise Unstorable("no field left to write")
     return f"{head} {fields} {point.time}"
+
+
+def format_victoria(point: Point) -> str:
+    """One line for VictoriaMetrics: its numbers and booleans only (it would store a string
+    field as 0; the text stays in the embedded store); "" when nothing is left to send."""
+    numeric = {k: v for k, v in point.fields.items() if not isinstance(v, str)}
+    return (format_point(point._replace(fields=numeric)) or "") if numeric else ""
 
 
 def format_v2(point: Point) -> str:

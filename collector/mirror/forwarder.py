@@ -26,7 +26,13 @@ from urllib.parse import urlencode
 from collector.config import InfluxConfig
 from collector.ingest.lineproto import LineError, parse_lines
 from collector.ingest.write import identified
-from collector.mirror.dialect import Unstorable, format_v1, format_v2, to_point
+from collector.mirror.dialect import (
+    Unstorable,
+    format_v1,
+    format_v2,
+    format_victoria,
+    to_point,
+)  # fmt: skip
 from collector.store.db import connect, read_mark, write_mark
 from collector.store.indexer import decode_body
 from collector.telemetry import OWN_SITE
@@ -82,7 +88,9 @@ def read_outbox(
         for point in parsed:
             p = to_point(identified(point, site, host))
             try:
-                lines.append(formatter(p))
+                line = formatter(p)
+                if line:  # "": nothing this target keeps (VictoriaMetrics and text)
+                    lines.append(line)
             except Unstorable as err:
                 unstorable.append((str(err), format_v2(p)))
         last = log_id
@@ -156,7 +164,7 @@ class V1Target:
 class VictoriaTarget:
     """A VictoriaMetrics node's InfluxDB line protocol endpoint (/write, seconds)."""
 
-    format = staticmethod(format_v1)
+    format = staticmethod(format_victoria)
     name = "victoriametrics"
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
