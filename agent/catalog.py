@@ -120,7 +120,7 @@ CATALOG: tuple[Measurement, ...] = (
         {"expiry": "s until notAfter (negative once expired)", "enddate": "notAfter, Unix s", "verification_code": "0 verifies, 1 does not",
          "verification_error": "string: why it does not verify"}),
     Measurement("device_poll", "poller", "Whether each device poll worked, and why not.",
-        {"method": "`snmp`, `ssh` or `http`", "kind": "device kind"},
+        {"method": "`snmp`, `ssh` or `http`", "kind": "device kind", "poller": "host of the agent that polls it"},
         {"ok": "boolean", "error": "string: the reason (timeout / wrong community, v3 authentication, garbage, host key mismatch, deadline)",
          "duration_ms": "ms (float)", "points": "integer", "requests": "integer (SNMP)", "varbinds": "integer (SNMP)",
          "host_key_mismatch": "boolean (SSH): the device offered another key than the pinned one"}),

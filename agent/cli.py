@@ -182,7 +182,7 @@ def _poll(args: argparse.Namespace) -> int:
         return EXIT_MISSING_DEPENDENCY
 
     async def poll() -> int:
-        poller = Poller()
+        poller = Poller(reader=config.host)
         if args.inventory:
             documents = [await poller.inventory(d) for d in devices]
             print(json.dumps([d for d in documents if d], ensure_ascii=False, indent=2))

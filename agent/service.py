@@ -248,6 +248,7 @@ class AgentService:
                 stop,
                 self.config.inventory_interval,
                 self._clock,
+                reader=self.config.host,
             )
             site_poller.start()
         jobs = (

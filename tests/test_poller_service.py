@@ -51,7 +51,7 @@ def test_poll_command_prints_lines_and_fails_on_a_bad_device(
 ) -> None:
     config = tmp_path / "agent.toml"
     config.write_text(
-        f'[agent]\nsite = "Privas"\n[spool]\npath = "{tmp_path}/spool.db"\n'
+        f'[agent]\nsite = "Privas"\nhost = "poste-accueil"\n[spool]\npath = "{tmp_path}/spool.db"\n'
         + devices_toml(snmpsim, sshd)
     )
     vigie_agent = str(VENV_BIN / "vigie-agent")
@@ -71,7 +71,9 @@ def test_poll_command_prints_lines_and_fails_on_a_bad_device(
     )  # fmt: skip
     assert done.returncode == 1
     assert "wrong community" in done.stderr
-    assert "device_poll,host=copieur,kind=printer,method=snmp,site=Privas ok=false" in done.stdout
+    # tagged with the agent that polls it, for the device's page
+    status = "device_poll,host=copieur,kind=printer,method=snmp,poller=poste-accueil,site=Privas"
+    assert f"{status} ok=false" in done.stdout
     unknown = subprocess.run(
         [vigie_agent, "poll", "--config", str(config), "--device", "nope"],
         capture_output=True, text=True, timeout=60,

@@ -435,6 +435,7 @@ def test_device_tables_name_their_columns_and_show_changes(lab: Lab) -> None:
     tags = "site=Annonay,host=copieur"
     lines = [f"printer_supply,{tags},supply=Black\\ Toner,type=toner percent={60 - d * 4.5} "
              f"{now - (10 - d) * 86400}" for d in range(11)]  # fmt: skip
+    lines.append(f"device_poll,{tags},kind=printer,method=snmp,poller=poste-accueil ok=true {now}")
     lines.append(f"smart_device,{tags},device=/dev/sda,model=ST500DM002,serial_no=Z3T8 "
                  f"health_ok=1i,temp_c=36i,power_on_hours=18342i {now}")  # fmt: skip
     lab.write(token, lines)
@@ -450,6 +451,7 @@ def test_device_tables_name_their_columns_and_show_changes(lab: Lab) -> None:
     lab.app.state.services.writer.sync()
     page = lab.client.get("/sites/Annonay/hosts/copieur").text
     assert "<th>Heures de fonctionnement</th>" in page and "<td>36 °C</td>" in page
+    assert "<dt>Interrogé par l&#39;agent de</dt><dd>poste-accueil</dd>" in page
     assert "<th></th>" not in page.split("<h2>SMART</h2>")[1].split("</table>")[0]
     assert re.search(r'<meter [^>]*value="15\.0">15,0 %</meter>', page), page
     assert re.search(r"vers le \d+ \w+, dans 3 jours", page)  # when the toner runs out

@@ -37,8 +37,9 @@ class DevicePoll:
     varbinds: int = 0
     requests: int = 0
 
-    def status_point(self, method: str, started: float, now: int) -> Point:
-        """`device_poll`: did the poll work, and if not, why (the per-device status)."""
+    def status_point(self, method: str, started: float, now: int, reader: str = "") -> Point:
+        """`device_poll`: did the poll work, and if not, why (the per-device status); tagged
+        with the host of the agent that polls it (`reader`), for the device's page."""
         fields: dict[str, FieldValue] = {
             "ok": not self.errors,
             "duration_ms": (time.monotonic() - started) * 1000,
@@ -50,7 +51,10 @@ class DevicePoll:
             fields.update(requests=self.requests, varbinds=self.varbinds)
         if method == "ssh":
             fields["host_key_mismatch"] = self.host_key_mismatch
-        return Point("device_poll", {"method": method, "kind": self.device.kind}, fields, now)
+        tags = {"method": method, "kind": self.device.kind}
+        if reader:
+            tags["poller"] = reader
+        return Point("device_poll", tags, fields, now)
 
 
 def device_method(device: DeviceConfig) -> str:
@@ -63,9 +67,12 @@ def device_method(device: DeviceConfig) -> str:
 class Poller:
     """Polls devices; create and use it inside one running event loop."""
 
-    def __init__(self, inflight: int = DEFAULT_INFLIGHT, ssh_workers: int = SSH_WORKERS) -> None:
+    def __init__(
+        self, inflight: int = DEFAULT_INFLIGHT, ssh_workers: int = SSH_WORKERS, reader: str = ""
+    ) -> None:
         from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
+        self.reader = reader  # this agent's host, in each device_poll's `poller` tag
         self._engine = SnmpEngine()
         self._inflight = asyncio.Semaphore(inflight)
         self._ssh = asyncio.Semaphore(ssh_workers)
@@ -155,7 +162,7 @@ class Poller:
             log.warning("device %s: %s", device.name, "; ".join(result.errors))
         points += result.points
         if method:
-            points.append(result.status_point(method, started, now))
+            points.append(result.status_point(method, started, now, self.reader))
         return points
 
     async def _poll_web(self, device: DeviceConfig, result: DevicePoll, now: int) -> None:

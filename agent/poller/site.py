@@ -48,8 +48,10 @@ class SitePoller(threading.Thread):
         stop: threading.Event,
         inventory_interval: int = 86400,
         clock: Callable[[], float] = time.time,
+        reader: str = "",
     ) -> None:
         super().__init__(name="site-poller", daemon=True)
+        self._reader = reader  # this agent's host name
         self._devices = devices
         self._site = site
         self._out = out
@@ -63,7 +65,7 @@ class SitePoller(threading.Thread):
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        poller = Poller()
+        poller = Poller(reader=self._reader)
         tasks = [asyncio.create_task(self._device_loop(poller, d)) for d in self._devices]
         while not self._stop_event.is_set():
             await asyncio.sleep(0.2)

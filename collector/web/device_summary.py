@@ -44,6 +44,7 @@ def device_summary(
     kind = _kind(conn, site, host)
     uptime = _newest(conn, "system", site, host)["fields"].get("uptime")
     agent = _newest(conn, "vigie_agent", site, host)["tags"].get("version", "")
+    reader = _newest(conn, "device_poll", site, host)["tags"].get("poller", "")
     pairs = [
         (t["type"], t.get(f"kind_{kind}", kind)),
         (t["address"], device_facts(document).ip),
@@ -53,5 +54,6 @@ def device_summary(
         (t["up_for"], words.duration(float(uptime)) if isinstance(uptime, int | float) else ""),
         (t["last_seen"], _last_seen(last_seen, moment, page, words)),
         (t["agent_version"], str(agent)),
+        (t["read_by"], str(reader)),
     ]  # fmt: skip
     return [(label, value) for label, value in pairs if value]
