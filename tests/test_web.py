@@ -372,6 +372,19 @@ def test_chromium_walks_through_the_ui(browser: Browser, tmp_path: Path) -> None
             start, end = (int(v) for v in re.findall(r"(?:start|end)=(\d+)", search))
             assert 0.35 * shown < end - start < 0.45 * shown, (end - start, shown)
             assert page.evaluate("document.querySelector('.plot').dataset.start") == str(start)
+            # pages refresh themselves, but not under a technician's typing
+            page.open(f"{collector.url}/alerts")
+            page.evaluate("window.mark = 1; document.body.dataset.refresh = '1'")
+            time.sleep(3)
+            page.wait_loaded()
+            assert page.evaluate("typeof window.mark") == "undefined"  # it reloaded
+            page.evaluate(
+                "window.mark = 1; const box = document.querySelector('input[name=comment]');"
+                "box.value = 'en cours'; box.dispatchEvent(new Event('input', {bubbles: true}));"
+                "box.blur(); document.body.dataset.refresh = '1'"
+            )
+            time.sleep(3)
+            assert page.evaluate("window.mark") == 1  # what was typed is still there
             page.open(f"{collector.url}/alerts")
             page.submit("form[action$='/ack'] button")
             assert "Acquittée par marie" in page.evaluate("document.body.innerText")
