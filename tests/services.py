@@ -302,13 +302,19 @@ class Victoria:
 
     url: str
 
+    def flush(self) -> None:
+        """Make what was written searchable now (VictoriaMetrics buffers for a few seconds)."""
+        import urllib.request
+
+        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
+
     def export(self, match: str) -> list[dict[str, Any]]:
         """The raw samples of the matching series (/api/v1/export), after a flush."""
         import json
         import urllib.parse
         import urllib.request
 
-        urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
+        self.flush()
         query = urllib.parse.urlencode({"match[]": match})
         with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=10) as answer:
             return [json.loads(line) for line in answer.read().decode().splitlines() if line]
