@@ -336,6 +336,32 @@ def run_victoriametrics(tmp: Path, port: int | None = None) -> Iterator[Victoria
         yield Victoria(url)
 
 
+@contextlib.contextmanager
+def run_haproxy(tmp: Path, backends: list[str]) -> Iterator[str]:
+    """HAProxy (Debian `haproxy`) in front of collectors (`host:port` each), checking their
+    /healthz every half second and sending a request whose backend refused the connection to
+    another; its URL."""
+    executable = binary("haproxy", "/usr/sbin/haproxy")
+    port = free_port()
+    servers = "".join(
+        f"  server c{i} {address} check inter 500ms fall 2 rise 1\n"
+        for i, address in enumerate(backends)
+    )
+    config = tmp / "haproxy.cfg"
+    tmp.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
+        "  timeout server 30s\n  retries 2\n  option redispatch\n"
+        f"frontend vigie\n  bind 127.0.0.1:{port}\n  default_backend collectors\n"
+        "backend collectors\n  balance roundrobin\n  option httpchk GET /healthz\n"
+        f"  http-check expect status 200\n{servers}"
+    )
+    with process([executable, "-db", "-f", str(config)]) as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_ok(f"{url}/healthz"), 30, "haproxy", proc)
+        yield url
+
+
 # net-snmp snmpd ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,90 @@
+"""Two identical collectors behind HAProxy, both forwarding to one VictoriaMetrics: a real agent
+keeps reporting through the loss of one collector (SIGKILL) and its return, and every reading it
+took is in VictoriaMetrics exactly once. The collectors share their tokens by starting from the
+same store file (shared state in PostgreSQL is still to come: docs/SCALING.md)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.services import (
+    CollectorProcess,
+    agent_config,
+    free_port,
+    get_json,
+    run_haproxy,
+    run_victoriametrics,
+    start_agent,
+    wait_for,
+)  # fmt: skip
+
+pytestmark = pytest.mark.services  # HAProxy, VictoriaMetrics, collectors and an agent, for real
+
+
+def outbox(collector_url: str, node_url: str) -> int:
+    """What a collector has not yet forwarded to the node."""
+    health = get_json(f"{collector_url}/healthz", "")
+    return int(health["victoriametrics"][node_url]["outbox_requests"])
+
+
+def collector(folder: Path, port: int, node: str) -> CollectorProcess:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "collector.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "{folder}/collector.db"\n'
+        f'[series]\nbackend = "victoriametrics"\nurls = ["{node}"]\nretry_max_seconds = 1\n'
+    )
+    return CollectorProcess(config, f"http://127.0.0.1:{port}")
+
+
+def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path) -> None:
+    with run_victoriametrics(tmp_path / "vm") as node:
+        first = collector(tmp_path / "c1", free_port(), node.url)
+        first.start()
+        token = first.token("Tournon", "pc-1")
+        first.stop()
+        second = collector(tmp_path / "c2", free_port(), node.url)
+        shutil.copy(tmp_path / "c1" / "collector.db", tmp_path / "c2" / "collector.db")
+        first.start()
+        second.start()
+        try:
+            backends = [c.url.removeprefix("http://") for c in (first, second)]
+            with run_haproxy(tmp_path / "haproxy", backends) as url:
+                (tmp_path / "agent").mkdir()
+                config = agent_config(tmp_path / "agent", url, token, "Tournon", "pc-1")
+                agent = start_agent(config, log=tmp_path / "agent.log")
+                time.sleep(6)
+                first.stop(signal.SIGKILL)  # acknowledged batches stay in its log
+                time.sleep(8)
+                first.start()
+                time.sleep(4)
+                agent.send_signal(signal.SIGTERM)
+                agent.wait(30)
+            for each in (first, second):
+                wait_for(lambda: outbox(each.url, node.url) == 0, 30, "forwarded")  # noqa: B023
+        finally:
+            for each in (first, second):
+                if each.proc is not None and each.proc.poll() is None:
+                    each.stop()
+        spool = sqlite3.connect(tmp_path / "agent" / "spool.db")
+        assert spool.execute("SELECT count(*) FROM batch").fetchone()[0] == 0  # all acknowledged
+        (series,) = node.export('vigie_agent_cycle_seconds{host="pc-1"}')
+        times = [ts // 1000 for ts in series["timestamps"]]
+        assert times == sorted(set(times)), "a reading stored twice"
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert len(times) >= 15 and max(gaps) <= 5, (times, gaps)  # no cycle lost (1 s each)
+        # both collectors took writes (round robin), and the killed one forwarded its log
+        for each in (first, second):
+            lines = (
+                sqlite3.connect(each.config.parent / "collector.db")
+                .execute("SELECT count(*) FROM series WHERE host = 'pc-1'")
+                .fetchone()[0]
+            )
+            assert lines > 0
