@@ -12,6 +12,8 @@ from collector.notify.messages import MESSAGES
 from collector.rules.model import Rule
 from collector.state import AlertRow
 
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}  # the most urgent first
+
 
 class _Labels(dict[str, str]):
     def __missing__(self, key: str) -> str:
@@ -67,8 +69,7 @@ class Words:
 
     def number(self, value: float) -> str:
         """A reading as people of the language write it: "95", "1,5" / "1.5"."""
-        text = number(value)
-        return text.replace(".", ",") if self.language == "fr" else text
+        return localized(value, self.language)
 
     def duration(self, seconds: float) -> str:
         """ "27 min", "3 h 05", "2 j 4 h" / "2 d 4 h"."""
@@ -106,6 +107,12 @@ class Words:
 def number(value: float) -> str:
     """A reading as people write it: no ".0", one decimal otherwise."""
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+def localized(value: float, language: str) -> str:
+    """`number` with the language's decimal mark: "1,5" in French, "1.5" in English."""
+    text = number(value)
+    return text.replace(".", ",") if language == "fr" else text
 
 
 def summary(alert: AlertRow, rule: Rule | None, words: Words, now: int) -> str:
@@ -161,8 +168,7 @@ def site_mail(
     details, then the ones that ended (their end only: the action is done)."""
     t = words.text
     lines = [t["intro"].format(site=site), ""]
-    order = {"critical": 0, "warning": 1, "info": 2}
-    for alert, reminder in sorted(firing, key=lambda item: order.get(item[0].severity, 3)):
+    for alert, reminder in sorted(firing, key=lambda item: SEVERITY_ORDER.get(item[0].severity, 3)):
         rule = rules.get(alert.rule)
         text = summary(alert, rule, words, now)
         reminder_mark = f" {t['repeat']}" if reminder else ""
@@ -180,7 +186,7 @@ def site_mail(
             lines.append(f"• {text} — {ended}")
     lines += ["", t["footer"]]
     if firing:
-        severities = sorted({a.severity for a, _ in firing}, key=lambda s: order.get(s, 3))
+        severities = sorted({a.severity for a, _ in firing}, key=lambda s: SEVERITY_ORDER.get(s, 3))
         severity = t.get(severities[0], severities[0])
         if len(firing) == 1:
             what = summary(firing[0][0], rules.get(firing[0][0].rule), words, now)

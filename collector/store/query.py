@@ -469,11 +469,20 @@ def hosts_seen(conn: sqlite3.Connection, site: str | None = None) -> list[tuple[
     return [(str(s), str(h), int(t)) for s, h, t in rows]
 
 
-def host_kinds(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+def host_kinds(
+    conn: sqlite3.Connection, site: str | None = None, host: str | None = None
+) -> dict[tuple[str, str], str]:
     """(site, host) -> the device's kind as its poller says it (tag `kind` of `ping`), or
-    "computer" for a host whose agent reports itself."""
+    "computer" for a host whose agent reports itself; of one site, or one host, when given."""
+    where, args = "", []
+    for column, value in (("site", site), ("host", host)):
+        if value is not None:
+            where += f" AND {column} = ?"
+            args.append(value)
     rows = conn.execute(
-        "SELECT site, host, json_extract(tags, '$.kind') FROM series WHERE measurement = 'ping' "
-        "UNION ALL SELECT site, host, 'computer' FROM series WHERE measurement = 'vigie_agent'"
+        "SELECT site, host, json_extract(tags, '$.kind') FROM series "  # noqa: S608 (columns fixed)
+        f"WHERE measurement = 'ping'{where} UNION ALL SELECT site, host, 'computer' FROM series "
+        f"WHERE measurement = 'vigie_agent'{where}",
+        args * 2,
     ).fetchall()
     return {(str(s), str(h)): str(k or "") for s, h, k in rows}

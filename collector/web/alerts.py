@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -20,6 +18,7 @@ from collector.web.common import (
     render,
     when,
 )
+from collector.web.timerange import picked_time
 
 ALERTS_SHOWN = 200
 router = APIRouter(include_in_schema=False)
@@ -84,12 +83,9 @@ def _span(fields: dict[str, str], page: Page, moment: int) -> tuple[int, int]:
     if fields.get("duration", "").isdigit():
         return moment, moment + int(fields["duration"])
     try:
-        starts, ends = (
-            datetime.fromisoformat(fields[k]).replace(tzinfo=page.zone) for k in ("starts", "ends")
-        )
+        return picked_time(fields["starts"], page.zone), picked_time(fields["ends"], page.zone)
     except (KeyError, ValueError):
         raise BadForm("starts and ends must be dates") from None
-    return int(starts.timestamp()), int(ends.timestamp())
 
 
 @router.post("/silences")

@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from collector.notify.compose import Words
+from collector.notify.compose import SEVERITY_ORDER, Words
 from collector.services import alerting, now, services
 from collector.state import AlertRow, WebSession
 from collector.web import auth
@@ -64,6 +64,16 @@ class Page:
     def words(self) -> dict[str, str]:
         """The UI's words in the page's language."""
         return WORDS[self.language]
+
+    @property
+    def say(self) -> Words:
+        """Numbers, durations and forecasts in the page's language and zone (the mails')."""
+        return Words(self.language, self.zone.key)
+
+
+def kind_word(kind: str, page: Page) -> str:
+    """A device kind in the page's words ("" when unknown)."""
+    return page.words.get(f"kind_{kind}", kind) if kind else ""
 
 
 def language(request: Request) -> str:
@@ -127,9 +137,6 @@ async def checked_form(request: Request, technician: bool = True) -> tuple[Page,
     return page, fields
 
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-
-
 def actor(author: str | None, page: Page) -> str:
     """Who did it, as people read it: the account's name for the pages ("web:marie"), the
     kind of token for the API ("token:3")."""
@@ -143,11 +150,9 @@ def actor(author: str | None, page: Page) -> str:
     return author
 
 
-def duration(alert: AlertRow, page: Page) -> str:
+def duration(alert: AlertRow, say: Words) -> str:
     """How long a resolved alert lasted ("" while it goes on)."""
-    if alert.resolved_at is None:
-        return ""
-    return Words(page.language, page.zone.key).duration(alert.resolved_at - alert.since)
+    return "" if alert.resolved_at is None else say.duration(alert.resolved_at - alert.since)
 
 
 def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[list[AlertLine]]:
@@ -161,6 +166,7 @@ def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[li
     )  # fmt: skip
     everything = [a for group in groups for a in group]
     annotated = notifier.annotate(services(request).repository(), everything, now(request))
+    say = page.say
     rows = [
         AlertLine(
             a.id, a.site, a.host, a.rule, a.state, a.severity, text, when(a.since, page),
@@ -170,7 +176,7 @@ def alert_rows(request: Request, page: Page, *groups: list[AlertRow]) -> list[li
             acked_by=actor(a.acked_by, page),
             ack_comment=a.ack_comment,
             ended_text=when(a.resolved_at, page),
-            lasted=duration(a, page),
+            lasted=duration(a, say),
         )
         for a, text, quiet in annotated
     ]  # fmt: skip

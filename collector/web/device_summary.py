@@ -6,20 +6,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from collector.notify.compose import Words
 from collector.notify.facts import device_facts
-from collector.store.query import latest_samples
-from collector.web.common import Page, when
+from collector.store.query import host_kinds, latest_samples
+from collector.web.common import Page, kind_word, when
 from collector.web.inventory import summary_of_document
-from collector.web.words import WORDS
-
-
-def _kind(conn: sqlite3.Connection, site: str, host: str) -> str:
-    """The device's kind as the poller's reachability says it, "computer" for an agent."""
-    if latest_samples(conn, "vigie_agent", site, host):
-        return "computer"
-    pings = latest_samples(conn, "ping", site, host)
-    return str(pings[0][1].get("kind", "")) if pings else ""
 
 
 def _newest(conn: sqlite3.Connection, measurement: str, site: str, host: str) -> dict[str, Any]:
@@ -27,10 +17,10 @@ def _newest(conn: sqlite3.Connection, measurement: str, site: str, host: str) ->
     return {"tags": found[0][1], "fields": found[0][3]} if found else {"tags": {}, "fields": {}}
 
 
-def _last_seen(last_seen: int | None, moment: int, page: Page, words: Words) -> str:
+def _last_seen(last_seen: int | None, moment: int, page: Page) -> str:
     if last_seen is None:
         return ""
-    ago = WORDS[page.language]["ago"].format(duration=words.duration(moment - last_seen))
+    ago = page.words["ago"].format(duration=page.say.duration(moment - last_seen))
     return f"{when(last_seen, page)} ({ago})"
 
 
@@ -39,20 +29,20 @@ def device_summary(
     last_seen: int | None, moment: int,
 ) -> list[tuple[str, str]]:  # fmt: skip
     """(label, value) pairs of what is known, in the page's language."""
-    t, words = WORDS[page.language], Words(page.language, page.zone.key)
+    t = page.words
     line = summary_of_document(site, host, "", document) if document else None
-    kind = _kind(conn, site, host)
+    kind = host_kinds(conn, site, host).get((site, host), "")
     uptime = _newest(conn, "system", site, host)["fields"].get("uptime")
     agent = _newest(conn, "vigie_agent", site, host)["tags"].get("version", "")
     reader = _newest(conn, "device_poll", site, host)["tags"].get("poller", "")
     pairs = [
-        (t["type"], t.get(f"kind_{kind}", kind)),
+        (t["type"], kind_word(kind, page)),
         (t["address"], device_facts(document).ip),
         (t["os"], line.os if line else ""),
         (t["model"], line.model if line else ""),
         (t["serial"], line.serial if line else ""),
-        (t["up_for"], words.duration(float(uptime)) if isinstance(uptime, int | float) else ""),
-        (t["last_seen"], _last_seen(last_seen, moment, page, words)),
+        (t["up_for"], page.say.duration(float(uptime)) if isinstance(uptime, int | float) else ""),
+        (t["last_seen"], _last_seen(last_seen, moment, page)),
         (t["agent_version"], str(agent)),
         (t["read_by"], str(reader)),
     ]  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from collector.notify.compose import Words
 from collector.rules.model import RuleSet
 from collector.store.query import latest_samples
 from collector.web.common import Page, when
@@ -55,14 +54,14 @@ def _supplies(source: Source, rules: RuleSet, page: Page, moment: int) -> list[T
         return []
     ends = {f.line: f.eta for f in forecasts(source, rules, "printer_supply", "percent",
                                              "supply", moment)}  # fmt: skip
-    words = Words(page.language, page.zone.key)
+    say = page.say
     rows: list[list[object]] = []
     for _, tags, _, f in supplies:
         name = str(tags.get("supply", ""))
         level = f.get("percent")
         gauge = (Gauge(float(level), reading(float(level), "%", page.language))
                  if isinstance(level, int | float) else str(f.get("state", "")))  # fmt: skip
-        left = words.eta(ends[name], moment) if name in ends else ""
+        left = say.eta(ends[name], moment) if name in ends else ""
         kind = t.get(f"supply_{tags.get('type', '')}", tags.get("type", ""))
         rows.append([supply_label(name, page.language), kind, gauge, left])
     return [Table(t["supplies"], [t["supply"], t["type"], t["level"], t["empty_at"]], rows)]

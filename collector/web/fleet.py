@@ -8,10 +8,9 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from collector.notify.compose import Words
 from collector.services import now, services
 from collector.store.query import host_kinds, hosts_seen
-from collector.web.common import Page, page_of, render, when
+from collector.web.common import Page, kind_word, page_of, render, when
 from collector.web.rows import FoundLine, SilentLine, SiteLine, SkewedLine
 
 SILENT_AFTER = 600  # a host with no data for 10 min counts as silent
@@ -28,18 +27,21 @@ _SORTS: dict[str, Callable[[SiteLine], tuple[int | str, ...]]] = {
 router = APIRouter(include_in_schema=False)
 
 
-def site_rows(request: Request, page: Page, moment: int, q: str) -> list[SiteLine]:
+Seen = list[tuple[str, str, int]]  # (site, host, newest sample time): store.query.hosts_seen
+
+
+def site_rows(request: Request, page: Page, moment: int, q: str, seen: Seen) -> list[SiteLine]:
     """One row per commune whose name holds `q`: hosts, silent ones, firing alerts by
     severity, status."""
     sites: dict[str, SiteLine] = {}
     wanted = q.lower()
-    for site, _host, seen in hosts_seen(services(request).reader()):
+    for site, _host, last in seen:
         if wanted not in site.lower():
             continue
         row = sites.setdefault(site, SiteLine(site))
         row.hosts += 1
-        row.silent += int(moment - seen > SILENT_AFTER)
-        row.seen = max(row.seen, seen)
+        row.silent += int(moment - last > SILENT_AFTER)
+        row.seen = max(row.seen, last)
     for alert in services(request).repository().alerts(("firing",), limit=100000):
         if alert.site in sites and alert.severity == "critical":
             sites[alert.site].critical += 1
@@ -52,42 +54,32 @@ def site_rows(request: Request, page: Page, moment: int, q: str) -> list[SiteLin
     return list(sites.values())
 
 
-def found_devices(request: Request, q: str, page: Page) -> list[FoundLine]:
+def found_devices(request: Request, q: str, page: Page, seen: Seen) -> list[FoundLine]:
     """The devices whose name holds `q`, or whose inventory does (an IP address, a serial
     number, a model): a search across communes."""
     if len(q) < 2:
         return []
     wanted = q.lower()
     found = {
-        (site, host): page.words["by_name"]
-        for site, host, _ in hosts_seen(services(request).reader())
-        if wanted in host.lower()
+        (site, host): page.words["by_name"] for site, host, _ in seen if wanted in host.lower()
     }
     for site, host, _, _ in services(request).repository().search_inventory(q, SHOWN):
         found.setdefault((site, host), page.words["by_inventory"])
     return [FoundLine(site, host, why) for (site, host), why in sorted(found.items())[:SHOWN]]
 
 
-def silent_hosts(request: Request, page: Page, moment: int, after: int) -> list[SilentLine]:
+def silent_hosts(
+    page: Page, moment: int, after: int, seen: Seen, kinds: dict[tuple[str, str], str]
+) -> list[SilentLine]:
     """Hosts with no news for more than `after` seconds, the most recently silent first."""
-    words = Words(page.language, page.zone.key)
-    kinds = host_kinds(services(request).reader())
-    silent = [
-        (seen, site, host)
-        for site, host, seen in hosts_seen(services(request).reader())
-        if moment - seen > after
-    ]
-    silent.sort(reverse=True)
+    silent = sorted(
+        ((last, site, host) for site, host, last in seen if moment - last > after), reverse=True
+    )
     return [
-        SilentLine(site, host, kind_word(kinds.get((site, host), ""), page), when(seen, page),
-                   words.duration(moment - seen))
-        for seen, site, host in silent[:SHOWN]
+        SilentLine(site, host, kind_word(kinds.get((site, host), ""), page), when(last, page),
+                   page.say.duration(moment - last))
+        for last, site, host in silent[:SHOWN]
     ]  # fmt: skip
-
-
-def kind_word(kind: str, page: Page) -> str:
-    """A device kind in the page's words ("" when unknown)."""
-    return page.words.get(f"kind_{kind}", kind) if kind else ""
 
 
 @router.get("/")
@@ -96,18 +88,22 @@ def fleet(request: Request, q: str = "", sort: str = "status", silent: int = 360
     IP address or serial number; the devices without news; the count of each kind."""
     page = page_of(request)
     moment = now(request)
-    rows = site_rows(request, page, moment, q)
+    seen = hosts_seen(services(request).reader())
+    kinds = host_kinds(services(request).reader())
+    rows = site_rows(request, page, moment, q, seen)
     rows.sort(key=_SORTS.get(sort, _SORTS["status"]))
     skewed = [
         SkewedLine(s.site, s.host, s.kind, s.dropped, when(s.last, page))
         for s in services(request).skewed.recent(moment)
     ]
-    kinds = Counter(host_kinds(services(request).reader()).values())
-    counts = sorted(((kind_word(k, page) or page.words["kind_unknown"], n)
-                     for k, n in kinds.items()), key=lambda kn: -kn[1])  # fmt: skip
+    counts = [
+        (kind_word(k, page) or page.words["kind_unknown"], n)
+        for k, n in Counter(kinds.values()).most_common()
+    ]
     silent = silent if silent in SILENCES else 3600
     return render(
         request, "fleet.html", page, rows=rows, q=q, skewed=skewed, counts=counts,
-        found=found_devices(request, q, page), silent=silent_hosts(request, page, moment, silent),
+        found=found_devices(request, q, page, seen),
+        silent=silent_hosts(page, moment, silent, seen, kinds),
         silent_after=silent, silences=SILENCES, updated=when(moment, page), refresh=60,
     )  # fmt: skip

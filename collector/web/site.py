@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from collector.services import now, services
 from collector.store.query import host_kinds, hosts_seen, latest_samples
-from collector.web.common import NotFound, alert_rows, page_of, render, when
-from collector.web.fleet import SILENT_AFTER, kind_word
+from collector.web.common import NotFound, alert_rows, kind_word, page_of, render, when
+from collector.web.fleet import SILENT_AFTER
 from collector.web.rows import HostLine
 from collector.web.words import WORDS
 
@@ -30,7 +30,7 @@ def site_page(request: Request, site: str) -> HTMLResponse:
     if not seen and not alerts:
         raise NotFound(f"{WORDS[page.language]['site']} {site} ?")
     pings = latest_samples(conn, "ping", site)
-    kinds = {h: kind for (s, h), kind in host_kinds(conn).items() if s == site}
+    kinds = {h: kind for (_, h), kind in host_kinds(conn, site).items()}
     ups = {h: bool(f.get("up")) for h, _, _, f in pings}
     hosts = [
         HostLine(

@@ -29,11 +29,15 @@ class Span(NamedTuple):
         return bool(self.name)
 
 
-def _moment(text: str, zone: ZoneInfo) -> int:
-    """Seconds since the epoch, or a local date and time as a date picker sends it."""
-    if text.isdigit():
-        return int(text)
+def picked_time(text: str, zone: ZoneInfo) -> int:
+    """Seconds since the epoch of a local date and time as a date picker sends it
+    ("2026-12-01T14:00", in the page's zone); ValueError when it is not one."""
     return int(datetime.fromisoformat(text).replace(tzinfo=zone).timestamp())
+
+
+def _moment(text: str, zone: ZoneInfo) -> int:
+    """Seconds since the epoch (a drag on a chart), or a date picker's value."""
+    return int(text) if text.isdigit() else picked_time(text, zone)
 
 
 def span_of(name: str, start: str, end: str, now: int, zone: ZoneInfo) -> Span:

@@ -6,6 +6,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from collector.notify.compose import localized
+
 # Prefixes per unit: bytes in the French octets (Go) or the English bytes (GB), bits per
 # second in SI steps.
 _BYTES = {"fr": ("o", "Ko", "Mo", "Go", "To"), "en": ("B", "KB", "MB", "GB", "TB")}
@@ -29,19 +31,13 @@ MONTHS = {
 }
 
 
-def decimal(value: float, language: str, digits: int = 1) -> str:
-    """A number with `digits` decimals (none when whole), a comma in French."""
-    text = f"{value:.{digits}f}" if digits and not float(value).is_integer() else f"{value:.0f}"
-    return text.replace(".", ",") if language == "fr" else text
-
-
 def scaled(value: float, steps: tuple[str, ...], base: float, language: str) -> str:
     """`value` in the largest step below it: 1536 bytes -> "1,5 Ko"."""
     index = 0
     while abs(value) >= base and index < len(steps) - 1:
         value /= base
         index += 1
-    return f"{decimal(value, language)} {steps[index]}"
+    return f"{localized(value, language)} {steps[index]}"
 
 
 def reading(value: float, unit: str, language: str) -> str:
@@ -52,7 +48,7 @@ def reading(value: float, unit: str, language: str) -> str:
         return scaled(value, _BITS, 1000, language)
     if unit == "%":
         return f"{value:.1f}".replace(".", "," if language == "fr" else ".") + " %"
-    return f"{decimal(value, language)} {unit}".strip()
+    return f"{localized(value, language)} {unit}".strip()
 
 
 def moment(ts: int, zone: ZoneInfo, language: str, span: int) -> str:
