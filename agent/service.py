@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -24,8 +23,8 @@ from agent.collectors.sensors import SensorsCollector
 from agent.collectors.smart import SmartCollector
 from agent.collectors.system import ProcessesCollector, SystemCollector
 from agent.config import AgentConfig
-from agent.inventory.glpi import build_inventory, change_hash
-from agent.sender import Forwarder, Sender, TokenFile
+from agent.inventory.change import change_hash
+from agent.sender import Forwarder, Sender, TokenFile, uniform
 from agent.spool import Spool
 from agent.telemetry import agent_point
 from protocol.lineproto import Point, format_points, stamp
@@ -53,7 +52,8 @@ def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
 
 
 def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, Any]:
-    """This host's GLPI inventory document."""
+    """This host's GLPI inventory document (read in a child process: see inventory_in_child)."""
+    from agent.inventory.glpi import build_inventory
     from agent.inventory.reader import machine_id, platform_reader
 
     deviceid = f"{config.host}-{machine_id()[:12]}"
@@ -233,7 +233,7 @@ class AgentService:
 
     def run(self, stop: threading.Event) -> None:
         """Run until `stop` is set; the first cycle starts at a random offset (no stampede)."""
-        offset = random.uniform(0, min(self.config.interval, 60))
+        offset = uniform(0, min(self.config.interval, 60))
         log.info("agent %s/%s starting in %.1f s", self.config.site, self.config.host, offset)
         if stop.wait(offset):
             return

@@ -15,7 +15,8 @@ import jsonschema
 import psutil
 import pytest
 
-from agent.inventory.glpi import build_inventory, change_hash
+from agent.inventory.change import change_hash
+from agent.inventory.glpi import build_inventory
 from agent.inventory.linux import LinuxReader, parse_dmidecode_memory, parse_dpkg_status
 from collector.inventory import diff_inventories
 from tests import services

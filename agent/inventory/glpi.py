@@ -1,9 +1,7 @@
-"""The GLPI inventory document: assembled from a platform reader, hashed to detect changes."""
+"""The GLPI inventory document, assembled from a platform reader."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -11,19 +9,6 @@ from typing import Any, Protocol
 from agent import __version__
 
 log = logging.getLogger(__name__)
-
-# Parts of the document that change without anything being installed or removed; left out of
-# the change hash so that free space or a reboot alone does not resend the inventory.
-_VOLATILE = {
-    ("operatingsystem", "boot_time"),
-    ("drives", "free"),
-    ("hardware", "lastloggeduser"),
-    ("network_device", "uptime"),
-    ("network_ports", "iflastchange"),
-    ("network_ports", "ifstatus"),
-}
-# Sections that are readings, not equipment: page counters and toner levels move every day.
-_VOLATILE_SECTIONS = {"accesslog", "pagecounters", "cartridges"}
 
 
 class PlatformReader(Protocol):
@@ -79,20 +64,3 @@ def build_inventory(reader: PlatformReader, deviceid: str, logdate: str) -> dict
             content[section] = value
     content["accesslog"] = {"logdate": logdate}
     return {"action": "inventory", "deviceid": deviceid, "itemtype": "Computer", "content": content}
-
-
-def change_hash(document: dict[str, Any]) -> str:
-    """A hash of what matters in the document (volatile values and dates left out)."""
-    content = {k: v for k, v in document["content"].items() if k not in _VOLATILE_SECTIONS}
-    stable: dict[str, Any] = {}
-    for section, value in content.items():
-        if isinstance(value, list):
-            stable[section] = [
-                {k: v for k, v in item.items() if (section, k) not in _VOLATILE} for item in value
-            ]
-        elif isinstance(value, dict):
-            stable[section] = {k: v for k, v in value.items() if (section, k) not in _VOLATILE}
-        else:
-            stable[section] = value
-    text = json.dumps(stable, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()

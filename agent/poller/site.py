@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent.config import DeviceConfig
-from agent.inventory.glpi import change_hash
+from agent.inventory.change import change_hash
 from agent.poller.poll import Poller
 from protocol.lineproto import Point, format_points, stamp
 
