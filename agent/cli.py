@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -143,7 +144,7 @@ def _print_utf8(text: str) -> None:
 def _inventory(args: argparse.Namespace) -> int:
     import json
 
-    from agent.service import current_inventory
+    from agent.service import as_inventory, current_inventory
 
     config = _config(args.config, required=False)
     if args.output is None:
@@ -156,9 +157,11 @@ def _inventory(args: argparse.Namespace) -> int:
     except Exception as err:  # reported to the service, which logs it and carries on
         args.output.with_suffix(".err").write_text(f"{type(err).__name__}: {err}", "utf-8")
         raise
+    found = as_inventory(document)
+    args.output.with_suffix(".fingerprint").write_text(found.fingerprint, "ascii")
     partial = args.output.with_suffix(".part")
-    partial.write_text(json.dumps(document, ensure_ascii=False), "utf-8")
-    partial.replace(args.output)
+    partial.write_bytes(found.body)
+    partial.replace(args.output)  # last: the service reads the fingerprint once this exists
     return 0
 
 
@@ -228,11 +231,17 @@ class _HelpFormatter(argparse.HelpFormatter):
     imports bz2 and lzma (0.4 MiB kept by the running agent for nothing)."""
 
     def __init__(self, prog: str) -> None:
-        try:
-            columns = os.get_terminal_size().columns
-        except OSError:  # not a terminal: a service, a pipe
-            columns = 80
-        super().__init__(prog, width=columns - 2)
+        super().__init__(prog, width=_columns() - 2)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil finds it: $COLUMNS, the terminal, else 80."""
+    with contextlib.suppress(KeyError, ValueError):
+        return int(os.environ["COLUMNS"])
+    try:
+        return os.get_terminal_size().columns
+    except (OSError, ValueError):  # no terminal (a pipe), no console at all (a service)
+        return 80
 
 
 class _Parser(argparse.ArgumentParser):

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agent.collectors.base import Collector
 from agent.collectors.cpu import CpuCollector
@@ -34,7 +34,20 @@ if TYPE_CHECKING:  # pysnmp and paramiko load only when devices are configured
 
 log = logging.getLogger(__name__)
 
-InventorySource = Callable[[int], dict[str, Any]]  # now -> this host's GLPI document
+
+class Inventory(NamedTuple):
+    """This host's GLPI document as the spool takes it, and its change fingerprint."""
+
+    fingerprint: str
+    body: bytes
+
+
+InventorySource = Callable[[int], Inventory]  # now -> this host's inventory
+
+
+def as_inventory(document: dict[str, Any]) -> Inventory:
+    """A document, fingerprinted and encoded."""
+    return Inventory(change_hash(document), json.dumps(document, ensure_ascii=False).encode())
 
 
 def workstation_collectors(psutil: Any) -> tuple[Collector, ...]:
@@ -66,16 +79,19 @@ def current_inventory(config: AgentConfig, psutil: Any, now: int) -> dict[str, A
 
 def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySource:
     """The inventory read by a short-lived `vigie-agent inventory --output FILE` process:
-    reading the package list and DMI allocates several MiB that a long-running agent would
-    keep. The document comes back in a file, not a pipe, and the wait is for the process to
-    exit: on Windows a process the child starts (WMI's host, the desktop) may inherit its
-    pipes and keep them open long after the child is gone."""
+    reading the package list and DMI, and even decoding the document, allocates several MiB
+    that a long-running agent would keep; so the child also writes the change fingerprint
+    (FILE.fingerprint) and the agent handles the document as bytes only. The document comes back
+    in a file, not a pipe, and the wait is for the process to exit: on Windows a process the
+    child starts (WMI's host, the desktop) may inherit its pipes and keep them open long after
+    the child is gone."""
 
-    def read(now: int) -> dict[str, Any]:
+    def read(now: int) -> Inventory:
         # Beside the spool: the agent's own folder, writable by it alone (no temporary
         # folder module either: it imports shutil, bz2 and lzma).
         output = config.spool.path.with_name(f"inventory-{os.getpid()}.json")
         failure = output.with_suffix(".err")
+        fingerprint = output.with_suffix(".fingerprint")
         command = [sys.executable, "-m", "agent.cli", "inventory", "--output", str(output)]
         if config.source is not None:
             command += ["--config", str(config.source)]
@@ -90,11 +106,10 @@ def inventory_in_child(config: AgentConfig, timeout: float = 600) -> InventorySo
             if done.returncode != 0 or not output.exists():
                 reason = failure.read_text("utf-8")[-500:] if failure.exists() else "no output"
                 raise RuntimeError(f"inventory process failed ({done.returncode}): {reason}")
-            document: dict[str, Any] = json.loads(output.read_text("utf-8"))
+            return Inventory(fingerprint.read_text("ascii"), output.read_bytes())
         finally:
-            for leftover in (output, failure):
+            for leftover in (output, failure, fingerprint):
                 leftover.unlink(missing_ok=True)
-        return document
 
     return read
 
@@ -153,7 +168,9 @@ class AgentService:
         inventory: InventorySource | None = None,
     ) -> None:
         self.config = config
-        self._inventory = inventory or (lambda now: current_inventory(config, psutil, now))
+        self._inventory = inventory or (
+            lambda now: as_inventory(current_inventory(config, psutil, now))
+        )
         self._psutil = psutil
         self._clock = clock
         self._collectors = collectors if collectors is not None else workstation_collectors(psutil)
@@ -194,15 +211,13 @@ class AgentService:
     def inventory_cycle(self, force: bool = False) -> bool:
         """Spool the inventory when it changed, or when the last one is older than
         `inventory_interval`; returns whether one was spooled."""
-        document = self._inventory(int(self._clock()))
-        digest = change_hash(document)
+        found = self._inventory(int(self._clock()))
         last_hash, last_time = self.spool.last_inventory()
         due = self._clock() - last_time >= self.config.inventory_interval
-        if not (force or due or digest != last_hash):
+        if not (force or due or found.fingerprint != last_hash):
             return False
-        body = json.dumps(document, ensure_ascii=False).encode()
-        self.spool.put_document(body, "inventory")
-        self.spool.remember_inventory(digest, int(self._clock()))
+        self.spool.put_document(found.body, "inventory")
+        self.spool.remember_inventory(found.fingerprint, int(self._clock()))
         return True
 
     def spool_poller_output(self) -> None:
