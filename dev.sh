@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Real peers the tests start on loopback (tests/services.py).
-TEST_PACKAGES=(influxdb victoria-metrics haproxy snmpd snmp openssh-server openssh-client chromium smartmontools debootstrap iproute2 wine wine64 binutils-mingw-w64-x86-64 fusioninventory-agent)
+TEST_PACKAGES=(influxdb victoria-metrics haproxy postgresql-15 snmpd snmp openssh-server openssh-client chromium smartmontools debootstrap iproute2 wine wine64 binutils-mingw-w64-x86-64 fusioninventory-agent)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

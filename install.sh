@@ -5,6 +5,8 @@
 #                      [--ca-file FILE]
 #   ./install.sh collector [--listen ADDR:PORT] [--tls-cert F --tls-key F] [--influxdb URL]
 #                      [--admin NAME [--admin-password-file F]] [--public-url URL]
+#                      [--state-url postgresql://USER@HOST/DB [--state-password-file F]]
+#                      [--victoriametrics URL[,URL...]]     (several collectors: docs/SCALING.md)
 #   ./install.sh upgrade            keeps config and data, migrates the store, restarts
 #   ./install.sh uninstall [--purge]   removes the units (and with --purge, config and data)
 #
@@ -41,10 +43,10 @@ while [[ $# -gt 0 ]]; do
     --root) ROOT=$2; shift 2 ;;
     --no-start) START=0; shift ;;
     --purge) PURGE=1; shift ;;
-    --collector|--enroll|--site|--host|--ca-file|--listen|--tls-cert|--tls-key|--influxdb|--admin|--admin-password-file|--public-url)
+    --collector|--enroll|--site|--host|--ca-file|--listen|--tls-cert|--tls-key|--influxdb|--admin|--admin-password-file|--public-url|--state-url|--state-password-file|--victoriametrics)
       [[ $# -ge 2 ]] || die "$1 needs a value"
       ARGS+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see ./install.sh --help)" ;;
   esac
 done
@@ -156,6 +158,7 @@ After=network-online.target
 
 [Service]
 ExecStart=$SYS_OPT/venv/bin/vigie-collector run --config /etc/vigie/collector.toml
+$([[ -f $ETC/pgpass ]] && printf 'LoadCredential=pgpass:/etc/vigie/pgpass\nEnvironment=PGPASSFILE=%%d/pgpass\n')
 Restart=on-failure
 RestartSec=5
 DynamicUser=yes
@@ -208,9 +211,9 @@ EOF
 }
 
 collector_config() {
-  local listen cert key influx public
+  local listen cert key influx public state nodes
   listen=$(opt listen 0.0.0.0:8443) cert=$(opt tls-cert) key=$(opt tls-key)
-  influx=$(opt influxdb) public=$(opt public-url)
+  influx=$(opt influxdb) public=$(opt public-url) state=$(opt state-url) nodes=$(opt victoriametrics)
   cat <<EOF
 # Written by install.sh; edit freely, upgrades keep it. Reference: $SYS_OPT/README.md
 [server]
@@ -219,6 +222,8 @@ $([[ -n $cert ]] && printf 'tls_cert = "%s"\ntls_key = "%s"\n' "$cert" "$key")
 [storage]
 path = "$STATE/collector.db"
 $([[ -n $influx ]] && printf '\n[influxdb]\nurl = "%s"\n' "$influx")
+$([[ -n $state ]] && printf '\n# Shared with the other collectors; the password is in /etc/vigie/pgpass.\n[state]\nurl = "%s"\n' "$state")
+$([[ -n $nodes ]] && printf '\n[series]\nbackend = "victoriametrics"\nurls = ["%s"]\n' "${nodes//,/\", \"}")
 [alerts]
 recipients = []
 $([[ -n $public ]] && printf 'public_url = "%s"\n' "$public")
@@ -261,11 +266,27 @@ create_admin() {
   fi
 }
 
+write_pgpass() {  # libpq's password file: any host, port, database and user; : and \ escaped
+  local password
+  password=$(head -n1 "$(opt state-password-file)")
+  password=${password//\\/\\\\}
+  printf '*:*:*:*:%s\n' "${password//:/\\:}" | write_if_changed "$ETC/pgpass" 0600
+}
+
 do_collector() {
   if [[ -n $(opt tls-cert) && -z $(opt tls-key) ]] || [[ -z $(opt tls-cert) && -n $(opt tls-key) ]]; then
     die "collector: --tls-cert and --tls-key go together"
   fi
-  step "install the collector into $OPT/venv" install_venv collector
+  if [[ -n $(opt state-url) && ! $(opt state-url) =~ ^postgres(ql)?:// ]]; then
+    die "collector: --state-url must be a postgresql:// URL (the password goes in --state-password-file)"
+  fi
+  if [[ -n $(opt state-password-file) ]]; then
+    [[ -n $(opt state-url) ]] || die "collector: --state-password-file goes with --state-url"
+    [[ -r $(opt state-password-file) ]] || die "collector: cannot read $(opt state-password-file)"
+    step "write $ETC/pgpass (readable by root, given to the service as a credential)" write_pgpass
+  fi
+  if [[ -f $ETC/pgpass ]]; then export PGPASSFILE=$ETC/pgpass; fi
+  step "install the collector into $OPT/venv" install_venv collector,postgres
   step "write $ETC/collector.toml" keep_or_write "$ETC/collector.toml" 0644 collector_config
   mkdir -p "$STATE" && chmod 0700 "$STATE"
   step "prepare the store" "$OPT/venv/bin/vigie-collector" user list --config "$ETC/collector.toml"
@@ -281,12 +302,14 @@ do_upgrade() {
   for kind in collector agent; do
     [[ -f $UNITS/vigie-$kind.service ]] || continue
     found=1
-    step "upgrade the $kind in $OPT/venv" install_venv "$kind"
     if [[ $kind == collector ]]; then
+      step "upgrade the collector in $OPT/venv" install_venv collector,postgres
+      if [[ -f $ETC/pgpass ]]; then export PGPASSFILE=$ETC/pgpass; fi
       # opening the store runs its migrations; a damaged store stops the upgrade here
       step "migrate the store" "$OPT/venv/bin/vigie-collector" user list --config "$ETC/collector.toml"
       step "refresh the unit" write_if_changed "$UNITS/vigie-collector.service" 0644 < <(collector_unit)
     else
+      step "upgrade the agent in $OPT/venv" install_venv agent
       step "refresh the unit" write_if_changed "$UNITS/vigie-agent.service" 0644 < <(agent_unit)
     fi
     if systemd_live; then step "restart vigie-$kind" systemctl restart "vigie-$kind.service"; fi

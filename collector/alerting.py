@@ -9,12 +9,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector.config import CollectorConfig
+from collector.config import CollectorConfig, StateConfig
+from collector.lease import Lease
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
 from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
 from collector.state import Repository
+from collector.state.source import StateSource
 from collector.store.db import connect, read_mark
 from collector.store.writer import Append, Writer
 from collector.telemetry import OWN_HOST, OWN_SITE
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 # Hosts with new data are evaluated together once a second: often enough for mail within
 # seconds, rarely enough that a busy ingest is not slowed by evaluating every batch apart.
 TOUCHED_EVERY = 1.0
+# A collector that accepted no write for this long hands the alerting lease to one that does.
+IDLE_AFTER = 60.0
 
 
 class Replays:
@@ -65,17 +69,22 @@ class Alerting:
         writer: Writer | None = None,
         clock: Callable[[], float] = time.time,
         outbox_marks: tuple[str, ...] = (),
+        state: StateSource | None = None,
     ) -> None:
         self._config = config
         self._writer = writer
         self._clock = clock
         self._outbox_marks = outbox_marks
         self._conn = connect(config.storage.path)
-        self.engine = Engine(self._conn, ruleset, clock)
+        source = state or StateSource(StateConfig())
+        self._state = source.bind(self._conn)
+        # Several collectors share a PostgreSQL state: one evaluates at a time.
+        self.lease = Lease(self._state, clock) if source.shared else None
+        self.engine = Engine(self._conn, ruleset, clock, self._state, self.lease)
         self.notifier = Notifier(
-            self._conn, config.alerts, {r.name: r for r in ruleset.rules}, clock
+            self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
         )
-        self.sender = MailSender(connect(config.storage.path), config.smtp, clock)
+        self.sender = MailSender(source.bind(connect(config.storage.path)), config.smtp, clock)
         self.last_pass: Pass | None = None
         self._replays = Replays()
         self._stop = threading.Event()
@@ -90,6 +99,8 @@ class Alerting:
         if not full:
             return self._touched_pass()
         self._record_health()
+        if not self._leading():
+            return Pass(0, 0, 0, 0.0)
         self.last_pass = self.engine.evaluate(None, slow)
         self._plan()
         return self.last_pass
@@ -99,6 +110,8 @@ class Alerting:
         if self._writer is None:
             return Pass(0, 0, 0, 0.0)
         touched = self._writer.take_touched()
+        if not self._leading():
+            return Pass(0, 0, 0, 0.0)
         hosts = self.engine.hosts_of(touched.series)
         replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
         done = self.engine.evaluate(hosts, slow=False) if hosts else Pass(0, 0, 0, 0.0)
@@ -123,11 +136,21 @@ class Alerting:
             if time.monotonic() - last_touched >= TOUCHED_EVERY:
                 self._touched_pass()
                 last_touched = time.monotonic()
+            if not self._leading():
+                return
             self.engine.evaluate(None, slow, rules=[rule])
             self._plan()
         seconds = time.perf_counter() - started
         if seconds > self._config.alerts.evaluation_interval / 2:
             log.warning("a full alert evaluation took %.1f s", seconds)
+
+    def _leading(self) -> bool:
+        """Whether this collector evaluates now (always, unless the state is shared and
+        another collector holds the lease)."""
+        if self.lease is None:
+            return True
+        last = self._writer.last_ingest if self._writer else 0.0
+        return self.lease.renew(idle=time.time() - last > IDLE_AFTER)
 
     def _plan(self) -> None:
         if self.notifier.plan():
@@ -144,7 +167,7 @@ class Alerting:
                 "SELECT count(*) FROM ingest_log WHERE id > ?", (mark,)
             ).fetchone()[0]
             fields.append(f"outbox_requests={depth}i")
-        counts = Repository(self._conn).mail_counts()
+        counts = Repository(self._state()).mail_counts()
         fields += [
             f"mail_queued={counts.get('queued', 0)}i",
             f"mail_failed={counts.get('failed', 0)}i",

@@ -21,6 +21,7 @@ from collector.mirror.forwarder import Forwarder, VictoriaTarget, influx_target
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.services import Services
+from collector.state.source import StateSource
 from collector.store.db import open_store
 from collector.store.rollup import Retention
 from collector.store.writer import Writer
@@ -35,6 +36,8 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_store(config.storage.path).close()
+        state = StateSource(config.state)
+        await asyncio.to_thread(state.open)
         mirror, nodes = forwarders(config)
         outbox = tuple(f.mark for f in ([mirror] if mirror else []) + nodes)
         writer = Writer(
@@ -55,10 +58,10 @@ def lifespan_for(
         for forwarder in outgoing:
             forwarder.start()
         writer.start()
-        alerting = Alerting(config, rules, writer, clock, outbox_marks=outbox)
+        alerting = Alerting(config, rules, writer, clock, outbox_marks=outbox, state=state)
         if app.state.run_alerting:
             alerting.start()
-        app.state.services = Services(config, writer, mirror, alerting, nodes=nodes)
+        app.state.services = Services(config, writer, mirror, alerting, nodes=nodes, state=state)
         try:
             yield
         finally:
@@ -67,6 +70,7 @@ def lifespan_for(
             await asyncio.to_thread(writer.stop)
             for forwarder in outgoing:
                 await asyncio.to_thread(forwarder.stop)
+            state.close()
 
     return lifespan
 

@@ -13,7 +13,9 @@ from collector import LOG_FORMAT, __version__
 from collector.config import CollectorConfig, load_collector_config
 from collector.rules.load import RuleError
 from collector.state import ROLES, Repository
-from collector.store.db import StoreError, open_store
+from collector.state.postgres import StateError
+from collector.state.source import state_repository
+from collector.store.db import StoreError
 from protocol.tomlconfig import ConfigError
 
 EXIT_CONFIG = 2
@@ -33,8 +35,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     config = _load(args)
-    conn = open_store(config.storage.path)
-    repo = Repository(conn)
+    with state_repository(config.state, config.storage.path) as repo:
+        return _token_action(args, repo)
+
+
+def _token_action(args: argparse.Namespace, repo: Repository) -> int:
     if args.action == "create":
         if args.role in ("workstation", "poller") and not (args.site and args.host):
             sys.stderr.write("vigie-collector: token create needs --site and --host\n")
@@ -51,7 +56,6 @@ def _token(args: argparse.Namespace) -> int:
             sys.stderr.write(f"vigie-collector: no active token with id {args.id}\n")
             return 1
         print(f"token {args.id} revoked")
-    conn.close()
     return 0
 
 
@@ -73,9 +77,7 @@ def _user(args: argparse.Namespace) -> int:
     from collector.web.auth import check_password_strength, hash_password
 
     config = _load(args)
-    conn = open_store(config.storage.path)
-    repo = Repository(conn)
-    try:
+    with state_repository(config.state, config.storage.path) as repo:
         if args.action in ("add", "passwd"):
             password = _password(f"password for {args.name}: ")
             problem = check_password_strength(password)
@@ -102,8 +104,6 @@ def _user(args: argparse.Namespace) -> int:
         else:
             for user in repo.users():
                 print(f"{user.name}\t{user.role}")
-    finally:
-        conn.close()
     return 0
 
 
@@ -136,9 +136,7 @@ def _enroll(args: argparse.Namespace) -> int:
     from collector.rules.model import parse_duration
 
     config = _load(args)
-    conn = open_store(config.storage.path)
-    repo = Repository(conn)
-    try:
+    with state_repository(config.state, config.storage.path) as repo:
         if args.action == "create":
             try:
                 lifetime = parse_duration(args.expires)
@@ -155,8 +153,6 @@ def _enroll(args: argparse.Namespace) -> int:
                     f"{code.id}\t{code.site}\t{code.role}\t{code.used}/{code.uses} uses\t"
                     f"expires {expires}\t{state}"
                 )
-    finally:
-        conn.close()
     return 0
 
 
@@ -287,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         sys.stderr.write(f"vigie-collector: config error: {err}\n")
         return EXIT_CONFIG
-    except StoreError as err:
+    except (StoreError, StateError) as err:
         sys.stderr.write(f"vigie-collector: {err}\n")
         return 1
     except RuleError as err:

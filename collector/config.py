@@ -72,6 +72,18 @@ class SeriesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where tokens, inventories, alerts, silences, accounts and the mail queue live: in the
+    store's SQLite file (no `url`), or in a PostgreSQL database several collectors share."""
+
+    url: str = field(default="", repr=False)  # may hold a password: never printed
+    # Connections per collector: one per thread that reads or writes the state (the web
+    # server's worker threads, alerting, mail); PostgreSQL's max_connections must cover
+    # every collector's.
+    pool_size: int = 50
+
+
+@dataclass(frozen=True, slots=True)
 class SmtpConfig:
     """Outgoing mail."""
 
@@ -117,6 +129,7 @@ class CollectorConfig:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     series: SeriesConfig = field(default_factory=SeriesConfig)
+    state: StateConfig = field(default_factory=StateConfig)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -184,6 +197,16 @@ def _series(table: Table) -> SeriesConfig:
 _MAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
 
 
+def _state(table: Table) -> StateConfig:
+    url = table.string("url", "")
+    if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        # Not the URL itself in the message: it may hold a password.
+        raise table.error("url", "must be a postgresql:// URL (or absent for the embedded store)")
+    config = StateConfig(url, table.integer("pool_size", 50, low=4, high=500))
+    table.done()
+    return config
+
+
 def _address(table: Table, key: str, value: str) -> str:
     if not _MAIL.match(value):
         raise table.error(key, f"{value!r} is not one mail address (name@domain)")
@@ -232,6 +255,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
     lt.done()
     influxdb = _influx(top.table("influxdb"))
     series = _series(top.table("series"))
+    state = _state(top.table("state"))
     sm = top.table("smtp")
     smtp = SmtpConfig(
         host=sm.string("host", ""),
@@ -284,7 +308,7 @@ def parse_collector_config(data: dict[str, Any], path: Path) -> CollectorConfig:
             "alerts.recipients",
             'mail recipients need a mail server: add [smtp] host = "…" (or remove them)',
         )
-    return CollectorConfig(server, storage, limits, influxdb, smtp, alerts, series)
+    return CollectorConfig(server, storage, limits, influxdb, smtp, alerts, series, state)
 
 
 def load_collector_config(path: Path) -> CollectorConfig:

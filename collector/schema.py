@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
 
 PER_PART = 1000
 TABLES = ("schema_part",)
@@ -50,8 +51,24 @@ def legacy_versions(version: int) -> Counter[str]:
 
 
 def migrate(conn: sqlite3.Connection, parts: tuple[Part, ...]) -> None:
-    """Bring every part to its latest version, each migration in its own transaction."""
-    versions = _versions(conn)
+    """Bring every part of a SQLite database to its latest version."""
+    run_migrations(conn, parts, _versions(conn))
+
+
+class Script(Protocol):
+    """A connection that runs scripts (sqlite3's, or state.postgres's)."""
+
+    def executescript(self, script: str, /) -> Any: ...
+
+
+def run_migrations(
+    conn: Script,
+    parts: tuple[Part, ...],
+    versions: dict[str, int],
+    translate: Callable[[str], str] = str,
+) -> None:
+    """Run each part's migrations past its version in `versions`, each in its own transaction
+    with its new version; `translate` turns a migration into the database's dialect."""
     for part in parts:
         current = versions.get(part.name, 0)
         if current > len(part.migrations):
@@ -63,8 +80,9 @@ def migrate(conn: sqlite3.Connection, parts: tuple[Part, ...]) -> None:
             # One script so the version moves in the migration's transaction (executescript
             # commits anything pending); names and numbers are this module's constants.
             conn.executescript(
-                f"BEGIN; {part.migrations[number]};"  # noqa: S608
-                f"INSERT OR REPLACE INTO schema_part VALUES ('{part.name}', {number + 1});"
+                f"BEGIN; {translate(part.migrations[number])};"  # noqa: S608
+                f"INSERT INTO schema_part VALUES ('{part.name}', {number + 1}) "
+                "ON CONFLICT (name) DO UPDATE SET version = excluded.version;"
                 "COMMIT;"
             )
 

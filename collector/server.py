@@ -10,6 +10,8 @@ from types import FrameType
 from typing import Any
 
 from collector.config import CollectorConfig
+from collector.state.postgres import where
+from collector.state.source import StateSource
 from collector.store.db import open_store
 
 EXIT_MISSING_DEPENDENCY = 3
@@ -52,6 +54,9 @@ def start_summary(config: CollectorConfig, rules: int, overrides: int) -> list[s
         f"series also forwarded to VictoriaMetrics: {', '.join(config.series.urls)}"
         if config.series.backend == "victoriametrics"
         else "series: the embedded store only",
+        f"state: PostgreSQL at {where(config.state.url)}, shared with the other collectors"
+        if config.state.url
+        else "state: in the store",
         mail,
         f"alerts: {rules} rules, {overrides} overrides, language {alerts.language}, "
         f"{digest} ({alerts.timezone})",
@@ -64,7 +69,11 @@ def serve(config: CollectorConfig, log_level: str = "info") -> None:
     from collector.app import create_app
     from collector.rules.load import load_rules
 
-    open_store(config.storage.path).close()  # fail before binding if the store is unusable
+    # Fail before binding if the store or the state is unusable.
+    open_store(config.storage.path).close()
+    state = StateSource(config.state)
+    state.open()
+    state.close()
     ruleset = load_rules(config.alerts.rules)  # a broken rule file stops the start
     for line in start_summary(config, len(ruleset.rules), len(ruleset.overrides)):
         logging.getLogger("collector").info("%s", line)

@@ -11,10 +11,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from collector.alerting import Alerting
-from collector.config import CollectorConfig
+from collector.config import CollectorConfig, StateConfig
 from collector.ingest.timewindow import SkewedSenders
 from collector.mirror.forwarder import Forwarder
 from collector.state import Repository
+from collector.state.source import StateSource
 from collector.store.db import connect
 from collector.store.writer import Writer
 from collector.telemetry import Telemetry
@@ -31,6 +32,7 @@ class Services:
     nodes: list[Forwarder] = field(default_factory=list)  # VictoriaMetrics, one per node
     telemetry: Telemetry = field(default_factory=Telemetry)
     skewed: SkewedSenders = field(default_factory=SkewedSenders)
+    state: StateSource = field(default_factory=lambda: StateSource(StateConfig()))
     _local: threading.local = field(default_factory=threading.local)
 
     def reader(self) -> sqlite3.Connection:
@@ -42,7 +44,7 @@ class Services:
 
     def repository(self) -> Repository:
         """The relational state, read from the calling thread's connection."""
-        return Repository(self.reader())
+        return Repository(self.state.connection(self.reader()))
 
 
 def services(request: Request) -> Services:
@@ -70,6 +72,7 @@ def alerting(request: Request) -> Alerting:
 def error_response(status: int, message: str) -> JSONResponse:
     """Every error in one shape: `error` for InfluxDB 1.x clients, `code` and `message` for
     2.x clients."""
-    codes = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "request too large"}
+    codes = {401: "unauthorized", 403: "forbidden", 404: "not found", 413: "request too large",
+             503: "unavailable"}  # fmt: skip
     code = codes.get(status, "invalid")
     return JSONResponse({"error": message, "code": code, "message": message}, status_code=status)

@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from collector.alerting import Alerting
 from collector.app import create_app
-from collector.config import AlertsConfig, CollectorConfig, SmtpConfig, StorageConfig
+from collector.config import AlertsConfig, CollectorConfig, SmtpConfig, StateConfig, StorageConfig
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.state import Repository
+from collector.state.source import StateSource
 from collector.store.db import open_store
 from tests.services import MailSink
 
@@ -47,9 +48,11 @@ class Lab:
         recipient: str,
         rules: RuleSet | None = None,
         smtp_settings: dict[str, Any] | None = None,
+        state: StateConfig | None = None,
+        clock: Clock | None = None,
         **alerts: Any,
     ) -> None:
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.smtp = smtp
         self.recipient = recipient
         settings: dict[str, Any] = {"recipients": (recipient,), "digest": False, "group_wait": 0}
@@ -59,9 +62,11 @@ class Lab:
             storage=StorageConfig(path=tmp / "collector.db", raw_retention_days=90),
             smtp=SmtpConfig(host=smtp.host, port=smtp.port, timeout=5, **(smtp_settings or {})),
             alerts=dataclasses.replace(AlertsConfig(), **settings),
+            state=state or StateConfig(),
         )
-        conn = open_store(self.config.storage.path)
-        self._repo = Repository(conn)
+        self._source = StateSource(self.config.state)
+        self._source.open()
+        self._repo = Repository(self._source.connection(open_store(self.config.storage.path)))
         self.app = create_app(self.config, rules or load_rules([]), self.clock)
         self.app.state.run_alerting = False
         self.client = TestClient(self.app, base_url="https://testserver")
@@ -72,6 +77,7 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.client.__exit__(*exc)
+        self._source.close()
 
     @property
     def alerting(self) -> Alerting:

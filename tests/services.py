@@ -9,6 +9,7 @@ import contextlib
 import getpass
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import ssl
@@ -291,6 +292,85 @@ bind-address = "127.0.0.1:{rpc}"
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_ok(f"{url}/ping", 204), 30, "influxd", proc)
         yield Influx(url)
+
+
+# PostgreSQL --------------------------------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class Postgres:
+    """A PostgreSQL 15 server on loopback, trusting local connections (a test's own)."""
+
+    port: int
+    args: list[str] = field(default_factory=list)
+    user: str | None = None
+    proc: subprocess.Popen[str] | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        """The libpq URL of one of its databases."""
+        return f"postgresql://vigie@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A new empty database; its URL."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def start(self) -> None:
+        """Start the server (again: on the same data, after crash recovery)."""
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            user=self.user, start_new_session=True,  # its own group: `kill` ends every backend
+        )  # fmt: skip
+        wait_for(lambda: _pg_ready(self), 30, "postgres", self.proc)
+
+    def kill(self) -> None:
+        """SIGKILL the server and its backends at once: an outage, a dead machine."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+
+@contextlib.contextmanager
+def run_postgres(port: int | None = None) -> Iterator[Postgres]:
+    """PostgreSQL 15 (Debian `postgresql-15`): a new cluster in a temporary folder, run as the
+    `postgres` account when the tests run as root (PostgreSQL refuses root)."""
+    initdb = binary("initdb", str(PG_BIN / "initdb"))
+    user = "postgres" if os.geteuid() == 0 else None
+    folder = Path(tempfile.mkdtemp(prefix="vigie-pg-"))
+    server = Postgres(port or free_port(), user=user)
+    try:
+        if user:
+            shutil.chown(folder, user)
+        data = folder / "data"
+        subprocess.run(
+            [initdb, "-D", str(data), "-U", "vigie", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True, user=user,
+        )  # fmt: skip
+        server.args = [str(PG_BIN / "postgres"), "-D", str(data), "-p", str(server.port),
+                       "-c", "listen_addresses=127.0.0.1",
+                       "-c", f"unix_socket_directories={folder}"]  # fmt: skip
+        server.start()
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.terminate()
+            server.proc.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _pg_ready(server: Postgres) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(server.url(), connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
 
 
 # VictoriaMetrics ---------------------------------------------------------------------------
@@ -910,7 +990,9 @@ def stored_batches(db: Path) -> tuple[list[int], int]:
     fill (a duplicate makes the second larger than the first's length)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        keys = conn.execute("SELECT key, log_id FROM batch_key").fetchall()
+        # Metrics batches land in ingest_log, inventories in their own table (with their keys).
+        keys = [k for (k,) in conn.execute("SELECT key FROM batch_key")]
+        documents = [k for (k,) in conn.execute("SELECT key FROM inventory_batch")]
         # the collector files its own health in ingest_log too (site _vigie, no batch key)
         logged = conn.execute(
             "SELECT count(*) FROM ingest_log WHERE site != ?", (OWN_SITE,)
@@ -918,9 +1000,9 @@ def stored_batches(db: Path) -> tuple[list[int], int]:
         inventories = conn.execute("SELECT count(*) FROM inventory").fetchone()[0]
     finally:
         conn.close()
-    # Metrics batches land in ingest_log (log_id > 0), inventories in their own table.
-    assert sum(1 for _, log_id in keys if log_id == 0) <= inventories
-    return sorted(int(k.rsplit(":", 1)[1]) for k, _ in keys), int(logged) + int(inventories)
+    assert len(documents) >= inventories
+    found = sorted(int(k.rsplit(":", 1)[1]) for k in keys + documents)
+    return found, int(logged) + len(documents)
 
 
 def spool_depth(path: Path) -> int:

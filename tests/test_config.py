@@ -132,6 +132,9 @@ MAIL = '[smtp]\nhost = "smtp.example.org"\n'
             "not one mail address",
         ),
         (STORE + MAIL + 'sender = "Vigie"\n', "smtp.sender", "not one mail address"),
+        (STORE + '[state]\nurl = "sqlite:///x.db"\n', "state.url", "postgresql://"),
+        (STORE + '[state]\nurl = "postgresql://h/db"\npool_size = 1\n', "state.pool_size", ""),
+        (STORE + '[state]\nurl = "postgresql://h/db"\npassword = "x"\n', "state.password", ""),
     ],
 )
 def test_collector_config_errors(tmp_path: Path, text: str, key: str, reason: str) -> None:
@@ -195,6 +198,7 @@ def test_the_collector_says_at_start_what_it_will_do(tmp_path: Path) -> None:
     assert f"store: {tmp_path}/collector.db" in output
     assert f"listening on {collector.url} (plain HTTP)" in output
     assert "InfluxDB mirror: off" in output
+    assert "state: in the store" in output
     assert "mail: 127.0.0.1:2525 (none) from vigie@localhost to 1 recipients" in output
     assert "daily digest at 7 h" in output and "rules" in output
     assert "s3cret-smtp" not in output  # secrets never logged

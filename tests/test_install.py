@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.services import free_port, make_ca, process, unavailable, wait_for
@@ -189,6 +190,40 @@ def verify_unit(unit: Path) -> None:
 def test_agent_unit_passes_systemd_analyze(installed: dict[str, Path]) -> None:
     (unit,) = (installed["base"] / "mairie-pc").glob("etc/systemd/system/*.service")
     verify_unit(unit)
+
+
+@pytest.mark.services  # a virtualenv built for real, migrating a real PostgreSQL
+def test_collector_install_writes_the_distributed_configuration(tmp_path: Path) -> None:
+    """One of several collectors: its state in PostgreSQL (password in a libpq password file
+    the unit hands over as a credential), its series forwarded to VictoriaMetrics nodes."""
+    from tests.services import run_postgres
+
+    password = tmp_path / "pg-password"
+    password.write_text("s3cret:with\\odd\n")
+    root = tmp_path / "collector-2"
+    with run_postgres() as postgres:
+        url = postgres.create_database("vigie")
+        sh(INSTALL, "collector", "--root", str(root), "--no-start", "--state-url", url,
+           "--state-password-file", str(password),
+           "--victoriametrics", "http://10.0.0.21:8428,http://10.0.0.22:8428")  # fmt: skip
+        with psycopg.connect(url) as conn:  # install.sh's first run migrated the shared state
+            parts: dict[str, int] = dict(conn.execute("SELECT name, version FROM schema_part"))
+    assert parts.keys() == {"tokens", "inventory", "alerts", "silences", "mail", "accounts"}
+    config = (root / "etc/vigie/collector.toml").read_text()
+    assert f'[state]\nurl = "{url}"' in config and "s3cret" not in config
+    assert '[series]\nbackend = "victoriametrics"\n' in config
+    assert 'urls = ["http://10.0.0.21:8428", "http://10.0.0.22:8428"]' in config
+    pgpass = root / "etc/vigie/pgpass"
+    assert pgpass.read_text() == "*:*:*:*:s3cret\\:with\\\\odd\n"
+    assert pgpass.stat().st_mode & 0o777 == 0o600
+    (unit,) = root.glob("etc/systemd/system/*.service")
+    assert "LoadCredential=pgpass:/etc/vigie/pgpass\nEnvironment=PGPASSFILE=%d/pgpass" in (
+        unit.read_text()
+    )
+    verify_unit(unit)
+    done = sh(INSTALL, "collector", "--root", str(root), "--no-start", "--state-url", "mysql://x",
+              check=False)  # fmt: skip
+    assert done.returncode != 0 and "--state-url must be a postgresql:// URL" in done.stderr
 
 
 def test_not_root_and_missing_options_are_clear(tmp_path: Path) -> None:

@@ -1,13 +1,12 @@
-"""Two identical collectors behind HAProxy, both forwarding to one VictoriaMetrics: a real agent
-keeps reporting through the loss of one collector (SIGKILL) and its return, and every reading it
-took is in VictoriaMetrics exactly once. The collectors share their tokens by starting from the
-same store file (shared state in PostgreSQL is still to come: docs/SCALING.md)."""
+"""Two identical collectors behind HAProxy, sharing their state in one PostgreSQL and both
+forwarding to one VictoriaMetrics: a real agent keeps reporting through the loss of one collector
+(SIGKILL) and its return, every reading it took is in VictoriaMetrics exactly once, and the
+alerting lease passes to the survivor."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import shutil
 import signal
 import sqlite3
 import time
@@ -21,6 +20,7 @@ from tests.services import (
     free_port,
     get_json,
     run_haproxy,
+    run_postgres,
     run_victoriametrics,
     start_agent,
     wait_for,
@@ -41,26 +41,31 @@ def spooled(folder: Path) -> int:
         return int(spool.execute("SELECT count(*) FROM batch").fetchone()[0])
 
 
-def collector(folder: Path, port: int, node: str) -> CollectorProcess:
+def lease(collector_url: str) -> str:
+    """ "held" or "standby": whether this collector evaluates the rules."""
+    return str(get_json(f"{collector_url}/healthz", "")["alerting"]["lease"])
+
+
+def collector(folder: Path, port: int, node: str, state: str) -> CollectorProcess:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "collector.toml"
     config.write_text(
         f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "{folder}/collector.db"\n'
         f'[series]\nbackend = "victoriametrics"\nurls = ["{node}"]\nretry_max_seconds = 1\n'
+        f'[state]\nurl = "{state}"\n'
     )
     return CollectorProcess(config, f"http://127.0.0.1:{port}")
 
 
 def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path) -> None:
-    with run_victoriametrics(tmp_path / "vm") as node:
-        first = collector(tmp_path / "c1", free_port(), node.url)
+    with run_victoriametrics(tmp_path / "vm") as node, run_postgres() as postgres:
+        state = postgres.create_database("vigie")
+        first = collector(tmp_path / "c1", free_port(), node.url, state)
+        second = collector(tmp_path / "c2", free_port(), node.url, state)
         first.start()
-        token = first.token("Tournon", "pc-1")
-        first.stop()
-        second = collector(tmp_path / "c2", free_port(), node.url)
-        shutil.copy(tmp_path / "c1" / "collector.db", tmp_path / "c2" / "collector.db")
-        first.start()
+        wait_for(lambda: lease(first.url) == "held", 30, "the first collector leading")
         second.start()
+        token = second.token("Tournon", "pc-1")  # one state: valid on both
         try:
             backends = [c.url.removeprefix("http://") for c in (first, second)]
             with run_haproxy(tmp_path / "haproxy", backends) as url:
@@ -68,10 +73,13 @@ def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path
                 config = agent_config(tmp_path / "agent", url, token, "Tournon", "pc-1")
                 agent = start_agent(config, log=tmp_path / "agent.log")
                 time.sleep(6)
+                assert lease(second.url) == "standby"
                 first.stop(signal.SIGKILL)  # acknowledged batches stay in its log
-                time.sleep(8)
+                # the lease runs out (30 s) and the survivor takes over the rules and mails
+                wait_for(lambda: lease(second.url) == "held", 40, "the second collector leading")
                 first.start()
                 time.sleep(4)
+                assert lease(first.url) == "standby"
                 # everything spooled through the outage is acknowledged: the spool drains while
                 # the agent runs (the batch of its last cycle, at the stop, waits for its restart)
                 wait_for(lambda: spooled(tmp_path / "agent") == 0, 30, "the spool drained")
@@ -87,7 +95,7 @@ def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path
         times = [ts // 1000 for ts in series["timestamps"]]
         assert times == sorted(set(times)), "a reading stored twice"
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert len(times) >= 15 and max(gaps) <= 5, (times, gaps)  # no cycle lost (1 s each)
+        assert len(times) >= 40 and max(gaps) <= 5, (times, gaps)  # no cycle lost (1 s each)
         # both collectors took writes (round robin), and the killed one forwarded its log
         for each in (first, second):
             lines = (

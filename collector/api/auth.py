@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import sqlite3
 from datetime import datetime
 from typing import Annotated
 
@@ -35,7 +36,10 @@ def identify(request: Request, authorization: str | None) -> Identity:
     token = bearer(authorization, request)
     if not token:
         raise Refused(401, "missing token: send 'Authorization: Token <token>'")
-    identity = services(request).repository().identify(token)
+    try:
+        identity = services(request).repository().identify(token)
+    except sqlite3.Error as err:  # the shared state is down: a 503, the agent keeps its data
+        raise Refused(503, f"cannot check the token now: {err}") from None
     if identity is None:
         raise Refused(401, "invalid or revoked token")
     return identity

@@ -26,9 +26,12 @@ def healthz(request: Request) -> JSONResponse:
         store = f"error: {svc.writer.store_error}" if svc.writer.store_error else "ok"
     except sqlite3.Error as err:
         store = f"error: {err}"
+    state = _state_health(svc)
+    healthy = store == "ok" and not state.startswith("error")
     body: dict[str, Any] = {
-        "status": "ok" if store == "ok" else "degraded",
+        "status": "ok" if healthy else "degraded",
         "store": store,
+        "state": state,
         "disk_free_bytes": shutil.disk_usage(svc.config.storage.path.parent).free,
         "index_backlog": svc.writer.backlog(),
         "last_ingest": int(svc.writer.last_ingest) or None,
@@ -38,7 +41,22 @@ def healthz(request: Request) -> JSONResponse:
         body["influxdb"] = outbox_health(svc.mirror)
     if svc.nodes:
         body["victoriametrics"] = {f.target_url: outbox_health(f) for f in svc.nodes}
-    return JSONResponse(body, status_code=200 if store == "ok" else 503)
+    lease = svc.alerting.lease if svc.alerting else None
+    if lease is not None:  # several collectors: which one evaluates the rules
+        body["alerting"] = {"lease": "held" if lease.epoch else "standby", "epoch": lease.epoch}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+def _state_health(svc: Services) -> str:
+    """ "ok", "in the store", or the error of the shared PostgreSQL state (a collector that
+    cannot reach it cannot check a token: the load balancer must send agents elsewhere)."""
+    if not svc.state.shared:
+        return "in the store"
+    try:
+        svc.repository().mail_counts()
+    except sqlite3.Error as err:
+        return f"error: {err}"
+    return "ok"
 
 
 def outbox_health(forwarder: Forwarder) -> dict[str, Any]:

@@ -65,7 +65,9 @@ async def write(request: Request) -> Response:
             window,
         )
     except Refused as err:
-        reason = {401: "auth", 403: "identity", 413: "limit"}.get(err.status, "syntax")
+        reason = {401: "auth", 403: "identity", 413: "limit", 503: "state"}.get(
+            err.status, "syntax"
+        )
         if isinstance(err, OutsideWindow):
             reason = "time"
             svc.skewed.record(identity.site, identity.host, err.found, moment)

@@ -4,10 +4,10 @@ interval, quiet while silenced, acknowledged or inhibited, warnings in a daily d
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from collector import muting
 from collector.config import AlertsConfig
@@ -15,22 +15,28 @@ from collector.notify.compose import Words, digest_mail, site_mail, summary
 from collector.notify.facts import Device, device_facts
 from collector.rules.model import Rule
 from collector.state import AlertRow, Repository, Silence
-from collector.store.db import read_mark, write_mark
+
+if TYPE_CHECKING:
+    from collector.lease import Lease
+    from collector.state.source import Connection
 
 log = logging.getLogger(__name__)
 
 
 class Notifier:
-    """Turns alert states into queued mails; one instance per thread (it owns `conn`)."""
+    """Turns alert states into queued mails; one instance per thread (`state` gives that
+    thread's connection); with a `lease`, mails are planned only while it is held."""
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        state: Callable[[], Connection],
         config: AlertsConfig,
         rules: Mapping[str, Rule],
         clock: Callable[[], float] = time.time,
+        lease: Lease | None = None,
     ) -> None:
-        self._conn = conn
+        self._state = state
+        self._lease = lease
         self._config = config
         self._rules = rules
         self._clock = clock
@@ -120,14 +126,17 @@ class Notifier:
     def plan(self) -> int:
         """Queue what is due; returns the number of mails queued."""
         now = int(self._clock())
-        repo = Repository(self._conn)
-        self._conn.execute("BEGIN IMMEDIATE")
+        state = self._state()
+        repo = Repository(state)
+        state.execute("BEGIN IMMEDIATE")
         try:
-            repo.release_held(now)
-            queued = self._plan(repo, now)
-            self._conn.execute("COMMIT")
+            held = self._lease is None or self._lease.held(repo)
+            if held:
+                repo.release_held(now)
+            queued = self._plan(repo, now) if held else 0
+            state.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            state.execute("ROLLBACK")
             raise
         return queued
 
@@ -180,14 +189,14 @@ class Notifier:
             return 0
         local = self._words.local(now)
         today = int(local.strftime("%Y%m%d"))
-        last = read_mark(self._conn, "digest_day")
+        last = repo.alert_mark("digest_day")
         due = local.hour >= self._config.digest_hour
         if last is None:  # first start: the first digest is the next one due, not one now
-            write_mark(self._conn, "digest_day", today if due else 0)
+            repo.set_alert_mark("digest_day", today if due else 0)
             return 0
         if not due or last >= today:
             return 0
-        write_mark(self._conn, "digest_day", today)
+        repo.set_alert_mark("digest_day", today)
         firing = [
             a
             for a in alerts

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import sqlite3
 import ssl
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 
 from collector.config import SmtpConfig
 from collector.notify.html import html_body
 from collector.state import Mail, Repository
+
+if TYPE_CHECKING:
+    from collector.state.source import Connection
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,15 @@ def message(mail: Mail, sender: str) -> EmailMessage:
 
 
 class MailSender:
-    """Delivers due mail; one instance per thread (it owns `conn`)."""
+    """Delivers due mail; one instance per thread (`state` gives that thread's connection)."""
 
     def __init__(
-        self, conn: sqlite3.Connection, config: SmtpConfig, clock: Callable[[], float] = time.time
+        self,
+        state: Callable[[], Connection],
+        config: SmtpConfig,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._conn = conn
+        self._state = state
         self._config = config
         self._clock = clock
         self.last_error = ""
@@ -69,9 +75,9 @@ class MailSender:
         """Send what is due; returns how many the server accepted."""
         if not self._config.host:
             return 0
-        repo = Repository(self._conn)
+        repo = Repository(self._state())
         now = int(self._clock())
-        due = repo.due_mail(now)
+        due = repo.claim_mail(now)
         if not due:
             return 0
         sent = 0

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from collector.rules.evaluate import (
     FIRING,
@@ -32,6 +33,10 @@ from collector.store.query import (
     recent_samples,
     series_where_latest,
 )
+
+if TYPE_CHECKING:
+    from collector.lease import Lease
+    from collector.state.source import Connection
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +80,21 @@ def points_for(rule: Rule, samples: list[tuple[int, dict[str, object]]]) -> Poin
 
 
 class Engine:
-    """Evaluates a rule set against the store; one instance per thread (it owns `conn`)."""
+    """Evaluates a rule set against the store; one instance per thread (it owns `conn`). The
+    alerts live in `state` (the store's file itself by default, or a shared PostgreSQL); with
+    a `lease`, changes are written only while it is held."""
 
     def __init__(
-        self, conn: sqlite3.Connection, ruleset: RuleSet, clock: Callable[[], float] = time.time
+        self,
+        conn: sqlite3.Connection,
+        ruleset: RuleSet,
+        clock: Callable[[], float] = time.time,
+        state: Callable[[], Connection] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._conn = conn
+        self._state = state or (lambda: conn)
+        self._lease = lease
         self.ruleset = ruleset
         self._clock = clock
         self._last_slow = -SLOW_EVERY
@@ -116,7 +130,8 @@ class Engine:
         now = int(self._clock())
         if slow is None:
             slow = hosts is None and self.slow_due()
-        repo = Repository(self._conn)
+        state = self._state()
+        repo = Repository(state)
         active = repo.active_alerts()
         # Read and judge first, without holding the write lock (ingest must not wait on us)...
         judged: list[Judged] = []
@@ -137,12 +152,13 @@ class Engine:
                 if found is not None:
                     judged.append(found)
         # ...then write the changes in one short transaction.
-        self._conn.execute("BEGIN IMMEDIATE")
+        state.execute("BEGIN IMMEDIATE")
         try:
-            changes = sum(self._apply(repo, *entry, now) for entry in judged)
-            self._conn.execute("COMMIT")
+            held = self._lease is None or self._lease.held(repo)
+            changes = sum(self._apply(repo, *entry, now) for entry in judged) if held else 0
+            state.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            state.execute("ROLLBACK")
             raise
         return Pass(evaluated, series, changes, time.perf_counter() - started)
 

@@ -1,7 +1,7 @@
 """The relational state, one module per kind (tokens and enrollment, inventory, alerts,
 silences, the mail queue, accounts and sessions), each naming the tables it owns; `Repository`
-puts them together over one connection. The interface is what another SQL database (the
-scale-out's PostgreSQL) implements."""
+puts them together over one connection, to SQLite (the embedded default, the store's file) or
+to PostgreSQL (`[state] url`, shared by several collectors: state.postgres)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from collector.state.accounts import Accounts, User, WebSession
 from collector.state.alerts import AlertRow, Alerts
 from collector.state.inventory import Inventories
 from collector.state.mail import Mail, MailQueue
+from collector.state.postgres import PgConnection
 from collector.state.silences import NewSilence, Silence, Silences
 from collector.state.tokens import (
     ENROLL_PREFIX,
@@ -32,10 +33,13 @@ PARTS: tuple[Part, ...] = tuple(
 
 
 class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
-    """Every kind of relational state, over one connection (one per thread)."""
+    """Every kind of relational state, over one connection (one per thread): SQLite's, or
+    PostgreSQL's through state.postgres.PgConnection."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: sqlite3.Connection | PgConnection) -> None:
+        self._conn = conn  # type: ignore[assignment]  # PgConnection has the methods used
+        postgres = isinstance(conn, PgConnection)
+        self._skip_locked = " FOR UPDATE SKIP LOCKED" if postgres else ""
 
 
 __all__ = [

@@ -60,7 +60,7 @@ class Accounts:
         """A new account; ValueError when the name is taken."""
         try:
             self._conn.execute(
-                "INSERT INTO user (name, password, role, created) VALUES (?, ?, ?, ?)",
+                'INSERT INTO "user" (name, password, role, created) VALUES (?, ?, ?, ?)',
                 (name, password_hash, role, now),
             )
         except sqlite3.IntegrityError:
@@ -69,13 +69,13 @@ class Accounts:
     def user(self, name: str) -> User | None:
         """An account by name."""
         row = self._conn.execute(
-            "SELECT id, name, password, role FROM user WHERE name=?", (name,)
+            'SELECT id, name, password, role FROM "user" WHERE name=?', (name,)
         ).fetchone()
         return None if row is None else User(*row)
 
     def users(self) -> list[User]:
         """Every account."""
-        rows = self._conn.execute("SELECT id, name, password, role FROM user ORDER BY name")
+        rows = self._conn.execute('SELECT id, name, password, role FROM "user" ORDER BY name')
         return [User(*r) for r in rows.fetchall()]
 
     def set_password(self, name: str, password_hash: str) -> bool:
@@ -83,7 +83,7 @@ class Accounts:
         user = self.user(name)
         if user is None:
             return False
-        self._conn.execute("UPDATE user SET password=? WHERE id=?", (password_hash, user.id))
+        self._conn.execute('UPDATE "user" SET password=? WHERE id=?', (password_hash, user.id))
         self._conn.execute("DELETE FROM session WHERE user_id=?", (user.id,))
         return True
 
@@ -93,7 +93,7 @@ class Accounts:
         if user is None:
             return False
         self._conn.execute("DELETE FROM session WHERE user_id=?", (user.id,))
-        self._conn.execute("DELETE FROM user WHERE id=?", (user.id,))
+        self._conn.execute('DELETE FROM "user" WHERE id=?', (user.id,))
         return True
 
     def open_session(self, user: User, cookie: str, csrf: str, now: int, ttl: int) -> None:
@@ -108,7 +108,7 @@ class Accounts:
         """The live session of a cookie."""
         row = self._conn.execute(
             "SELECT u.id, u.name, u.password, u.role, s.csrf, s.expires FROM session s "
-            "JOIN user u ON u.id = s.user_id WHERE s.id=? AND s.expires > ?",
+            'JOIN "user" u ON u.id = s.user_id WHERE s.id=? AND s.expires > ?',
             (hash_token(cookie), now),
         ).fetchone()
         return None if row is None else WebSession(User(*row[:4]), row[4], row[5])

@@ -10,7 +10,7 @@ from typing import Any
 
 from collector.schema import Part
 
-TABLES = ("alert", "alert_event")
+TABLES = ("alert", "alert_event", "lease", "alert_mark")
 # Each from version i to i+1 of this part (collector.schema).
 MIGRATIONS = (
     """
@@ -46,6 +46,19 @@ MIGRATIONS = (
     """
     -- What the technician who acknowledged an alert said (and the empty text for none).
     ALTER TABLE alert ADD COLUMN ack_comment TEXT NOT NULL DEFAULT '';
+    """,
+    """
+    -- Who evaluates the rules and plans the mails when several collectors share this state:
+    -- one holder at a time, the epoch moving on at each change of hands (collector.lease).
+    CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        idle INTEGER NOT NULL            -- 1: its holder receives no data (a backup)
+    );
+    -- Alerting's marks (the day of the last digest), shared like the alerts they are about.
+    CREATE TABLE alert_mark (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
 )
 PART = Part("alerts", TABLES, MIGRATIONS)
@@ -142,14 +155,14 @@ class Alerts:
         """A new pending or firing alert."""
         cursor = self._conn.execute(
             "INSERT INTO alert (key, rule, severity, site, host, labels, state, since, fired_at, "
-            "value, eta, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "value, eta, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 key, rule, severity, labels.get("site", ""), labels.get("host", ""),
                 json.dumps(labels, sort_keys=True, ensure_ascii=False), state, since,
                 now if state == "firing" else None, value, eta, now,
             ),
         )  # fmt: skip
-        self._event(int(cursor.lastrowid or 0), now, state, value)
+        self._event(int(cursor.fetchone()[0]), now, state, value)
 
     def update_alert(
         self,
@@ -216,3 +229,42 @@ class Alerts:
             "OR (state='resolved' AND notified_state IN ('firing', 'digest')) ORDER BY site, id"
         ).fetchall()
         return [_alert(r) for r in rows]
+
+    def take_lease(
+        self, name: str, holder: str, now: int, ttl: int, idle: bool = False
+    ) -> int | None:
+        """Hold the lease `name` until now + ttl, taking it when it is free, ran out, or is
+        held by an `idle` holder while this one is not: its epoch, new at each change of
+        holder; None while another holder keeps it."""
+        row = self._conn.execute(
+            "INSERT INTO lease VALUES (?, ?, 1, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "epoch = CASE WHEN lease.holder = excluded.holder THEN lease.epoch "
+            "ELSE lease.epoch + 1 END, holder = excluded.holder, expires = excluded.expires, "
+            "idle = excluded.idle WHERE lease.holder = excluded.holder OR lease.expires <= ? "
+            "OR (lease.idle = 1 AND excluded.idle = 0) RETURNING epoch",
+            (name, holder, now + ttl, int(idle), now),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def holds_lease(self, name: str, holder: str, epoch: int, now: int) -> bool:
+        """Whether this holder still has the lease at this epoch; inside a transaction the row
+        stays locked until it ends (PostgreSQL), so no other holder takes it meanwhile."""
+        cursor = self._conn.execute(
+            "UPDATE lease SET holder = holder "
+            "WHERE name=? AND holder=? AND epoch=? AND expires > ?",
+            (name, holder, epoch, now),
+        )
+        return cursor.rowcount == 1
+
+    def alert_mark(self, name: str) -> int | None:
+        """One of alerting's marks, or None."""
+        row = self._conn.execute("SELECT value FROM alert_mark WHERE name=?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_alert_mark(self, name: str, value: int) -> None:
+        """Set one of alerting's marks (inside the caller's transaction)."""
+        self._conn.execute(
+            "INSERT INTO alert_mark VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "value = excluded.value",
+            (name, value),
+        )

@@ -10,7 +10,9 @@ from typing import Any
 from collector.inventory import Change, diff_inventories
 from collector.schema import Part
 
-TABLES = ("inventory", "inventory_change")
+TABLES = ("inventory", "inventory_change", "inventory_batch")
+# How long a replayed inventory (same X-Vigie-Batch) is recognised, as for series batches.
+BATCH_DAYS = 7
 # Each from version i to i+1 of this part (collector.schema).
 MIGRATIONS = (
     """
@@ -37,6 +39,12 @@ MIGRATIONS = (
     );
     CREATE INDEX inventory_change_by_host ON inventory_change (site, host, received);
     """,
+    """
+    -- The batch keys of inventories taken, in the state's own database (the store's
+    -- batch_key table is each collector's own, the state may be shared by several).
+    CREATE TABLE inventory_batch (key TEXT PRIMARY KEY, received INTEGER NOT NULL);
+    CREATE INDEX inventory_batch_by_age ON inventory_batch (received);
+    """,
 )
 PART = Part("inventory", TABLES, MIGRATIONS)
 
@@ -62,19 +70,26 @@ class Inventories:
         try:
             if batch_key is not None:
                 seen = self._conn.execute(
-                    "SELECT 1 FROM batch_key WHERE key=?", (batch_key,)
+                    "SELECT 1 FROM inventory_batch WHERE key=?", (batch_key,)
                 ).fetchone()
                 if seen:
                     self._conn.execute("ROLLBACK")
                     return None
-                # log_id 0: an inventory, kept in its own table rather than in ingest_log.
-                self._conn.execute("INSERT INTO batch_key VALUES (?, 0, ?)", (batch_key, received))
+                self._conn.execute(
+                    "DELETE FROM inventory_batch WHERE received < ?",
+                    (received - BATCH_DAYS * 86400,),
+                )
+                self._conn.execute(
+                    "INSERT INTO inventory_batch VALUES (?, ?)", (batch_key, received)
+                )
             row = self._conn.execute(
                 "SELECT hash, document FROM inventory WHERE site=? AND host=?", (site, host)
             ).fetchone()
             changes = diff_inventories(json.loads(row[1]), document) if row else []
             self._conn.execute(
-                "INSERT OR REPLACE INTO inventory VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO inventory VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (site, host) DO "
+                "UPDATE SET itemtype=excluded.itemtype, received=excluded.received, "
+                "hash=excluded.hash, document=excluded.document",
                 (site, host, document.get("itemtype", "Computer"), received, digest, text),
             )
             self._conn.executemany(

@@ -29,6 +29,8 @@ MIGRATIONS = (
     """,
 )
 PART = Part("mail", TABLES, MIGRATIONS)
+# How long a sender owns the mail it claimed (longer than sending 50 at the SMTP timeout).
+CLAIM_SECONDS = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class MailQueue:
     """Queued, held, sent and failed mail."""
 
     _conn: sqlite3.Connection
+    _skip_locked: str  # the row-locking clause of the database's dialect
 
     def enqueue_mail(
         self, recipient: str, subject: str, body: str, now: int, per_hour: int, summary: str
@@ -86,14 +89,18 @@ class MailQueue:
             (now, now),
         )
 
-    def due_mail(self, now: int, limit: int = 50) -> list[Mail]:
-        """Queued mail whose time has come, oldest first."""
-        rows = self._conn.execute(
-            "SELECT id, recipient, subject, body, state, attempts FROM mail "
-            "WHERE state='queued' AND next_attempt <= ? ORDER BY id LIMIT ?",
-            (now, limit),
+    def claim_mail(self, now: int, hold: int = CLAIM_SECONDS, limit: int = 50) -> list[Mail]:
+        """Queued mail whose time has come, oldest first, claimed for `hold` seconds: a
+        collector sharing this state skips what another claimed (FOR UPDATE SKIP LOCKED on
+        PostgreSQL), and a sender killed mid-send leaves its mail to be sent once the claim
+        runs out."""
+        rows = self._conn.execute(  # the f-string adds a constant of this module's
+            "UPDATE mail SET next_attempt=? WHERE id IN (SELECT id FROM mail "  # noqa: S608
+            f"WHERE state='queued' AND next_attempt <= ? ORDER BY id LIMIT ?{self._skip_locked})"
+            " RETURNING id, recipient, subject, body, state, attempts",
+            (now + hold, now, limit),
         ).fetchall()
-        return [Mail(*r) for r in rows]
+        return sorted((Mail(*r) for r in rows), key=lambda mail: mail.id)
 
     def mail_sent(self, mail_id: int, now: int) -> None:
         """The server accepted the mail."""

@@ -76,7 +76,7 @@ class Silences:
         muting.new_silence; returns its id."""
         cursor = self._conn.execute(
             "INSERT INTO silence (site, host, rule, starts, ends, author, comment, kind, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 silence.site,
                 silence.host,
@@ -89,7 +89,7 @@ class Silences:
                 now,
             ),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def silences(self, now: int, include_expired: bool = False) -> list[Silence]:
         """Silences in force or to come (and past ones on request)."""

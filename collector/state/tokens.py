@@ -191,10 +191,15 @@ class Tokens:
             raise ValueError(_used_up(uses, used_by))
         if expires <= now:
             raise ValueError("enrollment code expired")
-        self._conn.execute(
-            "UPDATE enrollment SET used = used + 1, used_at=?, used_by=? WHERE id=?",
+        # The count is checked again as the row is written: another collector on the same
+        # PostgreSQL may have taken the last use since the read above.
+        taken = self._conn.execute(
+            "UPDATE enrollment SET used = used + 1, used_at=?, used_by=? "
+            "WHERE id=? AND used < uses",
             (now, host, code_id),
         )
+        if taken.rowcount != 1:
+            raise ValueError(_used_up(uses, used_by))
         self._conn.execute(
             "INSERT INTO enrollment_use VALUES (?, ?, ?, ?)", (code_id, now, host, client)
         )
@@ -210,7 +215,7 @@ class Tokens:
     def enrollment_uses(self, code_id: int) -> list[tuple[int, str, str]]:
         """(time, host, client address) of each use of a code."""
         rows = self._conn.execute(
-            "SELECT at, host, client FROM enrollment_use WHERE enrollment_id=? ORDER BY rowid",
+            "SELECT at, host, client FROM enrollment_use WHERE enrollment_id=? ORDER BY at",
             (code_id,),
         ).fetchall()
         return [(int(a), str(h), str(c)) for a, h, c in rows]

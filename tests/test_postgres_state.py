@@ -1,0 +1,451 @@
+"""The relational state on PostgreSQL 15 (`[state] url`), shared by several collectors: the same
+tables and answers as on SQLite, migrations run once when collectors start together, enrollment
+codes counted across collectors, each mail claimed by one sender, and one collector at a time
+evaluating the rules and planning the mails (the alerting lease)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import threading
+import time
+import urllib.error
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from collector.config import StateConfig
+from collector.lease import SECONDS as LEASE_SECONDS
+from collector.state import PARTS, Repository
+from collector.state.mail import CLAIM_SECONDS
+from collector.state.postgres import PgState
+from collector.store.db import open_store
+from tests.alert_support import Clock, Lab
+from tests.services import (
+    VENV_BIN,
+    MailSink,
+    Postgres,
+    agent_config,
+    get_json,
+    post,
+    query_series,
+    run_collector,
+    run_postgres,
+    start_agent,
+    wait_for,
+)
+from tests.test_several_collectors import spooled
+
+pytestmark = pytest.mark.services  # PostgreSQL and collectors run for real
+
+NOW = 1_780_000_000
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    with run_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def state_url(postgres: Postgres, request: pytest.FixtureRequest) -> str:
+    """A new database per test."""
+    return postgres.create_database(re.sub(r"\W+", "_", request.node.name)[:60].lower())
+
+
+@pytest.fixture
+def pg(state_url: str) -> Iterator[PgState]:
+    state = PgState(state_url)
+    state.open(PARTS)
+    yield state
+    state.close()
+
+
+def pg_columns(url: str) -> dict[str, list[str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    found: dict[str, list[str]] = {}
+    for table, column in rows:
+        found.setdefault(table, []).append(column)
+    return found
+
+
+def test_every_part_migrates_to_the_tables_it_has_on_sqlite_once_for_collectors_starting_together(
+    tmp_path: Path, state_url: str
+) -> None:
+    states = [PgState(state_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def start(state: PgState) -> None:
+        try:
+            state.open(PARTS)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in states]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    sqlite = open_store(tmp_path / "collector.db")
+    expected = {
+        table: [row[1] for row in sqlite.execute(f'PRAGMA table_info("{table}")')]
+        for part in PARTS
+        for table in part.tables
+    }
+    columns = pg_columns(state_url)
+    assert {t: c for t, c in columns.items() if t != "schema_part"} == expected
+    versions = dict(states[0].connection().execute("SELECT name, version FROM schema_part"))
+    assert versions == {part.name: len(part.migrations) for part in PARTS}
+    states[1].open(PARTS)  # a restart migrates nothing more
+    for state in states:
+        state.close()
+
+
+def exercise(repo: Repository) -> list[Any]:
+    """Every kind of state through the repository; what it answered, tokens aside (random)."""
+    out: list[Any] = []
+    token = repo.create_token("Lens", "pc-1", "workstation", NOW)
+    identity = repo.identify(token)
+    out += [identity, repo.identify(token + "x")]
+    assert identity is not None
+    out += [repo.revoke_token(identity.token_id, NOW + 1), repo.identify(token)]
+    out += [[(t.site, t.host, t.role, t.revoked) for t in repo.list_tokens()]]
+    code = repo.create_enrollment("Lens", "workstation", NOW + 600, NOW, uses=2)
+    for host in ("pc-2", "pc-3", "pc-4"):
+        try:
+            out.append(repo.redeem_enrollment(code, host, NOW + 2, "10.0.0.9")[1:])
+        except ValueError as err:
+            out.append(str(err))
+    out += [repo.enrollments(), repo.enrollment_uses(repo.enrollments()[0].id)]
+    labels = {"site": "Lens", "host": "onduleur"}
+    repo.open_alert("k1", "ups_on_battery", "critical", labels, "firing", NOW, 5.0, None, NOW)
+    repo.open_alert("k2", "disk_full_7d", "warning", labels, "pending", NOW, 91.5, NOW + 9, NOW)
+    active = repo.active_alerts()
+    out += [active, repo.acknowledge(active["k1"].id, "émilie", NOW + 5, "batterie commandée")]
+    repo.update_alert(active["k2"], "resolved", 80.0, None, NOW + 6)
+    repo.mark_notified([active["k1"].id], "firing", NOW + 7)
+    out += [repo.alerts(("firing", "resolved")), repo.alert_counts("Lens"), repo.to_notify()]
+    out += [repo.unacknowledge(active["k1"].id), repo.alert(active["k1"].id)]
+    from collector.state import NewSilence
+
+    silence = repo.add_silence(
+        NewSilence("Lens", None, None, NOW, NOW + 60, "travaux", "silence"), "émilie", NOW
+    )
+    out += [repo.silences(NOW + 1), repo.end_silence(silence, NOW + 2), repo.silences(NOW + 3)]
+    first = {"itemtype": "Computer", "content": {"softwares": [{"name": "LibreOffice",
+             "version": "7.5.9"}], "hardware": {"name": "PC-Mairie"}}}  # fmt: skip
+    later = {"itemtype": "Computer", "content": {"softwares": [{"name": "LibreOffice",
+             "version": "7.6.4"}], "hardware": {"name": "PC-Mairie"}}}  # fmt: skip
+    out += [repo.save_inventory("Lens", "pc-1", first, NOW, "b1")]
+    out += [repo.save_inventory("Lens", "pc-1", later, NOW + 10, "b2")]
+    out += [repo.save_inventory("Lens", "pc-1", first, NOW + 20, "b2")]  # a replay: nothing
+    out += [repo.inventory("Lens", "pc-1"), repo.inventory_changes("Lens", "pc-1")]
+    out += [[row[:3] for row in repo.search_inventory("pc-MAIRIE")], repo.search_inventory("%")]
+    repo.add_user("emilie", "scrypt$hash", "technician", NOW)
+    try:
+        repo.add_user("emilie", "other", "reader", NOW)
+    except ValueError as err:
+        out.append(str(err))
+    user = repo.user("emilie")
+    assert user is not None
+    repo.open_session(user, "cookie", "csrf", NOW, 3600)
+    out += [
+        repo.users(),
+        repo.web_session("cookie", NOW + 1),
+        repo.web_session("cookie", NOW + 4000),
+    ]
+    out += [repo.set_password("emilie", "scrypt$new"), repo.web_session("cookie", NOW + 2)]
+    for n in range(4):  # two per hour, then held in one summary
+        repo.enqueue_mail("tech@example.org", f"alerte {n}", f"corps {n}", NOW, 2, "résumé")
+    claimed = repo.claim_mail(NOW)
+    out += [claimed, repo.claim_mail(NOW), repo.claim_mail(NOW + CLAIM_SECONDS)]
+    repo.mail_sent(claimed[0].id, NOW + 1)
+    repo.mail_failed(claimed[1], "550 refused", None)
+    repo.release_held(NOW + 3600)
+    out += [repo.claim_mail(NOW + 3600), repo.mail_counts()]
+    out += [repo.take_lease("alerting", "a", NOW, 30), repo.take_lease("alerting", "b", NOW, 30)]
+    out += [
+        repo.take_lease("alerting", "b", NOW + 30, 30),
+        repo.holds_lease("alerting", "a", 1, NOW + 31),
+        repo.take_lease("alerting", "b", NOW + 31, 30, idle=True),  # b receives no data...
+        repo.take_lease("alerting", "c", NOW + 32, 30),  # ...c does: c takes over at once
+        repo.take_lease("alerting", "d", NOW + 33, 30, idle=True),  # an idle one cannot
+    ]
+    repo.set_alert_mark("digest_day", 20260528)
+    out += [repo.alert_mark("digest_day"), repo.alert_mark("other")]
+    return out
+
+
+def test_postgresql_answers_as_sqlite_does(tmp_path: Path, pg: PgState) -> None:
+    on_sqlite = exercise(Repository(open_store(tmp_path / "collector.db")))
+    on_postgres = exercise(Repository(pg.connection()))
+    assert on_postgres == on_sqlite
+    assert on_postgres[-9:-2] == [1, None, 2, False, 2, 3, None]  # the lease's hands, epochs
+    assert "enrollment code used up (2 of 2 uses, last by pc-3)" in on_postgres
+
+
+def test_an_enrollment_code_is_used_exactly_as_many_times_as_it_says_across_collectors(
+    pg: PgState, state_url: str
+) -> None:
+    code = Repository(pg.connection()).create_enrollment("Lens", "workstation", NOW + 600, NOW, 3)
+    others = [PgState(state_url) for _ in range(2)]  # two more collectors
+    taken: list[str] = []
+    refused: list[str] = []
+    gate = threading.Barrier(8)
+
+    def enroll(state: PgState, host: str) -> None:
+        repo = Repository(state.connection())
+        gate.wait()
+        try:
+            taken.append(repo.redeem_enrollment(code, host, NOW + 1)[0])
+        except ValueError as err:
+            refused.append(str(err))
+
+    for other in others:
+        other.open(PARTS)
+    threads = [
+        threading.Thread(target=enroll, args=((pg, *others)[i % 3], f"pc-{i}")) for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(taken) == 3 and len(refused) == 5
+    assert all(r.startswith("enrollment code used up (3 of 3 uses") for r in refused)
+    repo = Repository(pg.connection())
+    assert [e.used for e in repo.enrollments()] == [3]
+    assert len(repo.enrollment_uses(repo.enrollments()[0].id)) == 3
+    for other in others:
+        other.close()
+
+
+def test_each_mail_is_claimed_by_one_sender_and_a_dead_senders_claim_runs_out(
+    pg: PgState, state_url: str
+) -> None:
+    repo = Repository(pg.connection())
+    for n in range(60):
+        repo.enqueue_mail(f"tech{n}@example.org", f"alerte {n}", "corps", NOW, 10, "résumé")
+    other = PgState(state_url)
+    other.open(PARTS)
+    claims: dict[str, list[int]] = {"a": [], "b": []}
+
+    def sender(name: str, state: PgState) -> None:
+        mine = Repository(state.connection())
+        while batch := mine.claim_mail(NOW, limit=5):
+            claims[name] += [m.id for m in batch]
+
+    threads = [threading.Thread(target=sender, args=x) for x in (("a", pg), ("b", other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not set(claims["a"]) & set(claims["b"])
+    assert sorted(claims["a"] + claims["b"]) == list(range(1, 61))
+    assert claims["a"] and claims["b"]  # both took part
+    # Neither reported back (killed mid-send): the mail is claimable again once the claim ends.
+    assert repo.claim_mail(NOW + CLAIM_SECONDS - 1) == []
+    assert len(repo.claim_mail(NOW + CLAIM_SECONDS, limit=100)) == 60
+    other.close()
+
+
+def on_battery(ts: int) -> str:
+    return f"ups,site=Lens,host=onduleur,mib=rfc1628 output_source=5i {ts}"
+
+
+def on_mains(ts: int) -> str:
+    return f"ups,site=Lens,host=onduleur,mib=rfc1628 output_source=3i {ts}"
+
+
+def test_two_collectors_on_one_state_mail_an_alert_once_and_hand_over_when_one_dies(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    clock = Clock()
+    shared = StateConfig(state_url)
+    recipient = "astreinte@example.org"
+    with (
+        Lab(tmp_path / "c1", smtp, recipient, state=shared, clock=clock) as first,
+        Lab(tmp_path / "c2", smtp, recipient, state=shared, clock=clock) as second,
+    ):
+        poller = first.token("Lens", "poller", "poller")  # made on one, valid on both
+        for lab in (first, second):  # the same readings reach both (an agent's replay)
+            lab.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
+        first.step()
+        second.step()
+        assert first.alerting.lease and second.alerting.lease
+        assert first.alerting.lease.epoch == 1 and second.alerting.lease.epoch is None
+        (alert,) = second.alerts("firing")  # the second shows what the first decided
+        assert alert["rule"] == "ups_on_battery"
+        assert len(first.mails()) == 1
+
+        # The first collector dies (no more steps): the second takes over once the lease runs
+        # out, and does not mail the alert again.
+        clock.advance(LEASE_SECONDS + 1)
+        second.write(poller, [on_battery(int(clock.now))])
+        second.step()
+        assert second.alerting.lease.epoch == 2
+        assert len(first.mails()) == 1
+        clock.advance(120)
+        second.write(poller, [on_mains(int(clock.now) - 60), on_mains(int(clock.now))])
+        clock.advance(120)
+        second.step()
+        assert [a["rule"] for a in first.alerts("firing")] == []
+        assert sum("RÉSOLU" in str(m["Subject"]) for m in first.mails()) == 1
+
+        # The first comes back after a pause: it cannot take the lease nor write over the
+        # second's decisions, even with its old epoch at hand.
+        first.write(poller, [on_battery(int(clock.now))])
+        first.step()
+        assert first.alerting.lease.epoch is None
+        first.alerting.lease.epoch = 1
+        first.app.state.services.writer.sync()
+        first.alerting.engine.evaluate(None, slow=True)
+        assert first.alerts("firing") == []
+        assert len(first.mails()) == 2
+
+
+def collector_state(url: str) -> str:
+    return f'[state]\nurl = "{url}"\n'
+
+
+def test_collectors_share_tokens_enrollment_and_silences(tmp_path: Path, state_url: str) -> None:
+    with (
+        run_collector(tmp_path / "c1", collector_state(state_url)) as first,
+        run_collector(tmp_path / "c2", collector_state(state_url)) as second,
+    ):
+        token = second.token("Lens", "pc-1")
+        line = f"cpu,host=pc-1,site=Lens usage_percent=12.5 {int(time.time())}"
+        status, answer = post(f"{first.url}/write?precision=s", line.encode(), token)
+        assert status == 204, answer
+        code = first.cli("enroll", "create", "--site", "Lens", "--uses", "1")
+        body = f'{{"code": "{code}", "host": "pc-2"}}'.encode()
+        status, answer = post(f"{first.url}/api/v1/enroll", body, "")
+        assert status == 201, answer
+        status, answer = post(f"{second.url}/api/v1/enroll", body, "")
+        assert status == 403 and "already used (by pc-2)" in answer
+        tech = first.token("", "", "technician")
+        status, answer = post(
+            f"{first.url}/api/v1/silences",
+            b'{"site": "Lens", "duration": 3600, "comment": "coupure EDF"}',
+            tech,
+            {"Content-Type": "application/json"},
+        )
+        assert status == 201, answer
+        (silence,) = get_json(f"{second.url}/api/v1/silences", tech)["silences"]
+        assert silence["site"] == "Lens" and silence["comment"] == "coupure EDF"
+        assert "1\tLens\tworkstation\t1/1 uses" in second.cli("enroll", "list")
+
+
+def test_a_collector_rides_over_postgresql_dropping_its_connections(
+    tmp_path: Path, state_url: str
+) -> None:
+    """A restart or a Patroni failover drops every connection: each thread's is replaced at its
+    next statement, and no request fails for it."""
+    database = state_url.rsplit("/", 1)[1]
+    with run_collector(tmp_path / "c", collector_state(state_url)) as collector:
+        token = collector.token("Lens", "pc-1")
+
+        def write(n: int) -> int:
+            line = f"cpu,host=pc-1,site=Lens usage_percent={n} {int(time.time())}"
+            return post(f"{collector.url}/write?precision=s", line.encode(), token)[0]
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
+        for thread in threads:  # several of the web server's worker threads hold a connection
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        with psycopg.connect(state_url, autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchone()
+        assert dropped is not None and dropped[0] >= 2
+        assert [write(n) for n in range(40)] == [204] * 40
+        health = get_json(f"{collector.url}/healthz", "")
+        assert health["state"] == "ok" and health["alerting"]["lease"] == "held"
+
+
+def test_while_postgresql_is_down_agents_keep_their_data_and_it_all_arrives_after(
+    tmp_path: Path,
+) -> None:
+    """The state database dies (SIGKILL): writes get a 503 within seconds, never a 500 nor a
+    hang, /healthz says so (HAProxy takes the collector out), and once PostgreSQL is back after
+    its crash recovery the same connections' threads write again. A real agent's spool holds
+    what it took meanwhile, and every cycle arrives."""
+    with run_postgres() as server:
+        url = server.create_database("vigie")
+        with run_collector(tmp_path / "c", collector_state(url)) as collector:
+            token = collector.token("Lens", "pc-1")
+            (tmp_path / "agent").mkdir()
+            config = agent_config(tmp_path / "agent", collector.url, token, "Lens", "pc-1")
+            begun = int(time.time())
+            agent = start_agent(config, log=tmp_path / "agent.log")
+            try:
+                time.sleep(4)
+                server.kill()
+                started = time.monotonic()
+                line = f"cpu,host=pc-1,site=Lens usage_percent=1 {int(time.time())}"
+                status, answer = post(f"{collector.url}/write?precision=s", line.encode(), token)
+                assert status == 503 and "cannot check the token now" in answer
+                assert time.monotonic() - started < 10
+                with pytest.raises(urllib.error.HTTPError) as down:
+                    get_json(f"{collector.url}/healthz", "")
+                assert down.value.code == 503
+                assert "error" in json.loads(down.value.read())["state"]
+                time.sleep(6)  # the agent spools through the outage
+                server.start()
+                wait_for(lambda: spooled(tmp_path / "agent") == 0, 60, "the spool drained")
+            finally:
+                agent.terminate()
+                agent.wait(30)
+            collector.stop()  # indexes everything acknowledged
+            collector.start()
+            assert get_json(f"{collector.url}/healthz", "")["state"] == "ok"
+            reader = collector.token("", "", "reader")
+            series = query_series(
+                f"{collector.url}/api/v1/query?measurement=cpu&field=usage_idle&host=pc-1"
+                f"&start={begun}",
+                reader,
+            )
+    times = [ts for ts, _ in series[0]["points"]]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) >= 12 and max(gaps) <= 3, (times, gaps)  # no cycle lost (1 s each)
+
+
+def test_an_unreachable_state_database_is_said_plainly_without_its_password(
+    tmp_path: Path, postgres: Postgres
+) -> None:
+    (tmp_path / "collector.toml").write_text(
+        f'[storage]\npath = "{tmp_path}/collector.db"\n[state]\n'
+        f'url = "postgresql://vigie:s3cret@127.0.0.1:{postgres.port}/no_such_db"\n'
+    )
+    done = subprocess.run(
+        [str(VENV_BIN / "vigie-collector"), "token", "list", "--config",
+         str(tmp_path / "collector.toml")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert f"the PostgreSQL state at 127.0.0.1:{postgres.port}/no_such_db cannot be used" in (
+        done.stderr
+    )
+    assert "no_such_db" in done.stderr and "s3cret" not in done.stderr + done.stdout
+
+
+def test_a_state_url_that_is_not_postgresql_is_refused_at_load(tmp_path: Path) -> None:
+    from collector.config import ConfigError, load_collector_config
+
+    path = tmp_path / "collector.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path}/c.db"\n[state]\nurl = "mysql://u:pw@h/db"\n')
+    with pytest.raises(ConfigError, match="must be a postgresql:// URL") as caught:
+        load_collector_config(path)
+    assert "pw" not in str(caught.value)
