@@ -358,7 +358,7 @@ def run_postgres(port: int | None = None) -> Iterator[Postgres]:
         yield server
     finally:
         if server.proc is not None and server.proc.poll() is None:
-            server.proc.terminate()
+            server.proc.send_signal(signal.SIGINT)  # "fast" shutdown: clients disconnected
             server.proc.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -417,14 +417,16 @@ def run_victoriametrics(tmp: Path, port: int | None = None) -> Iterator[Victoria
 
 
 @contextlib.contextmanager
-def run_haproxy(tmp: Path, backends: list[str]) -> Iterator[str]:
+def run_haproxy(tmp: Path, backends: list[str], backup: bool = False) -> Iterator[str]:
     """HAProxy (Debian `haproxy`) in front of collectors (`host:port` each), checking their
     /healthz every half second and sending a request whose backend refused the connection to
-    another; its URL."""
+    another; its URL. With `backup`, every collector but the first is a backup server (all
+    traffic to the first while it is healthy)."""
     executable = binary("haproxy", "/usr/sbin/haproxy")
     port = free_port()
     servers = "".join(
-        f"  server c{i} {address} check inter 500ms fall 2 rise 1\n"
+        f"  server c{i} {address} check inter 500ms fall 2 rise 1"
+        + (" backup\n" if backup and i else "\n")
         for i, address in enumerate(backends)
     )
     config = tmp / "haproxy.cfg"

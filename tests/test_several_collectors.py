@@ -47,12 +47,17 @@ def lease(collector_url: str) -> str:
 
 
 def collector(folder: Path, port: int, node: str, state: str) -> CollectorProcess:
+    """A collector on the shared `state`, forwarding to the VictoriaMetrics `node` (if any)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "collector.toml"
+    series = (
+        f'[series]\nbackend = "victoriametrics"\nurls = ["{node}"]\nretry_max_seconds = 1\n'
+        if node
+        else ""
+    )
     config.write_text(
         f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "{folder}/collector.db"\n'
-        f'[series]\nbackend = "victoriametrics"\nurls = ["{node}"]\nretry_max_seconds = 1\n'
-        f'[state]\nurl = "{state}"\n'
+        f'{series}[state]\nurl = "{state}"\n'
     )
     return CollectorProcess(config, f"http://127.0.0.1:{port}")
 
@@ -63,7 +68,7 @@ def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path
         first = collector(tmp_path / "c1", free_port(), node.url, state)
         second = collector(tmp_path / "c2", free_port(), node.url, state)
         first.start()
-        wait_for(lambda: lease(first.url) == "held", 30, "the first collector leading")
+        wait_for(lambda: lease(first.url) == "held", 30, "the first collector leading", own=True)
         second.start()
         token = second.token("Tournon", "pc-1")  # one state: valid on both
         try:
@@ -76,7 +81,12 @@ def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path
                 assert lease(second.url) == "standby"
                 first.stop(signal.SIGKILL)  # acknowledged batches stay in its log
                 # the lease runs out (30 s) and the survivor takes over the rules and mails
-                wait_for(lambda: lease(second.url) == "held", 40, "the second collector leading")
+                wait_for(
+                    lambda: lease(second.url) == "held",
+                    40,
+                    "the second collector leading",
+                    own=True,
+                )
                 first.start()
                 time.sleep(4)
                 assert lease(first.url) == "standby"
@@ -104,3 +114,42 @@ def test_an_agent_keeps_reporting_through_the_loss_of_a_collector(tmp_path: Path
                 .fetchone()[0]
             )
             assert lines > 0
+
+
+def test_active_and_backup_collectors_the_alerting_lease_follows_the_data(
+    tmp_path: Path,
+) -> None:
+    """HAProxy sends everything to c1, c2 being its backup: c1 evaluates; c1 dies, the agents
+    go to c2, which takes the lease once c1's runs out; c1 comes back and gets the traffic
+    again, and c2, receiving nothing for a minute, hands the lease back."""
+    with run_postgres() as postgres:
+        state = postgres.create_database("vigie")
+        first = collector(tmp_path / "c1", free_port(), "", state)
+        second = collector(tmp_path / "c2", free_port(), "", state)
+        first.start()
+        wait_for(lambda: lease(first.url) == "held", 30, "c1 leading", own=True)
+        second.start()
+        token = first.token("Tournon", "pc-1")
+        try:
+            backends = [c.url.removeprefix("http://") for c in (first, second)]
+            with run_haproxy(tmp_path / "haproxy", backends, backup=True) as url:
+                (tmp_path / "agent").mkdir()
+                config = agent_config(tmp_path / "agent", url, token, "Tournon", "pc-1")
+                agent = start_agent(config, log=tmp_path / "agent.log")
+                try:
+                    time.sleep(4)
+                    assert lease(second.url) == "standby"
+                    first.stop(signal.SIGKILL)
+                    wait_for(lambda: lease(second.url) == "held", 45, "c2 leading", own=True)
+                    first.start()
+                    wait_for(lambda: lease(first.url) == "held", 90, "c1 leading again", own=True)
+                    # c2 learns it at its next renewal (every second)
+                    wait_for(lambda: lease(second.url) == "standby", 5, "c2 standing by", own=True)
+                    wait_for(lambda: spooled(tmp_path / "agent") == 0, 30, "the spool drained")
+                finally:
+                    agent.terminate()
+                    agent.wait(30)
+        finally:
+            for each in (first, second):
+                if each.proc is not None and each.proc.poll() is None:
+                    each.stop()

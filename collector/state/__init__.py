@@ -38,8 +38,7 @@ class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
 
     def __init__(self, conn: sqlite3.Connection | PgConnection) -> None:
         self._conn = conn  # type: ignore[assignment]  # PgConnection has the methods used
-        postgres = isinstance(conn, PgConnection)
-        self._skip_locked = " FOR UPDATE SKIP LOCKED" if postgres else ""
+        self._shared = isinstance(conn, PgConnection)
 
 
 __all__ = [

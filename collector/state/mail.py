@@ -49,7 +49,7 @@ class MailQueue:
     """Queued, held, sent and failed mail."""
 
     _conn: sqlite3.Connection
-    _skip_locked: str  # the row-locking clause of the database's dialect
+    _shared: bool  # several collectors' senders may read this queue (PostgreSQL)
 
     def enqueue_mail(
         self, recipient: str, subject: str, body: str, now: int, per_hour: int, summary: str
@@ -90,16 +90,24 @@ class MailQueue:
         )
 
     def claim_mail(self, now: int, hold: int = CLAIM_SECONDS, limit: int = 50) -> list[Mail]:
-        """Queued mail whose time has come, oldest first, claimed for `hold` seconds: a
-        collector sharing this state skips what another claimed (FOR UPDATE SKIP LOCKED on
-        PostgreSQL), and a sender killed mid-send leaves its mail to be sent once the claim
-        runs out."""
-        rows = self._conn.execute(  # the f-string adds a constant of this module's
-            "UPDATE mail SET next_attempt=? WHERE id IN (SELECT id FROM mail "  # noqa: S608
-            f"WHERE state='queued' AND next_attempt <= ? ORDER BY id LIMIT ?{self._skip_locked})"
-            " RETURNING id, recipient, subject, body, state, attempts",
-            (now + hold, now, limit),
-        ).fetchall()
+        """Queued mail whose time has come, oldest first. On a shared (PostgreSQL) state it is
+        claimed for `hold` seconds: another collector's sender skips it (FOR UPDATE SKIP
+        LOCKED), and a sender killed mid-send leaves it to be sent once the claim runs out. On
+        a collector's own SQLite file there is one sender: a plain read, which does not wait
+        for ingest's write lock (a claim there made the median mail 0.7 s slower)."""
+        due = "SELECT id FROM mail WHERE state='queued' AND next_attempt <= ? ORDER BY id LIMIT ?"
+        columns = "id, recipient, subject, body, state, attempts"
+        if self._shared:
+            rows = self._conn.execute(
+                f"UPDATE mail SET next_attempt=? WHERE id IN ({due} FOR UPDATE SKIP LOCKED) "  # noqa: S608 (constants)
+                f"RETURNING {columns}",
+                (now + hold, now, limit),
+            ).fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT {columns} FROM mail WHERE id IN ({due})",  # noqa: S608 (constants)
+                (now, limit),
+            ).fetchall()
         return sorted((Mail(*r) for r in rows), key=lambda mail: mail.id)
 
     def mail_sent(self, mail_id: int, now: int) -> None:

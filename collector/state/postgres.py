@@ -20,16 +20,26 @@ from urllib.parse import urlsplit
 
 from collector.schema import Part, SchemaError, run_migrations
 
-try:
-    import psycopg
-    import psycopg_pool
-except ImportError:  # the embedded default does not need them
-    psycopg = None  # type: ignore[assignment]
-    psycopg_pool = None  # type: ignore[assignment]
+# Imported with the first PgState only: a collector without `[state] url` never loads the
+# driver (importing it alone made every mail of the embedded set-up half a second later).
+psycopg: Any = None
+psycopg_pool: Any = None
 
-_RETRYABLE = (
-    (psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.UNKNOWN) if psycopg else ()
-)
+
+def _load_driver() -> None:
+    global psycopg, psycopg_pool
+    if psycopg is None:
+        try:
+            import psycopg as driver
+            import psycopg_pool as pool
+        except ImportError:
+            raise RuntimeError(
+                "[state] url is a PostgreSQL database but psycopg is not installed: "
+                "pip install 'vigie[postgres]'"
+            ) from None
+        psycopg, psycopg_pool = driver, pool
+
+
 # How long a thread waits for a connection before its request fails (503) rather than hangs.
 CHECKOUT_SECONDS = 3.0
 # Not a PostgreSQL advisory lock any other program would take: "VIGI" in ASCII.
@@ -111,7 +121,8 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         """Run one statement."""
         # IDLE: no transaction open; UNKNOWN: the connection is known to be gone already.
-        outside = self._conn.info.transaction_status in _RETRYABLE
+        status = psycopg.pq.TransactionStatus
+        outside = self._conn.info.transaction_status in (status.IDLE, status.UNKNOWN)
         try:
             return self._run(sql, params)
         except sqlite3.OperationalError:
@@ -136,6 +147,10 @@ class PgConnection:
         except psycopg.OperationalError as err:
             raise sqlite3.OperationalError(f"PostgreSQL state: {err}") from err
 
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
     def executescript(self, script: str) -> None:
         """Run a script of several statements (no parameters); a failed one rolls the
         script's transaction back."""
@@ -150,11 +165,7 @@ class PgState:
     """The pool of connections to the state database, and each thread's connection."""
 
     def __init__(self, url: str, size: int = 50) -> None:
-        if psycopg is None:
-            raise RuntimeError(
-                "[state] url is a PostgreSQL database but psycopg is not installed: "
-                "pip install 'vigie[postgres]'"
-            )
+        _load_driver()
         self._url, self._where = url, where(url)
         self._pool = psycopg_pool.ConnectionPool(
             url,
@@ -165,6 +176,7 @@ class PgState:
             name="vigie-state",
         )
         self._local = threading.local()
+        self._lent: weakref.WeakSet[_Borrowed] = weakref.WeakSet()
 
     def open(self, parts: tuple[Part, ...], timeout: float = 30.0) -> None:
         """Connect (waiting up to `timeout` for the server) and migrate every part; StateError
@@ -189,10 +201,13 @@ class PgState:
         held: _Borrowed | None = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = _Borrowed(self._pool)
+            self._lent.add(held)
         return held.conn
 
     def close(self) -> None:
-        """Close every connection."""
+        """Close every connection, the ones threads still hold included."""
+        for held in list(self._lent):
+            held.close()
         self._pool.close()
 
 
@@ -214,6 +229,11 @@ class _Borrowed:
         # Not a method of self: the finalizer must not keep this holder alive.
         self._given = weakref.finalize(self, self._pool.putconn, raw)
         return raw
+
+    def close(self) -> None:
+        """Close the connection (the collector is stopping) and hand it back."""
+        self.conn.close()
+        self._given()
 
     def _exchange(self) -> Any:
         self._given()  # the pool discards a closed connection

@@ -36,6 +36,7 @@ from collector.ingest.lineproto import HeadCache
 from collector.store.db import connect, read_mark
 from collector.store.indexer import Indexer
 from collector.store.rollup import Retention, enforce_retention, roll_up, rolling_until
+from collector.telemetry import OWN_SITE
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +462,8 @@ class Writer:
         if self.store_error:
             log.warning("store writable again after: %s", self.store_error)
             self.store_error = ""
-        self.last_ingest = time.time()
+        if any(entry.site != OWN_SITE for entry, _ in items):  # not the collector's own health
+            self.last_ingest = time.time()
         self.on_commit()
         for (entry, future), stored in zip(items, results, strict=True):
             if stored:
