@@ -172,7 +172,13 @@ def test_agent_holds_its_batches_while_the_spool_disk_is_full(tmp_path: Path) ->
         assert "spool writable again" in out, out
 
         db = sqlite3.connect(f"file:{tmp_path}/collector/collector.db?mode=ro", uri=True)
-        keys = sorted(int(k.rsplit(":", 1)[1]) for (k,) in db.execute("SELECT key FROM batch_key"))
+        # metrics batches' keys, and the inventory's in its own table
+        keys = sorted(
+            int(k.rsplit(":", 1)[1])
+            for (k,) in db.execute(
+                "SELECT key FROM batch_key UNION ALL SELECT key FROM inventory_batch"
+            )
+        )
         rows = db.execute("SELECT gzip, body FROM ingest_log WHERE site='Privas'").fetchall()
         db.close()
         assert keys == list(range(1, len(keys) + 1)), "a batch is missing or doubled"
