@@ -53,7 +53,7 @@ def _state_health(svc: Services) -> str:
     if not svc.state.shared:
         return "in the store"
     try:
-        svc.repository().mail_counts()
+        svc.state.connection(svc.reader()).execute("SELECT 1").fetchone()
     except sqlite3.Error as err:
         return f"error: {err}"
     return "ok"
