@@ -130,10 +130,10 @@ class Notifier:
         repo = Repository(state)
         state.execute("BEGIN IMMEDIATE")
         try:
-            held = self._lease is None or self._lease.held(repo)
-            if held:
+            queued = 0
+            if self._lease is None or self._lease.held(repo):
                 repo.release_held(now)
-            queued = self._plan(repo, now) if held else 0
+                queued = self._plan(repo, now)
             state.execute("COMMIT")
         except BaseException:
             state.execute("ROLLBACK")

@@ -112,8 +112,6 @@ class PgConnection:
     outside a transaction that finds the connection dropped (a restart, a failover) runs again
     on a new one from `renew`."""
 
-    dialect = "postgresql"
-
     def __init__(self, conn: Any, renew: Callable[[], Any] | None = None) -> None:
         self._conn = conn
         self._renew = renew
