@@ -17,6 +17,7 @@ from collector.mirror.forwarder import Forwarder
 from collector.state import Repository
 from collector.state.source import StateSource
 from collector.store.db import connect
+from collector.store.reads import Flushed, LocalSeries, SeriesReads, VictoriaSeries
 from collector.store.writer import Writer
 from collector.telemetry import Telemetry
 
@@ -34,6 +35,7 @@ class Services:
     skewed: SkewedSenders = field(default_factory=SkewedSenders)
     state: StateSource = field(default_factory=lambda: StateSource(StateConfig()))
     _local: threading.local = field(default_factory=threading.local)
+    _flushed: Flushed = field(default_factory=Flushed)
 
     def reader(self) -> sqlite3.Connection:
         """A read connection for the calling thread."""
@@ -41,6 +43,16 @@ class Services:
         if conn is None:
             conn = self._local.conn = connect(self.config.storage.path)
         return conn
+
+    def series(self, moment: int, local_only: bool = False) -> SeriesReads:
+        """Where series are read at `moment`: the VictoriaMetrics nodes when the series go
+        there (every collector then answers the same), else (or `local_only`) the embedded
+        store."""
+        raw_since = moment - self.config.storage.raw_retention_days * 86400
+        local = LocalSeries(self.reader(), raw_since)
+        if local_only or self.config.series.backend != "victoriametrics":
+            return local
+        return VictoriaSeries(local, self.nodes, self._flushed)
 
     def repository(self) -> Repository:
         """The relational state, read from the calling thread's connection."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,15 @@ from typing import Any
 import pytest
 
 from collector.config import ConfigError, load_collector_config
-from tests.services import Victoria, post, run_collector, run_victoriametrics, wait_for
+from tests.services import (
+    Victoria,
+    free_port,
+    get_json,
+    post,
+    run_collector,
+    run_victoriametrics,
+    wait_for,
+)  # fmt: skip
 
 pytestmark = pytest.mark.services  # VictoriaMetrics and collectors run for real
 
@@ -116,3 +126,108 @@ def test_series_settings_are_checked(tmp_path: Path) -> None:
         config.write_text(base + body)
         with pytest.raises(ConfigError, match=message):
             load_collector_config(config)
+
+
+def fleet_lines(end: int) -> dict[tuple[str, str], list[str]]:
+    """Three hours of three hosts on two sites, every 10 s up to `end`: disks (two paths),
+    and a network counter that wraps at 2**32 and is reset by a reboot."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for n, (site, host) in enumerate(
+        (("Tournon", "pc-1"), ("Tournon", "pc-2"), ("Mauves", "pc-3"))
+    ):
+        lines, counter = [], 2**32 - 4_000_000 * (n + 1)
+        for i in range(1080):
+            ts = end - 10_790 + i * 10
+            counter = 123 if i == 700 else (counter + 20_000 + 500 * (i % 7)) % 2**32
+            for path, base in (("C:", 40 + n), ("D:", 70 - n)):
+                used = base + (i % 50) * 0.25 + (i // 360) * 1.5
+                lines.append(f"disk,site={site},host={host},path={path} used_percent={used} {ts}")
+            lines.append(f"net,site={site},host={host},interface=eth0 bytes_recv={counter}i {ts}")
+        out[site, host] = lines
+    return out
+
+
+def test_queries_answer_from_victoriametrics_as_from_the_embedded_store(tmp_path: Path) -> None:
+    """With the series on VictoriaMetrics, `/api/v1/query` reads them through MetricsQL (steps)
+    and /api/v1/export (raw points, counter rates) and gives the embedded store's answers:
+    steps of every size and aggregate, aligned or not, rollups included; rates across a wrap
+    and a reset; a tag filter; a host, a site, the whole fleet."""
+    from collector.store.db import connect
+    from collector.store.query import SeriesQuery, run_query
+    from collector.store.rollup import rolled_until
+
+    end = int(time.time()) - 600
+    with (
+        run_victoriametrics(tmp_path / "vm") as node,
+        run_collector(tmp_path / "collector", series_config(node)) as collector,
+    ):
+        for (site, host), lines in fleet_lines(end).items():
+            token = collector.token(site, host)
+            for i in range(0, len(lines), 2000):
+                body = "\n".join(lines[i : i + 2000]).encode()
+                assert post(f"{collector.url}/write?precision=s", body, token)[0] == 204
+        reader = collector.token("", "", role="reader")
+        store = connect(tmp_path / "collector" / "collector.db", readonly=True)
+        wait_for(lambda: rolled_until(store) > end, 60, "the store's rollups")
+        raw_since = int(time.time()) - 90 * 86400
+        start = end - 10_000  # not on a step's boundary: partial first steps
+        asked = [
+            SeriesQuery(
+                "disk", "used_percent", start, end - 7, host=host, site=site, step=step, agg=agg
+            )
+            for site, host in (("Tournon", "pc-1"), ("Tournon", None), (None, None))
+            for step in (0, 7, 60, 300, 3600)
+            for agg in (("mean", "min", "max", "last") if step else ("mean",))
+        ]
+        asked += [
+            SeriesQuery("disk", "used_percent", end - 7200, end, tags={"path": "D:"}, step=600,
+                        agg="max"),
+            SeriesQuery("net", "bytes_recv", start, end, site="Tournon", rate=True),
+            SeriesQuery("net", "bytes_recv", start, end, host="pc-3", step=60, rate=True),
+            SeriesQuery("net", "bytes_recv", start, end, step=900, rate=True),
+        ]  # fmt: skip
+        for q in asked:
+            params = {
+                "measurement": q.measurement,
+                "field": q.field,
+                "start": q.start,
+                "end": q.end,
+                "step": q.step,
+                "agg": q.agg,
+                "rate": str(q.rate).lower(),
+            }
+            params.update({k: v for k, v in (("site", q.site), ("host", q.host)) if v})
+            params.update({f"tag.{k}": v for k, v in q.tags.items()})
+            url = f"{collector.url}/api/v1/query?{urllib.parse.urlencode(params)}"
+            from_node = get_json(url, reader)["series"]
+            from_store = run_query(store, q, raw_since)
+            assert [s["tags"] for s in from_node] == [s["tags"] for s in from_store], q
+            for got, want in zip(from_node, from_store, strict=True):
+                assert [ts for ts, _ in got["points"]] == [ts for ts, _ in want["points"]], q
+                assert [v for _, v in got["points"]] == pytest.approx(
+                    [v for _, v in want["points"]], rel=1e-9
+                ), q
+            assert from_store and all(s["points"] for s in from_store), q  # not vacuous
+        # the answers are the node's: a sample written to it alone shows, raw and in steps
+        extra = f"disk,site=Tournon,host=pc-1,path=D: used_percent=99.5 {end - 5}"
+        request = urllib.request.Request(f"{node.url}/write?precision=s", extra.encode())
+        urllib.request.urlopen(request, timeout=10).read()
+        node.flush()
+        base = f"{collector.url}/api/v1/query?measurement=disk&field=used_percent&host=pc-1"
+        minute = (end - 5) - (end - 5) % 60
+        for extra_params, point in (("&tag.path=D:", [end - 5, 99.5]),
+                                    ("&tag.path=D:&step=60&agg=max", [minute, 99.5])):  # fmt: skip
+            window = f"&start={end - 30}&end={end}"
+            found = get_json(base + extra_params + window, reader)["series"]
+            assert point in found[0]["points"], (extra_params, found)
+    # no node answers: a clear 503, never the embedded store's partial answer in silence
+    dead = f'[series]\nbackend = "victoriametrics"\nurls = ["http://127.0.0.1:{free_port()}"]\n'
+    with run_collector(tmp_path / "alone", dead) as collector:
+        reader = collector.token("", "", role="reader")
+        url = f"{collector.url}/api/v1/query?measurement=disk&field=used_percent&start={start}"
+        try:
+            get_json(url, reader)
+            raise AssertionError("answered without a node")
+        except urllib.error.HTTPError as err:
+            assert err.code == 503
+            assert "cannot read the series now" in err.read().decode()

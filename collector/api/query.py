@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from collector.api.auth import Reader, parse_time
 from collector.ingest.write import Refused
 from collector.services import now, services
-from collector.store.query import QueryError, SeriesQuery, run_query, unknown_names
+from collector.store.query import QueryError, SeriesQuery
+from collector.store.victoria import NodeError
 
 MAX_QUERY_RANGE = 5 * 366 * 86400
 router = APIRouter()
@@ -42,13 +43,16 @@ def query(
     tags = {k[4:]: v for k, v in request.query_params.items() if k.startswith("tag.")}
     started = time.perf_counter()
     svc.writer.sync()
-    raw_since = moment - svc.config.storage.raw_retention_days * 86400
     asked = SeriesQuery(measurement, field, t_start, t_end, site, host, tags, step, rate, agg)
+    reads = svc.series(moment)
     try:
-        series = run_query(svc.reader(), asked, raw_since)
+        series = reads.run_query(asked)
+        missing = None if series else reads.unknown_names(asked)
     except QueryError as err:
         raise Refused(400, str(err)) from None
-    if not series and (missing := unknown_names(svc.reader(), asked)):
+    except NodeError as err:
+        raise Refused(503, f"cannot read the series now: {err}; retry shortly") from None
+    if missing:
         raise Refused(404, missing)
     svc.telemetry.observe_query(time.perf_counter() - started)
     return {"series": series}

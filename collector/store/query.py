@@ -198,9 +198,11 @@ def _text_points(raw: list[tuple[int, Value]], q: SeriesQuery) -> list[tuple[int
     return sorted(last.items())
 
 
-def _numeric_points(
+def numeric_points(
     buckets: list[Bucket], raw: list[tuple[int, float]], q: SeriesQuery
 ) -> list[tuple[int, Value]]:
+    """The points a query asks for, from rollup buckets and the raw samples after them: rates,
+    steps, or the points themselves."""
     if q.rate:
         lasts = [(b.ts, b.last) for b in buckets] + raw
         points = [(ts, v) for ts, v in counter_rate(lasts) if ts >= q.start]
@@ -291,7 +293,7 @@ def run_query(
             values = [(ts, v) for ts, v in raw if ts >= q.start]
         else:
             numbers = [(ts, float(v)) for ts, v in raw if isinstance(v, int | float)]
-            values = _numeric_points(rolled.get(sid, []), numbers, q)
+            values = numeric_points(rolled.get(sid, []), numbers, q)
         if values:
             result.append({"tags": json.loads(tags), "points": [[ts, v] for ts, v in values]})
     return result

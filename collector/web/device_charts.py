@@ -12,7 +12,8 @@ from collector.notify.compose import Words
 from collector.rules.evaluate import FIRING, forecast
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
-from collector.store.query import SeriesQuery, run_query
+from collector.store.query import SeriesQuery
+from collector.store.reads import SeriesReads
 from collector.web.charts import Axis, Chart, Line, render
 from collector.web.units import reading, supply_label
 
@@ -26,7 +27,7 @@ class Source:
     conn: sqlite3.Connection
     site: str
     host: str
-    raw_since: int
+    reads: SeriesReads
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ def series(
     asked = SeriesQuery(measurement, field, start, end, source.site, source.host, tags or {},
                         step, rate)  # fmt: skip
     out = []
-    for found in run_query(source.conn, asked, source.raw_since):
+    for found in source.reads.run_query(asked):
         raw, named = found["points"], found["tags"]
         assert isinstance(raw, list) and isinstance(named, dict)  # run_query's shape
         points = [(int(ts), float(v)) for ts, v in raw if isinstance(v, int | float)]

@@ -3,11 +3,14 @@ supplies, UPS, inventory and its changes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import alerting, now, services
 from collector.store.query import hosts_seen
+from collector.store.victoria import NodeError
 from collector.web.common import NotFound, alert_rows, page_of, render, when
 from collector.web.device_charts import Source, device_charts
 from collector.web.device_summary import device_summary
@@ -37,10 +40,17 @@ def host_page(
     document = found[1] if found else None
     header = device_summary(conn, site, host, document, page, last_seen, moment)
     span = span_of(range, start, end, moment, page.zone)
-    source = Source(conn, site, host, moment - svc.config.storage.raw_retention_days * 86400)
+    source = Source(conn, site, host, svc.series(moment))
     rules = alerting(request).engine.ruleset
-    charts, axis = device_charts(source, rules, (span.start, span.end), page.zone,
-                                 page.language, t)  # fmt: skip
+    problem = span.problem
+    try:
+        charts, axis = device_charts(source, rules, (span.start, span.end), page.zone,
+                                     page.language, t)  # fmt: skip
+    except NodeError:
+        # the nodes are down: this collector's own part beats a blank page
+        problem, source = "series_unreachable", replace(source, reads=svc.series(moment, True))
+        charts, axis = device_charts(source, rules, (span.start, span.end), page.zone,
+                                     page.language, t)  # fmt: skip
     alerts = [a for a in repo.alerts(("firing", "pending"), site) if a.host == host]
     history = [a for a in repo.alerts(("resolved",), site, 200) if a.host == host][:50]
     changes = [change_line(c, page) for c in repo.inventory_changes(site, host)[:50]]
@@ -53,5 +63,5 @@ def host_page(
         picked=(picker(axis.start, page.zone), picker(span.end, page.zone)),
         charts=charts, tables=tables, changes=changes, alerts=current_rows, history=history_rows,
         header=header, refresh=60 if span.live else 0, updated=when(moment, page),
-        error=t[span.problem] if span.problem else "",
+        error=t[problem] if problem else "",
     )  # fmt: skip

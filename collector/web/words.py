@@ -183,6 +183,8 @@ WORDS: dict[str, dict[str, str]] = {
         "range_show": "Afficher",
         "range_unreadable": "Dates illisibles : la période par défaut est affichée.",
         "range_bad": "Période de 5 minutes à 2 ans seulement : la période par défaut est affichée.",
+        "series_unreachable": "VictoriaMetrics ne répond pas : les courbes ne montrent que ce que"
+        " ce collecteur a reçu.",
         "zoom_help": "Glissez sur un graphique pour zoomer.",
         "updated": "Mis à jour à {time}, actualisé chaque minute",
         "updated_fixed": "Mis à jour à {time}",
@@ -366,6 +368,8 @@ WORDS: dict[str, dict[str, str]] = {
         "range_show": "Show",
         "range_unreadable": "Unreadable dates: the default range is shown.",
         "range_bad": "Ranges of 5 minutes to 2 years only: the default range is shown.",
+        "series_unreachable": "VictoriaMetrics does not answer: the charts show only what this"
+        " collector received.",
         "zoom_help": "Drag across a chart to zoom.",
         "updated": "Updated at {time}, refreshed every minute",
         "updated_fixed": "Updated at {time}",

@@ -1,0 +1,117 @@
+"""Where `GET /api/v1/query` and the device charts read series: the embedded store, or the
+VictoriaMetrics nodes every collector forwards to (so several collectors answer alike)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from collector.mirror.forwarder import Forwarder
+from collector.store.query import SeriesQuery, resolution, run_query, unknown_names
+from collector.store.rollup import rolled_until
+from collector.store.victoria import Fetch, NodeError, VictoriaQuery, http_get
+
+
+class SeriesReads(Protocol):
+    """The series reads a page or the query API needs."""
+
+    def run_query(self, q: SeriesQuery) -> list[dict[str, object]]:
+        """Every matching series with its points (collector.store.query.run_query's shape)."""
+
+    def unknown_names(self, q: SeriesQuery) -> str | None:
+        """Why nothing matched when a name does not exist; None when the range is empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSeries:
+    """The embedded store (rollups before `raw_since`)."""
+
+    conn: sqlite3.Connection
+    raw_since: int
+
+    def run_query(self, q: SeriesQuery) -> list[dict[str, object]]:
+        """See SeriesReads."""
+        return run_query(self.conn, q, self.raw_since)
+
+    def unknown_names(self, q: SeriesQuery) -> str | None:
+        """See SeriesReads."""
+        return unknown_names(self.conn, q)
+
+
+@dataclass
+class Flushed:
+    """What each node was last asked to make searchable (its outbox mark then), shared by the
+    request threads so a node is flushed once per new batch, not once per query."""
+
+    marks: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True, slots=True)
+class VictoriaSeries:
+    """The nodes, read after this collector's own outbox reached them (a 204 it gave is then
+    readable back); the first node that answers is read. Text fields, which VictoriaMetrics
+    cannot keep, and series it lacks are read from the embedded store."""
+
+    local: LocalSeries
+    nodes: list[Forwarder]
+    flushed: Flushed
+    wait: float = 5.0
+    fetch: Fetch = http_get
+
+    def _caught_up(self) -> list[Forwarder]:
+        """The nodes holding every batch this collector accepted so far (waiting up to
+        `wait` seconds for one), then the others."""
+        row = self.local.conn.execute("SELECT max(id) FROM ingest_log").fetchone()
+        target, deadline = int(row[0] or 0), time.monotonic() + self.wait
+        for node in self.nodes:
+            node.poke()
+        while True:
+            ready = [n for n in self.nodes if n.watermark() >= target]
+            if ready or time.monotonic() > deadline:
+                return ready + [n for n in self.nodes if n not in ready]
+            time.sleep(0.05)
+
+    def _flush(self, node: Forwarder) -> None:
+        """Make the node search what it was sent (it buffers for a few seconds otherwise)."""
+        mark = node.watermark()
+        with self.flushed.lock:
+            if self.flushed.marks.get(node.target_url, -1) >= mark:
+                return
+            self.flushed.marks[node.target_url] = mark
+        # a node that refuses it (-forceFlushAuthKey) shows the data a moment later
+        with contextlib.suppress(NodeError):
+            self.fetch(f"{node.target_url}/internal/force_flush", 10.0)
+
+    def run_query(self, q: SeriesQuery) -> list[dict[str, object]]:
+        """See SeriesReads; NodeError when no node answers."""
+        # Answer as the embedded store would, which reads rollups for coarse steps and old
+        # ranges (a node keeps raw samples: it could be finer, but two collectors, or a node
+        # and a collector, must not disagree).
+        res = resolution(q.step, q.start, self.local.raw_since)
+        until = rolled_until(self.local.conn) if res else q.start
+        errors = []
+        for node in self._caught_up():
+            self._flush(node)
+            try:
+                found = VictoriaQuery(node.target_url, self.fetch).run(q, res, until)
+            except NodeError as err:
+                errors.append(f"{node.target_url}: {err}")
+                continue
+            return found or self.local.run_query(q)
+        raise NodeError("no VictoriaMetrics node answered (" + "; ".join(errors) + ")")
+
+    def unknown_names(self, q: SeriesQuery) -> str | None:
+        """See SeriesReads: a metric the nodes hold exists, whatever this collector received."""
+        for node in self.nodes:
+            try:
+                if q.field in VictoriaQuery(node.target_url, self.fetch).fields(q):
+                    return None
+                break
+            except NodeError:
+                continue
+        return self.local.unknown_names(q)
