@@ -18,9 +18,11 @@ from collector.api.write import WriteEndpoints
 from collector.config import CollectorConfig
 from collector.ingest.lineproto import HeadCache
 from collector.mirror.forwarder import Forwarder, VictoriaTarget, influx_target
+from collector.mirror.latest import LatestTarget
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.services import Services
+from collector.state import Repository
 from collector.state.source import StateSource
 from collector.store.db import open_store
 from collector.store.rollup import Retention
@@ -39,7 +41,15 @@ def lifespan_for(
         state = StateSource(config.state)
         await asyncio.to_thread(state.open)
         mirror, nodes = forwarders(config)
-        outbox = tuple(f.mark for f in ([mirror] if mirror else []) + nodes)
+        # On a shared state, each series' newest sample goes there too, for every collector's
+        # pages (text fields included, which VictoriaMetrics cannot keep).
+        latest = (
+            Forwarder(config.storage.path, LatestTarget(lambda: Repository(state.connection())))
+            if state.shared
+            else None
+        )
+        extra = [f for f in (mirror, latest) if f is not None]
+        outbox = tuple(f.mark for f in extra + nodes)
         writer = Writer(
             config.storage.path,
             Retention(raw=config.storage.raw_retention_days * 86400),
@@ -48,7 +58,7 @@ def lifespan_for(
             # A process takes plain data only: an injected clock (tests) keeps it a thread.
             index_process=clock is time.time,
         )
-        outgoing = ([mirror] if mirror else []) + nodes
+        outgoing = extra + nodes
 
         def poke() -> None:
             for forwarder in outgoing:
@@ -61,7 +71,9 @@ def lifespan_for(
         alerting = Alerting(config, rules, writer, clock, outbox_marks=outbox, state=state)
         if app.state.run_alerting:
             alerting.start()
-        app.state.services = Services(config, writer, mirror, alerting, nodes=nodes, state=state)
+        app.state.services = Services(
+            config, writer, mirror, alerting, nodes=nodes, state=state, latest=latest
+        )
         try:
             yield
         finally:

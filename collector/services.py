@@ -17,7 +17,14 @@ from collector.mirror.forwarder import Forwarder
 from collector.state import Repository
 from collector.state.source import StateSource
 from collector.store.db import connect
-from collector.store.reads import Flushed, LocalSeries, SeriesReads, VictoriaSeries
+from collector.store.reads import (
+    Flushed,
+    LatestReads,
+    LocalLatest,
+    LocalSeries,
+    SeriesReads,
+    VictoriaSeries,
+)  # fmt: skip
 from collector.store.writer import Writer
 from collector.telemetry import Telemetry
 
@@ -31,6 +38,7 @@ class Services:
     mirror: Forwarder | None = None
     alerting: Alerting | None = None
     nodes: list[Forwarder] = field(default_factory=list)  # VictoriaMetrics, one per node
+    latest: Forwarder | None = None  # newest samples to the shared state
     telemetry: Telemetry = field(default_factory=Telemetry)
     skewed: SkewedSenders = field(default_factory=SkewedSenders)
     state: StateSource = field(default_factory=lambda: StateSource(StateConfig()))
@@ -53,6 +61,13 @@ class Services:
         if local_only or self.config.series.backend != "victoriametrics":
             return local
         return VictoriaSeries(local, self.nodes, self._flushed)
+
+    def newest(self) -> LatestReads:
+        """Where the pages read each series' newest sample and each host's last contact: the
+        shared state when there is one (every collector then shows the same), else the store."""
+        if self.state.shared:
+            return self.repository()
+        return LocalLatest(self.reader())
 
     def repository(self) -> Repository:
         """The relational state, read from the calling thread's connection."""

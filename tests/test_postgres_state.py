@@ -5,6 +5,7 @@ evaluating the rules and planning the mails (the alerting lease)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -28,6 +30,7 @@ from collector.store.db import open_store
 from tests.alert_support import Clock, Lab
 from tests.services import (
     VENV_BIN,
+    CollectorProcess,
     MailSink,
     Postgres,
     agent_config,
@@ -449,3 +452,58 @@ def test_a_state_url_that_is_not_postgresql_is_refused_at_load(tmp_path: Path) -
     with pytest.raises(ConfigError, match="must be a postgresql:// URL") as caught:
         load_collector_config(path)
     assert "pw" not in str(caught.value)
+
+
+def logged_in(collector: CollectorProcess) -> httpx.Client:
+    """A web session on `collector` as the reader marie."""
+    client = httpx.Client(base_url=collector.url)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert csrf
+    answer = client.post("/login", data={"csrf": csrf.group(1), "username": "marie",
+                                         "password": "un mot de passe assez long"})  # fmt: skip
+    assert answer.status_code in (200, 303), answer.text
+    return client
+
+
+def test_pages_show_the_same_devices_and_readings_from_either_collector(
+    tmp_path: Path, state_url: str
+) -> None:
+    """Each collector received half of a site's data; both pages show all of it, text too
+    (each series' newest sample goes from the outbox to the shared state)."""
+    with (
+        run_collector(tmp_path / "c1", collector_state(state_url)) as first,
+        run_collector(tmp_path / "c2", collector_state(state_url)) as second,
+    ):
+        subprocess.run(
+            [str(VENV_BIN / "vigie-collector"), "user", "add", "marie", "--role", "reader",
+             "--config", str(first.config)],
+            input="un mot de passe assez long\n", capture_output=True, text=True, timeout=30,
+            check=True,
+        )  # fmt: skip
+        now = int(time.time())
+        poller = first.token("Lens", "poller", role="poller")
+        ups = (f"ups,site=Lens,host=onduleur charge_percent=87.5,runtime_minutes=42i,"
+               f"output_source=5i {now}")  # fmt: skip
+        poll = f'device_poll,site=Lens,host=imprimante ok=false,error="délai dépassé" {now}'
+        assert post(f"{first.url}/write?precision=s", f"{ups}\n{poll}".encode(), poller)[0] == 204
+        agent = second.token("Lens", "pc-accueil")
+        mine = f"vigie_agent,site=Lens,host=pc-accueil,version=1.2.3 cycle_seconds=0.1 {now}"
+        assert post(f"{second.url}/write?precision=s", mine.encode(), agent)[0] == 204
+        for each in (first, second):
+            wait_for(lambda: get_json(f"{each.url}/healthz", "")["latest"]["outbox_requests"]  # noqa: B023
+                     == 0, 30, "the newest samples in the state")  # fmt: skip
+        pages = []
+        for each in (first, second):
+            with contextlib.closing(logged_in(each)) as client:
+                site = client.get("/sites/Lens").text
+                assert all(h in site for h in ("onduleur", "imprimante", "pc-accueil")), site
+                device = client.get("/sites/Lens/hosts/onduleur").text
+                assert "42" in device and "87,5" in device, device
+                agent_page = client.get("/sites/Lens/hosts/pc-accueil").text
+                assert "1.2.3" in agent_page
+                pages.append(re.findall(r"<td[^>]*>(.*?)</td>", site, re.S))
+        assert pages[0] == pages[1] and any("onduleur" in cell for cell in pages[0]), pages
+        # the text VictoriaMetrics cannot keep is in the state, for every collector
+        with contextlib.closing(psycopg.connect(state_url)) as conn:
+            row = conn.execute("SELECT fields FROM latest WHERE host = 'imprimante'").fetchone()
+        assert row is not None and json.loads(row[0]) == {"ok": False, "error": "délai dépassé"}

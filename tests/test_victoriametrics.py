@@ -200,7 +200,7 @@ def test_queries_answer_from_victoriametrics_as_from_the_embedded_store(tmp_path
             params.update({f"tag.{k}": v for k, v in q.tags.items()})
             url = f"{collector.url}/api/v1/query?{urllib.parse.urlencode(params)}"
             from_node = get_json(url, reader)["series"]
-            from_store = run_query(store, q, raw_since)
+            from_store: list[dict[str, Any]] = run_query(store, q, raw_since)
             assert [s["tags"] for s in from_node] == [s["tags"] for s in from_store], q
             for got, want in zip(from_node, from_store, strict=True):
                 assert [ts for ts, _ in got["points"]] == [ts for ts, _ in want["points"]], q

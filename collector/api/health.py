@@ -41,6 +41,8 @@ def healthz(request: Request) -> JSONResponse:
         body["influxdb"] = outbox_health(svc.mirror)
     if svc.nodes:
         body["victoriametrics"] = {f.target_url: outbox_health(f) for f in svc.nodes}
+    if svc.latest is not None:  # newest samples on their way to the shared state
+        body["latest"] = outbox_health(svc.latest)
     lease = svc.alerting.lease if svc.alerting else None
     if lease is not None:  # several collectors: which one evaluates the rules
         body["alerting"] = {"lease": "held" if lease.epoch else "standby", "epoch": lease.epoch}

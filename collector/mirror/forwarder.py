@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlencode
 
 from collector.config import InfluxConfig
@@ -36,6 +37,7 @@ from collector.mirror.dialect import (
 from collector.store.db import connect, read_mark, write_mark
 from collector.store.indexer import decode_body
 from collector.telemetry import OWN_SITE
+from protocol.lineproto import Point
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +228,20 @@ class V2Target:
             raise Retry(str(err)) from None
 
 
-Target = V1Target | V2Target | VictoriaTarget
+class Target(Protocol):
+    """Where a forwarder sends the outbox: `format` turns a point into what `send` takes."""
+
+    name: str
+    mark: str  # the meta key of its watermark
+
+    def format(self, point: Point) -> str:
+        """The point as the target takes it; "" to skip it; raises Unstorable."""
+
+    def prepare(self) -> None:
+        """Create what the target needs before the first send."""
+
+    def send(self, lines: list[str]) -> None:
+        """Deliver; raises Retry or Rejected."""
 
 
 def influx_target(config: InfluxConfig) -> Target:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sqlite3
 
 from collector.schema import Part
-from collector.state import accounts, alerts, inventory, mail, silences, tokens
+from collector.state import accounts, alerts, inventory, latest, mail, silences, tokens
 from collector.state.accounts import Accounts, User, WebSession
 from collector.state.alerts import AlertRow, Alerts
 from collector.state.inventory import Inventories
+from collector.state.latest import LatestValues
 from collector.state.mail import Mail, MailQueue
 from collector.state.postgres import PgConnection
 from collector.state.silences import NewSilence, Silence, Silences
@@ -28,11 +29,11 @@ from collector.state.tokens import (
 
 # Migrated in this order; no part's migration reads another part's tables.
 PARTS: tuple[Part, ...] = tuple(
-    m.PART for m in (tokens, inventory, alerts, silences, mail, accounts)
+    m.PART for m in (tokens, inventory, alerts, silences, mail, accounts, latest)
 )
 
 
-class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts):
+class Repository(Tokens, Inventories, Alerts, Silences, MailQueue, Accounts, LatestValues):
     """Every kind of relational state, over one connection (one per thread): SQLite's, or
     PostgreSQL's through state.postgres.PgConnection."""
 

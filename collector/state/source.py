@@ -27,10 +27,14 @@ class StateSource:
         if self._pg is not None:
             self._pg.open(PARTS)
 
-    def connection(self, store: sqlite3.Connection) -> Connection:
+    def connection(self, store: sqlite3.Connection | None = None) -> Connection:
         """The calling thread's state connection; `store` is its store connection, which is
-        the state's too when there is no PostgreSQL."""
-        return store if self._pg is None else self._pg.connection()
+        the state's too when there is no PostgreSQL (and must then be given)."""
+        if self._pg is not None:
+            return self._pg.connection()
+        if store is None:
+            raise ValueError("the state is the store's file: give its connection")
+        return store
 
     def bind(self, store: sqlite3.Connection) -> Callable[[], Connection]:
         """`connection` for a component that keeps one store connection."""

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from collector.mirror.forwarder import Forwarder
-from collector.store.query import SeriesQuery, resolution, run_query, unknown_names
+from collector.store.query import (
+    SeriesQuery,
+    host_kinds,
+    hosts_seen,
+    latest_samples,
+    resolution,
+    run_query,
+    unknown_names,
+)  # fmt: skip
 from collector.store.rollup import rolled_until
 from collector.store.victoria import Fetch, NodeError, VictoriaQuery, http_get
 
@@ -24,6 +32,47 @@ class SeriesReads(Protocol):
 
     def unknown_names(self, q: SeriesQuery) -> str | None:
         """Why nothing matched when a name does not exist; None when the range is empty."""
+
+
+class LatestReads(Protocol):
+    """The newest sample of each series and each host's last contact, as the pages show them
+    (state.latest.LatestValues on a shared state)."""
+
+    def latest_samples(
+        self, measurement: str, site: str, host: str | None = None
+    ) -> list[tuple[str, dict[str, str], int, dict[str, object]]]:
+        """(host, tags, time, fields) of the newest sample of each matching series."""
+
+    def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
+        """(site, host, newest sample time) of every host (of one site)."""
+
+    def host_kinds(
+        self, site: str | None = None, host: str | None = None
+    ) -> dict[tuple[str, str], str]:
+        """(site, host) -> the device's kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalLatest:
+    """LatestReads from the embedded store."""
+
+    conn: sqlite3.Connection
+
+    def latest_samples(
+        self, measurement: str, site: str, host: str | None = None
+    ) -> list[tuple[str, dict[str, str], int, dict[str, object]]]:
+        """See LatestReads."""
+        return latest_samples(self.conn, measurement, site, host)
+
+    def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
+        """See LatestReads."""
+        return hosts_seen(self.conn, site)
+
+    def host_kinds(
+        self, site: str | None = None, host: str | None = None
+    ) -> dict[tuple[str, str], str]:
+        """See LatestReads."""
+        return host_kinds(self.conn, site, host)
 
 
 @dataclass(frozen=True, slots=True)

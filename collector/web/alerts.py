@@ -7,7 +7,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.muting import SilenceError, new_silence
 from collector.services import alerting, now, services
-from collector.store.query import hosts_seen
 from collector.web.common import (
     BadForm,
     Page,
@@ -38,7 +37,7 @@ def alerts_page(request: Request, site: str | None = None) -> HTMLResponse:
         }
         for s in repo.silences(now(request))
     ]  # fmt: skip
-    seen = hosts_seen(services(request).reader())
+    seen = services(request).newest().hosts_seen()
     choices = {
         "sites": sorted({s for s, _, _ in seen}),
         "hosts": sorted({h for _, h, _ in seen}),

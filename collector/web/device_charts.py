@@ -4,7 +4,6 @@ the rules' own window, so the page never shows a forecast that no alert would fo
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ from collector.rules.evaluate import FIRING, forecast
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
 from collector.store.query import SeriesQuery
-from collector.store.reads import SeriesReads
+from collector.store.reads import LatestReads, SeriesReads
 from collector.web.charts import Axis, Chart, Line, render
 from collector.web.units import reading, supply_label
 
@@ -24,7 +23,7 @@ FORECAST_KINDS = ("prediction", "consumption")
 class Source:
     """Where the device's data is read from."""
 
-    conn: sqlite3.Connection
+    newest: LatestReads
     site: str
     host: str
     reads: SeriesReads

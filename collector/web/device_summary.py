@@ -3,17 +3,16 @@ up and when it was last heard from, in the words of the page."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from collector.notify.facts import device_facts
-from collector.store.query import host_kinds, latest_samples
+from collector.store.reads import LatestReads
 from collector.web.common import Page, kind_word, when
 from collector.web.inventory import summary_of_document
 
 
-def _newest(conn: sqlite3.Connection, measurement: str, site: str, host: str) -> dict[str, Any]:
-    found = latest_samples(conn, measurement, site, host)
+def _newest(newest: LatestReads, measurement: str, site: str, host: str) -> dict[str, Any]:
+    found = newest.latest_samples(measurement, site, host)
     return {"tags": found[0][1], "fields": found[0][3]} if found else {"tags": {}, "fields": {}}
 
 
@@ -25,16 +24,16 @@ def _last_seen(last_seen: int | None, moment: int, page: Page) -> str:
 
 
 def device_summary(
-    conn: sqlite3.Connection, site: str, host: str, document: dict[str, Any] | None, page: Page,
+    newest: LatestReads, site: str, host: str, document: dict[str, Any] | None, page: Page,
     last_seen: int | None, moment: int,
 ) -> list[tuple[str, str]]:  # fmt: skip
     """(label, value) pairs of what is known, in the page's language."""
     t = page.words
     line = summary_of_document(site, host, "", document) if document else None
-    kind = host_kinds(conn, site, host).get((site, host), "")
-    uptime = _newest(conn, "system", site, host)["fields"].get("uptime")
-    agent = _newest(conn, "vigie_agent", site, host)["tags"].get("version", "")
-    reader = _newest(conn, "device_poll", site, host)["tags"].get("poller", "")
+    kind = newest.host_kinds(site, host).get((site, host), "")
+    uptime = _newest(newest, "system", site, host)["fields"].get("uptime")
+    agent = _newest(newest, "vigie_agent", site, host)["tags"].get("version", "")
+    reader = _newest(newest, "device_poll", site, host)["tags"].get("poller", "")
     pairs = [
         (t["type"], kind_word(kind, page)),
         (t["address"], device_facts(document).ip),

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from collector.rules.model import RuleSet
-from collector.store.query import latest_samples
 from collector.web.common import Page, when
 from collector.web.device_charts import Source, forecasts
 from collector.web.rows import ChangeLine, Gauge, Table
@@ -20,7 +19,7 @@ WATCHED_ATTRIBUTES = ("5", "187", "188", "197", "198")
 
 
 def _smart(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
-    devices = latest_samples(source.conn, "smart_device", source.site, source.host)
+    devices = source.newest.latest_samples("smart_device", source.site, source.host)
     if not devices:
         return []
     rows: list[list[object]] = []
@@ -37,7 +36,7 @@ def _smart(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
     attributes: list[list[object]] = [
         [tags.get("device", ""), tags.get("name", ""), str(f.get("raw_value", "")),
          t["smart_failing"] if tags.get("fail") not in (None, "", "-") else ""]
-        for _, tags, _, f in latest_samples(source.conn, "smart_attribute", source.site,
+        for _, tags, _, f in source.newest.latest_samples("smart_attribute", source.site,
                                              source.host)
         if tags.get("id") in WATCHED_ATTRIBUTES or "id" not in tags
     ]  # fmt: skip
@@ -49,7 +48,7 @@ def _smart(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
 
 def _supplies(source: Source, rules: RuleSet, page: Page, moment: int) -> list[Table]:
     t = WORDS[page.language]
-    supplies = latest_samples(source.conn, "printer_supply", source.site, source.host)
+    supplies = source.newest.latest_samples("printer_supply", source.site, source.host)
     if not supplies:
         return []
     ends = {f.line: f.eta for f in forecasts(source, rules, "printer_supply", "percent",
@@ -69,7 +68,7 @@ def _supplies(source: Source, rules: RuleSet, page: Page, moment: int) -> list[T
 
 def _ups(source: Source, t: Mapping[str, str], language: str) -> list[Table]:
     rows: list[list[object]] = []
-    for _, _, _, f in latest_samples(source.conn, "ups", source.site, source.host):
+    for _, _, _, f in source.newest.latest_samples("ups", source.site, source.host):
         values = [(f.get("runtime_minutes"), "min"), (f.get("charge_percent"), "%"),
                   (f.get("load_percent"), "%")]  # fmt: skip
         row: list[object] = [

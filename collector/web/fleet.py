@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import now, services
-from collector.store.query import host_kinds, hosts_seen
 from collector.web.common import Page, kind_word, page_of, render, when
 from collector.web.rows import FoundLine, SilentLine, SiteLine, SkewedLine
 
@@ -88,8 +87,8 @@ def fleet(request: Request, q: str = "", sort: str = "status", silent: int = 360
     IP address or serial number; the devices without news; the count of each kind."""
     page = page_of(request)
     moment = now(request)
-    seen = hosts_seen(services(request).reader())
-    kinds = host_kinds(services(request).reader())
+    newest = services(request).newest()
+    seen, kinds = newest.hosts_seen(), newest.host_kinds()
     rows = site_rows(request, page, moment, q, seen)
     rows.sort(key=_SORTS.get(sort, _SORTS["status"]))
     skewed = [

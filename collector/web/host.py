@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import alerting, now, services
-from collector.store.query import hosts_seen
 from collector.store.victoria import NodeError
 from collector.web.common import NotFound, alert_rows, page_of, render, when
 from collector.web.device_charts import Source, device_charts
@@ -29,18 +28,18 @@ def host_page(
     """The device page."""
     page = page_of(request)
     svc = services(request)
-    conn = svc.reader()
+    newest = svc.newest()
     moment = now(request)
     t = WORDS[page.language]
     repo = svc.repository()
     found = repo.inventory(site, host)
-    last_seen = next((seen for _, h, seen in hosts_seen(conn, site) if h == host), None)
+    last_seen = next((seen for _, h, seen in newest.hosts_seen(site) if h == host), None)
     if found is None and last_seen is None:
         raise NotFound(f"{t['host']} {site}/{host} ?")
     document = found[1] if found else None
-    header = device_summary(conn, site, host, document, page, last_seen, moment)
+    header = device_summary(newest, site, host, document, page, last_seen, moment)
     span = span_of(range, start, end, moment, page.zone)
-    source = Source(conn, site, host, svc.series(moment))
+    source = Source(newest, site, host, svc.series(moment))
     rules = alerting(request).engine.ruleset
     problem = span.problem
     try:

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from collector.services import now, services
-from collector.store.query import host_kinds, hosts_seen, latest_samples
 from collector.web.common import NotFound, alert_rows, kind_word, page_of, render, when
 from collector.web.fleet import SILENT_AFTER
 from collector.web.rows import HostLine
@@ -20,17 +19,17 @@ def site_page(request: Request, site: str) -> HTMLResponse:
     """The commune's devices (kind, status, reachable, last seen) and alerts."""
     page = page_of(request)
     moment = now(request)
-    conn = services(request).reader()
+    newest = services(request).newest()
     alerts = services(request).repository().alerts(("firing", "pending"), site)
     worst: dict[str, str] = {}
     for alert in alerts:
         if alert.state == "firing" and worst.get(alert.host) != "critical":
             worst[alert.host] = alert.severity
-    seen = hosts_seen(conn, site)
+    seen = newest.hosts_seen(site)
     if not seen and not alerts:
         raise NotFound(f"{WORDS[page.language]['site']} {site} ?")
-    pings = latest_samples(conn, "ping", site)
-    kinds = {h: kind for (_, h), kind in host_kinds(conn, site).items()}
+    pings = newest.latest_samples("ping", site)
+    kinds = {h: kind for (_, h), kind in newest.host_kinds(site).items()}
     ups = {h: bool(f.get("up")) for h, _, _, f in pings}
     hosts = [
         HostLine(

@@ -1,0 +1,48 @@
+"""The forwarder target that keeps each series' newest sample in the shared state
+(state.latest), from the same durable outbox as VictoriaMetrics: a batch a collector
+acknowledged reaches the pages of every collector, even after PostgreSQL was down."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+from collector.ingest.lineproto import series_key
+from collector.mirror.forwarder import Retry
+from collector.state import Repository
+from collector.state.latest import Row
+from protocol.lineproto import Point
+
+
+class LatestTarget:
+    """`latest` in the shared state, written through `repository` (the calling thread's)."""
+
+    name = "latest"
+    mark = "latest_log_id"
+
+    def __init__(self, repository: Callable[[], Repository]) -> None:
+        self._repository = repository
+
+    def format(self, point: Point) -> str:
+        """The point as one JSON row of `latest`."""
+        tags = tuple(sorted(point.tags.items()))
+        key = series_key(point.measurement, tags)
+        site, host = point.tags.get("site", ""), point.tags.get("host", "")
+        return json.dumps([key, site, host, point.measurement, json.dumps(dict(tags)),
+                           point.time, json.dumps(point.fields)])  # fmt: skip
+
+    def prepare(self) -> None:
+        """Nothing to create: the state's migrations made the table."""
+
+    def send(self, lines: list[str]) -> None:
+        """Upsert the newest row of each series; raises Retry while the state is down."""
+        newest: dict[str, Row] = {}
+        for line in lines:
+            row: Row = tuple(json.loads(line))
+            if row[0] not in newest or row[5] >= newest[row[0]][5]:
+                newest[row[0]] = row
+        try:
+            self._repository().record_latest(newest.values())
+        except sqlite3.Error as err:  # the state's errors, PostgreSQL's included
+            raise Retry(str(err)) from None

@@ -1,0 +1,95 @@
+"""The newest sample of every series, in the shared state: what the pages show of a device
+(its readings, its last contact, its kind, and the text fields VictoriaMetrics cannot keep:
+a poll's error, a printer's status) reads the same from every collector. Filled by each
+collector from its durable outbox (mirror.latest); empty on a collector's own SQLite file,
+whose store answers the same questions itself."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from collector.schema import Part
+from collector.telemetry import OWN_SITE
+
+TABLES = ("latest",)
+# Each from version i to i+1 of this part (collector.schema).
+MIGRATIONS = (
+    """
+    -- key: the series' canonical key (measurement and sorted tags, as line protocol)
+    CREATE TABLE latest (
+        key TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        host TEXT NOT NULL,
+        measurement TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        fields TEXT NOT NULL
+    );
+    CREATE INDEX latest_by_host ON latest (site, host, measurement);
+    """,
+)
+PART = Part("latest", TABLES, MIGRATIONS)
+
+# A replay, or a late batch from another collector, never replaces a newer sample.
+_UPSERT = (
+    "INSERT INTO latest (key, site, host, measurement, tags, ts, fields) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
+    "SET ts = excluded.ts, fields = excluded.fields WHERE excluded.ts >= latest.ts"
+)
+Row = tuple[str, str, str, str, str, int, str]  # as _UPSERT takes it
+
+
+class LatestValues:
+    """Reads and writes of `latest` (mixed into Repository)."""
+
+    _conn: sqlite3.Connection
+
+    def record_latest(self, rows: Iterable[Row]) -> None:
+        """Keep each series' newest sample (one transaction)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(_UPSERT, rows)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def latest_samples(
+        self, measurement: str, site: str, host: str | None = None
+    ) -> list[tuple[str, dict[str, str], int, dict[str, object]]]:
+        """(host, tags, time, fields) of the newest sample of each matching series."""
+        sql = "SELECT host, tags, ts, fields FROM latest WHERE measurement = ? AND site = ?"
+        args: list[object] = [measurement, site]
+        if host is not None:
+            sql += " AND host = ?"
+            args.append(host)
+        rows = self._conn.execute(sql + " ORDER BY key", args).fetchall()
+        return [(str(h), json.loads(t), int(ts), json.loads(f)) for h, t, ts, f in rows]
+
+    def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
+        """(site, host, newest sample time) of every host (of one site)."""
+        sql, args = "SELECT site, host, max(ts) FROM latest WHERE site != ?", [OWN_SITE]
+        if site is not None:
+            sql += " AND site = ?"
+            args.append(site)
+        rows = self._conn.execute(sql + " GROUP BY site, host ORDER BY site, host", args)
+        return [(str(s), str(h), int(t)) for s, h, t in rows.fetchall()]
+
+    def host_kinds(
+        self, site: str | None = None, host: str | None = None
+    ) -> dict[tuple[str, str], str]:
+        """(site, host) -> the device's kind (its poller's `ping` tag `kind`), or "computer"
+        for a host whose agent reports itself."""
+        sql = "SELECT site, host, measurement, tags FROM latest WHERE measurement IN (?, ?)"
+        args: list[object] = ["ping", "vigie_agent"]
+        for column, value in (("site", site), ("host", host)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        kinds: dict[tuple[str, str], str] = {}
+        for s, h, measurement, tags in self._conn.execute(sql + " ORDER BY measurement", args):
+            kind = "computer" if measurement == "vigie_agent" else json.loads(tags).get("kind")
+            kinds[str(s), str(h)] = str(kind or "")
+        return kinds
