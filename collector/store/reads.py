@@ -114,14 +114,16 @@ class VictoriaSeries:
 
     def _caught_up(self) -> list[Forwarder]:
         """The nodes holding every batch this collector accepted so far (waiting up to
-        `wait` seconds for one), then the others."""
+        `wait` seconds for one, unless none can be reached), then the others."""
         row = self.local.conn.execute("SELECT max(id) FROM ingest_log").fetchone()
         target, deadline = int(row[0] or 0), time.monotonic() + self.wait
         for node in self.nodes:
             node.poke()
         while True:
             ready = [n for n in self.nodes if n.watermark() >= target]
-            if ready or time.monotonic() > deadline:
+            # a node its forwarder cannot reach will not catch up within the wait
+            hopeless = all(n.last_error for n in self.nodes if n not in ready)
+            if ready or hopeless or time.monotonic() > deadline:
                 return ready + [n for n in self.nodes if n not in ready]
             time.sleep(0.05)
 
