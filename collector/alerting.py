@@ -7,17 +7,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from collector.config import CollectorConfig, StateConfig
 from collector.lease import Lease
+from collector.mirror.forwarder import Forwarder
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
 from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
+from collector.rules.reads import VictoriaRuleReads
 from collector.state import Repository
 from collector.state.source import StateSource
 from collector.store.db import connect, read_mark
+from collector.store.reads import Flushed, Nodes
 from collector.store.writer import Append, Writer
 from collector.telemetry import OWN_HOST, OWN_SITE
 
@@ -70,6 +73,7 @@ class Alerting:
         clock: Callable[[], float] = time.time,
         outbox_marks: tuple[str, ...] = (),
         state: StateSource | None = None,
+        nodes: Sequence[Forwarder] = (),
     ) -> None:
         self._config = config
         self._writer = writer
@@ -80,7 +84,13 @@ class Alerting:
         self._state = source.bind(self._conn)
         # Several collectors share a PostgreSQL state: one evaluates at a time.
         self.lease = Lease(self._state, clock) if source.shared else None
-        self.engine = Engine(self._conn, ruleset, clock, self._state, self.lease)
+        # Several collectors, each receiving part of the data: the rules read shared data.
+        reads = (
+            VictoriaRuleReads(Nodes(list(nodes), Flushed()), self._conn, self._state)
+            if source.shared and nodes
+            else None
+        )
+        self.engine = Engine(self._conn, ruleset, clock, self._state, self.lease, reads)
         self.notifier = Notifier(
             self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
         )

@@ -68,7 +68,9 @@ def lifespan_for(
         for forwarder in outgoing:
             forwarder.start()
         writer.start()
-        alerting = Alerting(config, rules, writer, clock, outbox_marks=outbox, state=state)
+        alerting = Alerting(
+            config, rules, writer, clock, outbox_marks=outbox, state=state, nodes=nodes
+        )
         if app.state.run_alerting:
             alerting.start()
         app.state.services = Services(

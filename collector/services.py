@@ -22,6 +22,7 @@ from collector.store.reads import (
     LatestReads,
     LocalLatest,
     LocalSeries,
+    Nodes,
     SeriesReads,
     VictoriaSeries,
 )  # fmt: skip
@@ -60,7 +61,7 @@ class Services:
         local = LocalSeries(self.reader(), raw_since)
         if local_only or self.config.series.backend != "victoriametrics":
             return local
-        return VictoriaSeries(local, self.nodes, self._flushed)
+        return VictoriaSeries(local, Nodes(self.nodes, self._flushed))
 
     def newest(self) -> LatestReads:
         """Where the pages read each series' newest sample and each host's last contact: the

@@ -13,7 +13,14 @@ from fastapi.testclient import TestClient
 
 from collector.alerting import Alerting
 from collector.app import create_app
-from collector.config import AlertsConfig, CollectorConfig, SmtpConfig, StateConfig, StorageConfig
+from collector.config import (
+    AlertsConfig,
+    CollectorConfig,
+    SeriesConfig,
+    SmtpConfig,
+    StateConfig,
+    StorageConfig,
+)  # fmt: skip
 from collector.rules.load import load_rules
 from collector.rules.model import RuleSet
 from collector.state import Repository
@@ -50,6 +57,7 @@ class Lab:
         smtp_settings: dict[str, Any] | None = None,
         state: StateConfig | None = None,
         clock: Clock | None = None,
+        series: SeriesConfig | None = None,
         **alerts: Any,
     ) -> None:
         self.clock = clock or Clock()
@@ -63,6 +71,7 @@ class Lab:
             smtp=SmtpConfig(host=smtp.host, port=smtp.port, timeout=5, **(smtp_settings or {})),
             alerts=dataclasses.replace(AlertsConfig(), **settings),
             state=state or StateConfig(),
+            series=series or SeriesConfig(),
         )
         self._source = StateSource(self.config.state)
         self._source.open()

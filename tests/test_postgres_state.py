@@ -21,7 +21,7 @@ import httpx
 import psycopg
 import pytest
 
-from collector.config import StateConfig
+from collector.config import SeriesConfig, StateConfig
 from collector.lease import SECONDS as LEASE_SECONDS
 from collector.state import PARTS, Repository
 from collector.state.mail import CLAIM_SECONDS
@@ -39,6 +39,7 @@ from tests.services import (
     query_series,
     run_collector,
     run_postgres,
+    run_victoriametrics,
     start_agent,
     wait_for,
 )
@@ -507,3 +508,41 @@ def test_pages_show_the_same_devices_and_readings_from_either_collector(
         with contextlib.closing(psycopg.connect(state_url)) as conn:
             row = conn.execute("SELECT fields FROM latest WHERE host = 'imprimante'").fetchone()
         assert row is not None and json.loads(row[0]) == {"ok": False, "error": "délai dépassé"}
+
+
+def test_the_rules_see_the_whole_fleet_whichever_collector_received_each_part(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """Round robin gives each collector part of each host's data. The lease holder's rules read
+    the windows from VictoriaMetrics and the newest values from the shared state: a UPS that
+    reported only to the other collector is mailed about (once), and an agent that moved to the
+    other collector is not taken for silent."""
+    clock = Clock(int(time.time()))
+    recipient = "astreinte@example.org"
+    with run_victoriametrics(tmp_path / "vm") as node:
+        series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
+        labs = [Lab(tmp_path / name, smtp, recipient, state=StateConfig(state_url), clock=clock,
+                    series=series) for name in ("c1", "c2")]  # fmt: skip
+        with labs[0] as first, labs[1] as second:
+            poller = first.token("Lens", "poller", "poller")
+            agent = first.token("Lens", "pc-1")
+            heartbeat = "vigie_agent,site=Lens,host=pc-1 cycle_seconds=0.1 {}"
+            first.write(agent, [heartbeat.format(int(clock.now))])  # first seen on c1...
+            first.step()
+            assert first.alerting.lease and first.alerting.lease.epoch == 1
+            for _ in range(15):  # ...then only on c2, every minute for 15 min
+                clock.advance(60)
+                second.write(agent, [heartbeat.format(int(clock.now))])
+                first.step()
+            second.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
+            first.step()
+            first.step()
+            firing = [a["rule"] for a in first.alerts("firing")]
+            assert firing == ["ups_on_battery"], firing  # and no agent_silent for pc-1
+            assert len(first.mails()) == 1
+            # c1's own store never received the UPS: the rule read the shared data
+            local = first.app.state.services.reader()
+            assert (
+                local.execute("SELECT count(*) FROM series WHERE host='onduleur'").fetchone()[0]
+                == 0
+            )

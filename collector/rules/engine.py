@@ -24,15 +24,9 @@ from collector.rules.evaluate import (
 )
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
+from collector.rules.reads import LocalRuleReads, RuleReads
 from collector.state import AlertRow, Repository
-from collector.store.query import (
-    Recent,
-    as_number,
-    last_seen,
-    recent_means,
-    recent_samples,
-    series_where_latest,
-)
+from collector.store.query import Recent, as_number
 
 if TYPE_CHECKING:
     from collector.lease import Lease
@@ -40,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STALE = 7 * 86400  # series silent for longer are no longer evaluated
 SLOW_KINDS = ("prediction", "consumption")
 SLOW_EVERY = 600  # forecasts read days of data: every 10 min is enough
 MARGIN = 600  # extra history read before a rule's window or `for`
@@ -81,8 +74,9 @@ def points_for(rule: Rule, samples: list[tuple[int, dict[str, object]]]) -> Poin
 
 class Engine:
     """Evaluates a rule set against the store; one instance per thread (it owns `conn`). The
-    alerts live in `state` (the store's file itself by default, or a shared PostgreSQL); with
-    a `lease`, changes are written only while it is held."""
+    series are read from `reads` (the store itself by default); the alerts live in `state`
+    (the store's file itself by default, or a shared PostgreSQL); with a `lease`, changes are
+    written only while it is held."""
 
     def __init__(
         self,
@@ -91,8 +85,10 @@ class Engine:
         clock: Callable[[], float] = time.time,
         state: Callable[[], Connection] | None = None,
         lease: Lease | None = None,
+        reads: RuleReads | None = None,
     ) -> None:
         self._conn = conn
+        self._reads = reads or LocalRuleReads(conn)
         self._state = state or (lambda: conn)
         self._lease = lease
         self.ruleset = ruleset
@@ -169,38 +165,29 @@ class Engine:
         hosts: set[tuple[str, str]] | None,
         active: dict[str, AlertRow],
     ) -> Iterable[Recent]:
-        fresh = now - STALE
+        reads, fields = self._reads, (rule.field, *rule.require)
         if rule.kind in SLOW_KINDS and hosts is not None:
             # A few hosts whose history was just replayed: raw samples, since the rollups of
             # that history are recomputed later by the store's maintenance.
-            return recent_samples(
-                self._conn, rule.measurement, rule.window, fresh, hosts, where=rule.where
-            )
+            return reads.windows(rule.measurement, fields, rule.window, now, hosts,
+                                 where=rule.where)  # fmt: skip
         if rule.kind in SLOW_KINDS:
             # Hour means are plenty for a trend over days, and 12 times fewer points.
             res = 3600 if rule.window >= 2 * 86400 else 300
-            return recent_means(
-                self._conn, rule.measurement, rule.field, rule.window, fresh, hosts, res, rule.where
-            )
+            return reads.means(rule.measurement, rule.field, rule.window, now, hosts, res,
+                               rule.where)  # fmt: skip
         lookback = max(rule.for_, rule.window if rule.kind == "change" else 0) + MARGIN
         if hosts is None:
-            return recent_samples(self._conn, rule.measurement, lookback, fresh, where=rule.where)
-        series_ids, alert_hosts = self._worth_a_window(rule, hosts, active, fresh)
+            return reads.windows(rule.measurement, fields, lookback, now, where=rule.where)
+        series_ids, alert_hosts = self._worth_a_window(rule, hosts, active, now)
         found = {}
         if series_ids:
-            for recent in recent_samples(
-                self._conn,
-                rule.measurement,
-                lookback,
-                fresh,
-                series_ids=series_ids,
-                where=rule.where,
-            ):
+            for recent in reads.windows(rule.measurement, fields, lookback, now, hosts,
+                                        series_ids, rule.where):  # fmt: skip
                 found[recent.series_id] = recent
         if alert_hosts:
-            for recent in recent_samples(
-                self._conn, rule.measurement, lookback, fresh, alert_hosts, where=rule.where
-            ):
+            for recent in reads.windows(rule.measurement, fields, lookback, now, alert_hosts,
+                                        where=rule.where):  # fmt: skip
                 found[recent.series_id] = recent
         return list(found.values())
 
@@ -209,7 +196,7 @@ class Engine:
         rule: Rule,
         hosts: set[tuple[str, str]],
         active: dict[str, AlertRow],
-        fresh: int,
+        now: int,
     ) -> tuple[set[int], set[tuple[str, str]]]:
         """What a pass over hosts with new data must read: the series whose newest sample meets
         the threshold (the loosest any override sets), and the hosts with an alert of this rule
@@ -224,8 +211,8 @@ class Engine:
         if len(values) > 1 and rule.op in ("==", "!="):
             return set(), hosts  # no single comparison covers them all: read every window
         loosest = min(values) if rule.op in (">", ">=") else max(values)
-        series_ids = series_where_latest(
-            self._conn, rule.measurement, rule.field, rule.op, loosest, fresh, hosts, rule.where
+        series_ids = self._reads.where_latest(
+            rule.measurement, rule.field, rule.op, loosest, now, hosts, rule.where
         )
         return series_ids, alert_hosts
 
@@ -253,7 +240,7 @@ class Engine:
         return (rule, key, labels, verdict, existing)
 
     def _absence(self, base: Rule, active: dict[str, AlertRow], now: int) -> list[Judged]:
-        seen = last_seen(self._conn, base.measurement, now - STALE)
+        seen = self._reads.last_seen(base.measurement, now)
         if base.scope == "site":
             newest: dict[str, int] = {}
             for site, _, ts in seen:

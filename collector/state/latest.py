@@ -68,6 +68,31 @@ class LatestValues:
         rows = self._conn.execute(sql + " ORDER BY key", args).fetchall()
         return [(str(h), json.loads(t), int(ts), json.loads(f)) for h, t, ts, f in rows]
 
+    def last_contacts(self, measurement: str, since: int) -> list[tuple[str, str, int]]:
+        """(site, host, newest sample time) of every host that sent `measurement` since."""
+        rows = self._conn.execute(
+            "SELECT site, host, max(ts) FROM latest WHERE measurement = ? AND ts >= ? "
+            "GROUP BY site, host",
+            (measurement, since),
+        ).fetchall()
+        return [(str(s), str(h), int(t)) for s, h, t in rows]
+
+    def newest_of(
+        self, measurement: str, since: int, hosts: set[tuple[str, str]]
+    ) -> list[tuple[dict[str, str], dict[str, object]]]:
+        """(tags, fields) of the newest sample of each series of `measurement` on `hosts`
+        since `since`."""
+        names = sorted({h for _, h in hosts})
+        if not names:
+            return []
+        marks = ", ".join("?" * len(names))
+        rows = self._conn.execute(
+            "SELECT site, host, tags, fields FROM latest WHERE measurement = ? AND ts >= ? "  # noqa: S608 (placeholders)
+            f"AND host IN ({marks})",
+            (measurement, since, *names),
+        ).fetchall()
+        return [(json.loads(t), json.loads(f)) for s, h, t, f in rows if (s, h) in hosts]
+
     def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
         """(site, host, newest sample time) of every host (of one site)."""
         sql, args = "SELECT site, host, max(ts) FROM latest WHERE site != ?", [OWN_SITE]

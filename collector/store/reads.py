@@ -7,8 +7,9 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from collector.mirror.forwarder import Forwarder
 from collector.store.query import (
@@ -22,6 +23,8 @@ from collector.store.query import (
 )  # fmt: skip
 from collector.store.rollup import rolled_until
 from collector.store.victoria import Fetch, NodeError, VictoriaQuery, http_get
+
+T = TypeVar("T")
 
 
 class SeriesReads(Protocol):
@@ -94,37 +97,35 @@ class LocalSeries:
 @dataclass
 class Flushed:
     """What each node was last asked to make searchable (its outbox mark then), shared by the
-    request threads so a node is flushed once per new batch, not once per query."""
+    threads that read so a node is flushed once per new batch, not once per query."""
 
     marks: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True, slots=True)
-class VictoriaSeries:
-    """The nodes, read after this collector's own outbox reached them (a 204 it gave is then
-    readable back); the first node that answers is read. Text fields, which VictoriaMetrics
-    cannot keep, and series it lacks are read from the embedded store."""
+class Nodes:
+    """The VictoriaMetrics nodes this collector forwards to, read after its own outbox reached
+    them (a 204 it gave is then readable back): the first that answers is read."""
 
-    local: LocalSeries
-    nodes: list[Forwarder]
+    forwarders: list[Forwarder]
     flushed: Flushed
     wait: float = 5.0
     fetch: Fetch = http_get
 
-    def _caught_up(self) -> list[Forwarder]:
+    def _caught_up(self, conn: sqlite3.Connection) -> list[Forwarder]:
         """The nodes holding every batch this collector accepted so far (waiting up to
         `wait` seconds for one, unless none can be reached), then the others."""
-        row = self.local.conn.execute("SELECT max(id) FROM ingest_log").fetchone()
+        row = conn.execute("SELECT max(id) FROM ingest_log").fetchone()
         target, deadline = int(row[0] or 0), time.monotonic() + self.wait
-        for node in self.nodes:
+        for node in self.forwarders:
             node.poke()
         while True:
-            ready = [n for n in self.nodes if n.watermark() >= target]
+            ready = [n for n in self.forwarders if n.watermark() >= target]
             # a node its forwarder cannot reach will not catch up within the wait
-            hopeless = all(n.last_error for n in self.nodes if n not in ready)
+            hopeless = all(n.last_error for n in self.forwarders if n not in ready)
             if ready or hopeless or time.monotonic() > deadline:
-                return ready + [n for n in self.nodes if n not in ready]
+                return ready + [n for n in self.forwarders if n not in ready]
             time.sleep(0.05)
 
     def _flush(self, node: Forwarder) -> None:
@@ -138,6 +139,27 @@ class VictoriaSeries:
         with contextlib.suppress(NodeError):
             self.fetch(f"{node.target_url}/internal/force_flush", 10.0)
 
+    def read(self, conn: sqlite3.Connection, ask: Callable[[VictoriaQuery], T]) -> T:
+        """`ask` of the first node that answers, after the wait (`conn`: this thread's store
+        connection, for the outbox's position); NodeError when none does."""
+        errors = []
+        for node in self._caught_up(conn):
+            self._flush(node)
+            try:
+                return ask(VictoriaQuery(node.target_url, self.fetch))
+            except NodeError as err:
+                errors.append(f"{node.target_url}: {err}")
+        raise NodeError("no VictoriaMetrics node answered (" + "; ".join(errors) + ")")
+
+
+@dataclass(frozen=True, slots=True)
+class VictoriaSeries:
+    """SeriesReads from the nodes. Text fields, which VictoriaMetrics cannot keep, and series
+    it lacks are read from the embedded store."""
+
+    local: LocalSeries
+    nodes: Nodes
+
     def run_query(self, q: SeriesQuery) -> list[dict[str, object]]:
         """See SeriesReads; NodeError when no node answers."""
         # Answer as the embedded store would, which reads rollups for coarse steps and old
@@ -145,24 +167,12 @@ class VictoriaSeries:
         # and a collector, must not disagree).
         res = resolution(q.step, q.start, self.local.raw_since)
         until = rolled_until(self.local.conn) if res else q.start
-        errors = []
-        for node in self._caught_up():
-            self._flush(node)
-            try:
-                found = VictoriaQuery(node.target_url, self.fetch).run(q, res, until)
-            except NodeError as err:
-                errors.append(f"{node.target_url}: {err}")
-                continue
-            return found or self.local.run_query(q)
-        raise NodeError("no VictoriaMetrics node answered (" + "; ".join(errors) + ")")
+        found = self.nodes.read(self.local.conn, lambda node: node.run(q, res, until))
+        return found or self.local.run_query(q)
 
     def unknown_names(self, q: SeriesQuery) -> str | None:
         """See SeriesReads: a metric the nodes hold exists, whatever this collector received."""
-        for node in self.nodes:
-            try:
-                if q.field in VictoriaQuery(node.target_url, self.fetch).fields(q):
-                    return None
-                break
-            except NodeError:
-                continue
+        with contextlib.suppress(NodeError):
+            if q.field in self.nodes.read(self.local.conn, lambda node: node.fields(q)):
+                return None
         return self.local.unknown_names(q)

@@ -78,18 +78,27 @@ class VictoriaQuery:
             raise NodeError(f"{path}: {str(answer)[:300]}")
         return answer
 
-    def export(self, q: SeriesQuery, start: int, end: int) -> dict[Labels, list[tuple[int, float]]]:
-        """Raw samples (seconds, value) in [start, end] of each matching series."""
-        body = self._get("/api/v1/export", {"match[]": selector(q), "start": str(start),
+    def export_match(
+        self, match: str, start: int, end: int
+    ) -> dict[tuple[str, Labels], list[tuple[int, float]]]:
+        """Raw samples (seconds, value) in [start, end] of each series `match` selects, by
+        metric name and labels."""
+        body = self._get("/api/v1/export", {"match[]": match, "start": str(start),
                                             "end": str(end)})  # fmt: skip
-        out: dict[Labels, list[tuple[int, float]]] = {}
+        out: dict[tuple[str, Labels], dict[int, float]] = {}
         for line in body.decode().splitlines():
             if line:
                 series = json.loads(line)
-                points = dict(zip((t // 1000 for t in series["timestamps"]), series["values"],
+                metric = series["metric"]
+                points = out.setdefault((metric.get("__name__", ""), _labels(metric)), {})
+                points.update(zip((t // 1000 for t in series["timestamps"]), series["values"],
                                   strict=True))  # fmt: skip
-                out.setdefault(_labels(series["metric"]), []).extend(sorted(points.items()))
-        return {labels: sorted(points) for labels, points in out.items()}
+        return {key: sorted(points.items()) for key, points in out.items()}
+
+    def export(self, q: SeriesQuery, start: int, end: int) -> dict[Labels, list[tuple[int, float]]]:
+        """Raw samples (seconds, value) in [start, end] of each series the query matches."""
+        found = self.export_match(selector(q), start, end)
+        return {labels: points for (_, labels), points in found.items()}
 
     def _windows(
         self, q: SeriesQuery, since: int, through: int

@@ -1,0 +1,174 @@
+"""Where the rules read series. By default the embedded store, which holds every series this
+collector received. When several collectors share a PostgreSQL state and forward the series to
+VictoriaMetrics, each receives only part of the fleet's data: the rules then read the windows
+and trends from the nodes and the newest values and last contacts from the state's `latest`,
+the whole fleet's whichever collector received it."""
+
+from __future__ import annotations
+
+import operator
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from collector.state import Repository
+from collector.store.query import (
+    Recent,
+    SeriesQuery,
+    as_number,
+    last_seen,
+    recent_means,
+    recent_samples,
+    series_where_latest,
+)
+from collector.store.reads import Nodes
+from collector.store.victoria import Labels
+
+if TYPE_CHECKING:
+    from collector.state.source import Connection
+
+STALE = 7 * 86400  # series silent for longer are no longer evaluated
+Hosts = set[tuple[str, str]]
+Where = Mapping[str, tuple[str, ...]]
+
+
+class RuleReads(Protocol):
+    """What the rule engine reads (collector.store.query's functions, as they answer)."""
+
+    def windows(self, measurement: str, fields: tuple[str, ...], lookback: int, now: int,
+                hosts: Hosts | None = None, series_ids: set[int] | None = None,
+                where: Where | None = None) -> Iterable[Recent]:  # fmt: skip
+        """Each fresh series' samples over its last `lookback` seconds (`fields` at least)."""
+
+    def means(self, measurement: str, field: str, lookback: int, now: int, hosts: Hosts | None,
+              res: int, where: Where | None) -> list[Recent]:  # fmt: skip
+        """Each fresh series' `res`-second means over its last `lookback` seconds."""
+
+    def where_latest(self, measurement: str, field: str, op: str, value: float, now: int,
+                     hosts: Hosts, where: Where | None) -> set[int]:  # fmt: skip
+        """The series (ids `windows` takes) whose newest sample has `field op value`."""
+
+    def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
+        """(site, host, newest sample time) of every host that sent `measurement` lately."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRuleReads:
+    """RuleReads from the embedded store."""
+
+    conn: sqlite3.Connection
+
+    def windows(self, measurement: str, fields: tuple[str, ...], lookback: int, now: int,
+                hosts: Hosts | None = None, series_ids: set[int] | None = None,
+                where: Where | None = None) -> Iterable[Recent]:  # fmt: skip
+        """See RuleReads (every field: the store reads whole samples)."""
+        return recent_samples(self.conn, measurement, lookback, now - STALE, hosts, series_ids,
+                              where)  # fmt: skip
+
+    def means(self, measurement: str, field: str, lookback: int, now: int, hosts: Hosts | None,
+              res: int, where: Where | None) -> list[Recent]:  # fmt: skip
+        """See RuleReads."""
+        return recent_means(self.conn, measurement, field, lookback, now - STALE, hosts, res,
+                            where)  # fmt: skip
+
+    def where_latest(self, measurement: str, field: str, op: str, value: float, now: int,
+                     hosts: Hosts, where: Where | None) -> set[int]:  # fmt: skip
+        """See RuleReads."""
+        return series_where_latest(self.conn, measurement, field, op, value, now - STALE, hosts,
+                                   where)  # fmt: skip
+
+    def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
+        """See RuleReads."""
+        return last_seen(self.conn, measurement, now - STALE)
+
+
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+            "==": operator.eq, "!=": operator.ne}  # fmt: skip
+
+
+def _alternatives(values: Iterable[str]) -> str:
+    """A regular expression matching exactly these values (RE2, as VictoriaMetrics reads)."""
+    return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", v) for v in sorted(values))
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _wanted(tags: Mapping[str, str], hosts: Hosts | None, where: Where | None) -> bool:
+    if hosts is not None and (tags.get("site", ""), tags.get("host", "")) not in hosts:
+        return False
+    return all(tags.get(tag) in allowed for tag, allowed in (where or {}).items())
+
+
+@dataclass
+class VictoriaRuleReads:
+    """RuleReads from the nodes (windows, trends) and the shared state (newest values, last
+    contacts). A window ends now, not at the series' own newest sample as in the store: a
+    series silent for longer than the window yields nothing (its alert stays as it was, as the
+    store's unchanged window would leave it; the absence rules see the silence)."""
+
+    nodes: Nodes
+    conn: sqlite3.Connection  # this thread's store connection: the outbox's position
+    state: Callable[[], Connection]
+    _ids: dict[Labels, int] = field(default_factory=dict)
+
+    def _id(self, labels: Labels) -> int:
+        """A series' id for this engine's life (the nodes have none)."""
+        return self._ids.setdefault(labels, len(self._ids) + 1)
+
+    def windows(self, measurement: str, fields: tuple[str, ...], lookback: int, now: int,
+                hosts: Hosts | None = None, series_ids: set[int] | None = None,
+                where: Where | None = None) -> Iterator[Recent]:  # fmt: skip
+        """See RuleReads: only `fields` are read."""
+        names = _alternatives(f"{measurement}_{f}" for f in fields)
+        match = f"{{__name__=~{_quoted(names)}"
+        if hosts is not None:
+            match += f",host=~{_quoted(_alternatives({h for _, h in hosts}))}"
+        found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
+                                                                     now))  # fmt: skip
+        samples: dict[Labels, dict[int, dict[str, object]]] = {}
+        for (name, labels), points in found.items():
+            field_name = name[len(measurement) + 1 :]
+            series = samples.setdefault(labels, {})
+            for ts, value in points:
+                series.setdefault(ts, {})[field_name] = value
+        for labels, by_time in sorted(samples.items()):
+            tags = dict(labels)
+            sid = self._id(labels)
+            if _wanted(tags, hosts, where) and (series_ids is None or sid in series_ids):
+                site, host = tags.get("site", ""), tags.get("host", "")
+                yield Recent(site, host, tags, sorted(by_time.items()), sid)
+
+    def means(self, measurement: str, field: str, lookback: int, now: int, hosts: Hosts | None,
+              res: int, where: Where | None) -> list[Recent]:  # fmt: skip
+        """See RuleReads."""
+        start = now - lookback
+        asked = SeriesQuery(measurement, field, start, now, step=res)
+        found = self.nodes.read(self.conn, lambda n: n.steps(asked, start, now))
+        out = []
+        for labels, points in sorted(found.items()):
+            tags = dict(labels)
+            if points and _wanted(tags, hosts, where):
+                samples: list[tuple[int, dict[str, object]]] = []
+                samples += [(ts, {field: value}) for ts, value in points]
+                out.append(Recent(tags.get("site", ""), tags.get("host", ""), tags, samples,
+                                  self._id(labels)))  # fmt: skip
+        return out
+
+    def where_latest(self, measurement: str, field: str, op: str, value: float, now: int,
+                     hosts: Hosts, where: Where | None) -> set[int]:  # fmt: skip
+        """See RuleReads, from the state's newest samples."""
+        compare = _COMPARE[op]
+        ids = set()
+        for tags, fields in Repository(self.state()).newest_of(measurement, now - STALE, hosts):
+            number = as_number(fields.get(field))
+            if number is not None and compare(number, value) and _wanted(tags, None, where):
+                ids.add(self._id(tuple(sorted(tags.items()))))
+        return ids
+
+    def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
+        """See RuleReads, from the state's newest samples."""
+        return Repository(self.state()).last_contacts(measurement, now - STALE)
