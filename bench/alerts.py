@@ -6,7 +6,11 @@ samples at 60 s for cpu, mem, system, disk, vigie_agent (and an interface, a UPS
 supply on one host in ten), plus three days of 5-minute rollups for disk and mem, which the
 forecasts read. With `--state postgresql` the alerts, tokens and mail queue live in a
 PostgreSQL 15 started for the run (several collectors' set-up), the series still in SQLite.
+With `--series victoriametrics` (and a PostgreSQL state) the same fleet also goes to a
+VictoriaMetrics node, every 5 minutes over the three days where the store has rollups, and the
+newest samples to the state's `latest`: the rules read them there, as with several collectors.
 Run: .venv/bin/python -m bench.alerts [--hosts 5000] [--state postgresql]
+     [--series victoriametrics]
 """
 
 from __future__ import annotations
@@ -17,21 +21,35 @@ import json
 import statistics
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from collector.ingest.lineproto import series_key
+from collector.mirror.forwarder import Forwarder, VictoriaTarget
 from collector.rules.engine import Engine
 from collector.rules.load import load_rules
-from collector.state import PARTS
+from collector.rules.reads import VictoriaRuleReads
+from collector.state import PARTS, Repository
+from collector.state.latest import Row
 from collector.state.postgres import PgState
 from collector.store.db import connect, open_store, write_mark
-from tests.services import CollectorProcess, post, run_collector, run_postgres, run_smtp
+from collector.store.reads import Flushed, Nodes
+from protocol.lineproto import Point, format_point
+from tests.services import (
+    CollectorProcess,
+    post,
+    run_collector,
+    run_postgres,
+    run_smtp,
+    run_victoriametrics,
+)  # fmt: skip
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def fill(path: Path, hosts: int, now: int) -> int:
-    """Write the synthetic fleet; returns the number of samples."""
+def fill(path: Path, hosts: int, now: int, shared: Shared | None = None) -> int:
+    """Write the synthetic fleet (to `shared` too); returns the number of samples."""
     conn = open_store(path)
     conn.execute("BEGIN")
     sid = 0
@@ -84,6 +102,8 @@ def fill(path: Path, hosts: int, now: int) -> int:
             )
         for measurement, tags, fields in kinds:
             ident = series(measurement, {**base, **tags})
+            if shared is not None:
+                shared.add(measurement, {**base, **tags}, fields, now)
             rows = [(ident, now - 60 * k, json.dumps(fields)) for k in range(60)]
             conn.executemany("INSERT INTO sample VALUES (?, ?, ?)", rows)
             samples += len(rows)
@@ -103,18 +123,59 @@ def fill(path: Path, hosts: int, now: int) -> int:
     write_mark(conn, "rollup_300_until", now - 3600)
     conn.execute("COMMIT")
     conn.close()
+    if shared is not None:
+        shared.finish()
     return samples
 
 
-def evaluation(path: Path, now: int, state_url: str) -> dict[str, object]:
+class Shared:
+    """The same fleet for a VictoriaMetrics node (line protocol) and the state's `latest`."""
+
+    def __init__(self, node: str, state: PgState) -> None:
+        self.node, self.state = node, state
+        self.lines: list[str] = []
+        self.latest: list[Row] = []
+
+    def add(self, measurement: str, tags: dict[str, str], fields: Any,
+            now: int) -> None:  # fmt: skip
+        """A series: an hour at 60 s, three days at 5 min for disk and mem (as the rollups)."""
+        point = Point(measurement, tags, fields, 0)
+        times = [now - 60 * k for k in range(60)]
+        if measurement in ("disk", "mem"):
+            times += range(now - 3 * 86400, now - 3600, 300)
+        self.lines += [format_point(point._replace(time=t)) or "" for t in times]
+        key = series_key(measurement, tuple(sorted(tags.items())))
+        self.latest.append((key, tags["site"], tags["host"], measurement,
+                            json.dumps(tags, sort_keys=True), now, json.dumps(fields)))  # fmt: skip
+        if len(self.lines) > 100_000:
+            self._send()
+
+    def _send(self) -> None:
+        body = "\n".join(self.lines).encode()
+        urllib.request.urlopen(f"{self.node}/write?precision=s", body, timeout=120).read()
+        self.lines = []
+
+    def finish(self) -> None:
+        """Send the rest, fill `latest`, make the node search it all."""
+        self._send()
+        Repository(self.state.connection()).record_latest(self.latest)
+        urllib.request.urlopen(f"{self.node}/internal/force_flush", timeout=60).read()
+
+
+def evaluation(path: Path, now: int, state_url: str, node: str) -> dict[str, object]:
     """Seconds for a full pass with and without the forecasts, and for one host's pass."""
     conn = connect(path)
     shared = PgState(state_url) if state_url else None
     if shared is not None:
         shared.open(PARTS)
+    reads = None
+    if node and shared is not None:
+        unsent = Forwarder(path, VictoriaTarget(node))  # not started: its outbox is empty
+        reads = VictoriaRuleReads(Nodes([unsent], Flushed()), conn, shared.connection)
     engine = Engine(
-        conn, load_rules([]), clock=lambda: now, state=shared.connection if shared else None
-    )
+        conn, load_rules([]), clock=lambda: now, state=shared.connection if shared else None,
+        reads=reads,
+    )  # fmt: skip
     out: dict[str, object] = {}
     started = time.perf_counter()
     first = engine.evaluate(slow=True)
@@ -169,29 +230,43 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=5000)
     parser.add_argument("--mails", type=int, default=40)
     parser.add_argument("--state", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--series", choices=("sqlite", "victoriametrics"), default="sqlite")
     args = parser.parse_args()
-    report: dict[str, object] = {"hosts": args.hosts, "state": args.state}
+    if args.series == "victoriametrics" and args.state != "postgresql":
+        parser.error("--series victoriametrics needs --state postgresql (several collectors)")
+    report: dict[str, object] = {"hosts": args.hosts, "state": args.state, "series": args.series}
     with contextlib.ExitStack() as stack:
-        state_url = ""
+        state_url = node = ""
         if args.state == "postgresql":
             state_url = stack.enter_context(run_postgres()).create_database("bench")
-        measure(report, args.hosts, args.mails, state_url)
+        if args.series == "victoriametrics":
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            node = stack.enter_context(run_victoriametrics(folder)).url
+        measure(report, args.hosts, args.mails, state_url, node)
     name = "alerts.json" if args.state == "sqlite" else f"alerts_{args.state}.json"
+    if node:
+        name = "alerts_victoriametrics.json"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / name).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
-def measure(report: dict[str, object], hosts: int, mails: int, state_url: str) -> None:
+def measure(report: dict[str, object], hosts: int, mails: int, state_url: str, node: str) -> None:
     """Fill a store, time the evaluation, then the ingest-to-mail latency of a collector."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         store = Path(tmp) / "collector" / "collector.db"
         store.parent.mkdir()
         now = int(time.time())
         started = time.perf_counter()
-        report["samples"] = fill(store, hosts, now)
+        shared = None
+        if node:
+            state = PgState(state_url)
+            state.open(PARTS)
+            stack.callback(state.close)
+            shared = Shared(node, state)
+        report["samples"] = fill(store, hosts, now, shared)
         report["fill_s"] = round(time.perf_counter() - started, 1)
-        report["evaluation"] = evaluation(store, now, state_url)
+        report["evaluation"] = evaluation(store, now, state_url, node)
         recipient = "bench@example.org"
         with run_smtp() as smtp:
             extra = (
@@ -199,6 +274,9 @@ def measure(report: dict[str, object], hosts: int, mails: int, state_url: str) -
                 f'[alerts]\nrecipients = ["{recipient}"]\ngroup_wait = 0\ndigest = false\n'
                 "max_mails_per_hour = 100000\n"
             ) + (f'[state]\nurl = "{state_url}"\n' if state_url else "")
+            if node:
+                extra += f'[series]\nbackend = "victoriametrics"\nurls = ["{node}"]\n'
+
             with run_collector(store.parent, extra) as collector:
                 time.sleep(5)  # past the first full pass
                 report["ingest_to_mail"] = latency(collector, lambda: smtp.to(recipient), mails)
