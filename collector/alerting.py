@@ -74,6 +74,7 @@ class Alerting:
         outbox_marks: tuple[str, ...] = (),
         state: StateSource | None = None,
         nodes: Sequence[Forwarder] = (),
+        latest: Forwarder | None = None,
     ) -> None:
         self._config = config
         self._writer = writer
@@ -86,7 +87,7 @@ class Alerting:
         self.lease = Lease(self._state, clock) if source.shared else None
         # Several collectors, each receiving part of the data: the rules read shared data.
         reads = (
-            VictoriaRuleReads(Nodes(list(nodes), Flushed()), self._conn, self._state)
+            VictoriaRuleReads(Nodes(list(nodes), Flushed()), self._conn, self._state, latest)
             if source.shared and nodes
             else None
         )

@@ -69,7 +69,14 @@ def lifespan_for(
             forwarder.start()
         writer.start()
         alerting = Alerting(
-            config, rules, writer, clock, outbox_marks=outbox, state=state, nodes=nodes
+            config,
+            rules,
+            writer,
+            clock,
+            outbox_marks=outbox,
+            state=state,
+            nodes=nodes,
+            latest=latest,
         )
         if app.state.run_alerting:
             alerting.start()

@@ -381,6 +381,13 @@ class Victoria:
     """A VictoriaMetrics single node on loopback."""
 
     url: str
+    proc: subprocess.Popen[str] | None = None
+
+    def kill(self) -> None:
+        """SIGKILL the node (start it again with run_victoriametrics on its folder and port)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
 
     def flush(self) -> None:
         """Make what was written searchable now (VictoriaMetrics buffers for a few seconds)."""
@@ -413,7 +420,7 @@ def run_victoriametrics(tmp: Path, port: int | None = None) -> Iterator[Victoria
     with process(args) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_ok(f"{url}/health"), 30, "victoria-metrics", proc)
-        yield Victoria(url)
+        yield Victoria(url, proc)
 
 
 @contextlib.contextmanager

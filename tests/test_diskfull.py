@@ -141,7 +141,7 @@ def test_collector_refuses_with_503_on_a_full_disk_and_recovers(tmp_path: Path) 
             "WHERE series.measurement='fill'"
         ).fetchone()[0]
         db.close()
-        assert keys == {f"a:{k}" for k in acked + refused}
+        assert keys == {f"Privas/pc/a:{k}" for k in acked + refused}  # scoped to the sender
         assert samples == 2000 * len(keys), "a batch was partly stored, lost or doubled"
 
 

@@ -185,6 +185,17 @@ def test_idempotent_replay(collector: CollectorProcess, reader: str) -> None:
     ]
 
 
+def test_a_batch_id_is_each_senders_own(collector: CollectorProcess, reader: str) -> None:
+    """Another agent sending the same X-Vigie-Batch (two sites' pc-1 counting alike, or one
+    reusing a neighbour's id) is not a replay: both batches are stored."""
+    headers = {"X-Vigie-Batch": "pc-1:3"}
+    for site in ("Lalevade", "Mayres"):
+        token = collector.token(site, "pc-1")
+        assert post(collector, f"mem used=5i {T}\n".encode(), token, headers=headers)[0] == 204
+    for site in ("Lalevade", "Mayres"):
+        assert values(collector, reader, measurement="mem", field="used", site=site) == [[T, 5.0]]
+
+
 def test_influxdb_client_writes_to_the_collector(collector: CollectorProcess, reader: str) -> None:
     from influxdb_client.client.influxdb_client import InfluxDBClient
     from influxdb_client.client.write.point import Point

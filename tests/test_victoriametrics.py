@@ -231,3 +231,25 @@ def test_queries_answer_from_victoriametrics_as_from_the_embedded_store(tmp_path
         except urllib.error.HTTPError as err:
             assert err.code == 503
             assert "cannot read the series now" in err.read().decode()
+
+
+def test_a_node_killed_after_acknowledging_gets_the_last_minute_again(tmp_path: Path) -> None:
+    """VictoriaMetrics answers 204 before its data is on disk: SIGKILLed right after, it lost
+    what it had just acknowledged. The collector sees the node's new start time and sends the
+    last minute of its log again (the node keeps identical samples once), even with no new
+    data to forward."""
+    port = free_port()
+    with (
+        run_victoriametrics(tmp_path / "vm", port) as node,
+        run_collector(tmp_path / "collector", series_config(node)) as collector,
+    ):
+        token = collector.token("Privas", "pc-3")
+        expected = [(NOW - 20 + i, 40.5 + i) for i in range(20)]
+        for ts, value in expected:
+            line = f"mem,site=Privas,host=pc-3 used_percent={value} {ts}"
+            assert post(f"{collector.url}/write?precision=s", line.encode(), token)[0] == 204
+        wait_for(lambda: node_outbox(collector.url, node) == 0, 30, "forwarded")
+        node.kill()  # before its in-memory buffer reached the disk
+        with run_victoriametrics(tmp_path / "vm", port) as again:
+            wait_for(lambda: samples(again, "mem_used_percent") == expected, 30,
+                     "the last minute sent again")  # fmt: skip

@@ -45,6 +45,14 @@ def identify(request: Request, authorization: str | None) -> Identity:
     return identity
 
 
+def batch_key(identity: Identity, request: Request) -> str | None:
+    """The replay key of a write: its `X-Vigie-Batch`, scoped to the sending token's site and
+    host. Batch ids are each agent's own: a batch of another agent (or one that reuses a
+    neighbour's id) is never taken for a replay and dropped."""
+    header = request.headers.get("x-vigie-batch")
+    return None if header is None else f"{identity.site}/{identity.host}/{header}"
+
+
 def any_token(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
     """Dependency: any valid token (agents, pollers, readers, technicians)."""
     return identify(request, authorization)

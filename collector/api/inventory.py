@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from collector.api.auth import AnyToken, Reader, read_body
+from collector.api.auth import AnyToken, Reader, batch_key, read_body
 from collector.ingest.write import Refused, decompress
 from collector.inventory import validate_document
 from collector.services import now, services
@@ -46,7 +46,7 @@ async def post_inventory(request: Request, identity: AnyToken, host: str | None 
     received = now(request)
     await asyncio.to_thread(
         lambda: svc.repository().save_inventory(
-            identity.site, target, document, received, request.headers.get("x-vigie-batch")
+            identity.site, target, document, received, batch_key(identity, request)
         )
     )
     return Response(status_code=204)

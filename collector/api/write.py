@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.api.auth import identify, read_body
+from collector.api.auth import batch_key, identify, read_body
 from collector.ingest.timewindow import Window
 from collector.ingest.write import OutsideWindow, Refused, check_write
 from collector.services import error_response, now, services
@@ -82,7 +82,7 @@ async def write(request: Request) -> Response:
         checked.gzip,
         len(checked.parsed.rows),
         body if checked.body is None else checked.body,
-        request.headers.get("x-vigie-batch"),
+        batch_key(identity, request),
     )
     try:
         await asyncio.wrap_future(svc.writer.append(entry))

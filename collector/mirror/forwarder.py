@@ -42,6 +42,7 @@ from protocol.lineproto import Point
 log = logging.getLogger(__name__)
 
 MAX_LINES = 5000
+RESTART_CHECK = 5.0  # seconds between looks at whether a node restarted
 
 
 class Retry(Exception):
@@ -125,6 +126,11 @@ class V1Target:
     format = staticmethod(format_v1)
     name = "influxdb"
     mark = "mirrored_log_id"
+    replay_seconds = 0  # InfluxDB answers once its WAL is written
+
+    def started(self) -> int | None:
+        """Not needed: nothing to send again."""
+        return None
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         params = {"db": config.database, "precision": "s"}
@@ -168,6 +174,9 @@ class VictoriaTarget:
 
     format = staticmethod(format_victoria)
     name = "victoriametrics"
+    # Its 204 precedes the disk (its docs; issues 8677, 2613): a node killed loses the last
+    # seconds it acknowledged. It keeps an identical sample once, so sending them again is safe.
+    replay_seconds = 60
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url
@@ -177,6 +186,17 @@ class VictoriaTarget:
 
     def prepare(self) -> None:
         """Nothing to create: VictoriaMetrics takes any metric."""
+
+    def started(self) -> int | None:
+        """The node's `vm_app_start_timestamp` (None when it does not answer)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=self._timeout) as answer:  # noqa: S310
+                for line in answer.read().decode().splitlines():
+                    if line.startswith("vm_app_start_timestamp "):
+                        return int(float(line.split()[1]))
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        return None
 
     def send(self, lines: list[str]) -> None:
         """POST the lines; raises Retry or Rejected."""
@@ -193,6 +213,11 @@ class V2Target:
     format = staticmethod(format_v2)
     name = "influxdb"
     mark = "mirrored_log_id"
+    replay_seconds = 0  # InfluxDB answers once its WAL is written
+
+    def started(self) -> int | None:
+        """Not needed: nothing to send again."""
+        return None
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -233,6 +258,12 @@ class Target(Protocol):
 
     name: str
     mark: str  # the meta key of its watermark
+    # Seconds of the outbox sent again when the target restarted: what a target that answers
+    # before its data is on disk may have lost when it died (0: it does not).
+    replay_seconds: int
+
+    def started(self) -> int | None:
+        """When the target's process started (None: unknown, or no replay_seconds)."""
 
     def format(self, point: Point) -> str:
         """The point as the target takes it; "" to skip it; raises Unstorable."""
@@ -266,6 +297,7 @@ class Forwarder:
         self.sent_lines = 0
         self.dead_letters = 0
         self.last_error = ""
+        self._next_check = 0.0
 
     def watermark(self) -> int:
         """The last ingest_log id the target has."""
@@ -308,8 +340,35 @@ class Forwarder:
         write_mark(self._conn, self.mark, batch.last_log_id)
         self._conn.execute("COMMIT")
 
+    def _check_restart(self) -> None:
+        """A target that restarted since it was last seen running may have lost what it had
+        just acknowledged: send again what it received from `replay_seconds` before it was
+        last seen up on (the log keeps an hour at least). Looked at every RESTART_CHECK s."""
+        if not self._target.replay_seconds or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + RESTART_CHECK
+        started = self._target.started()
+        if started is None:
+            return
+        seen = read_mark(self._conn, f"{self.mark}:started")
+        confirmed = read_mark(self._conn, f"{self.mark}:seen_up") or 0
+        self._conn.execute("BEGIN IMMEDIATE")
+        if seen is not None and seen != started:
+            since = confirmed - self._target.replay_seconds
+            row = self._conn.execute(
+                "SELECT min(id) FROM ingest_log WHERE received >= ?", (since,)
+            ).fetchone()
+            if row[0] is not None and int(row[0]) - 1 < self.watermark():
+                log.warning("%s restarted: what it received since %d is sent again", self.name,
+                            since)  # fmt: skip
+                write_mark(self._conn, self.mark, int(row[0]) - 1)
+        write_mark(self._conn, f"{self.mark}:started", started)
+        write_mark(self._conn, f"{self.mark}:seen_up", int(time.time()))
+        self._conn.execute("COMMIT")
+
     def forward_once(self) -> bool:
         """Send one batch; True if there may be more. Raises Retry."""
+        self._check_restart()
         batch = read_outbox(self._conn, self.watermark(), self._target.format)
         if batch is None:
             return False

@@ -20,6 +20,11 @@ class LatestTarget:
 
     name = "latest"
     mark = "latest_log_id"
+    replay_seconds = 0  # PostgreSQL commits durably
+
+    def started(self) -> int | None:
+        """Not needed: nothing to send again."""
+        return None
 
     def __init__(self, repository: Callable[[], Repository]) -> None:
         self._repository = repository

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from collector.mirror.forwarder import Forwarder
 from collector.state import Repository
 from collector.store.query import (
     Recent,
@@ -23,8 +24,8 @@ from collector.store.query import (
     recent_samples,
     series_where_latest,
 )
-from collector.store.reads import Nodes
-from collector.store.victoria import Labels
+from collector.store.reads import Nodes, caught_up
+from collector.store.victoria import Labels, quoted
 
 if TYPE_CHECKING:
     from collector.state.source import Connection
@@ -93,10 +94,6 @@ def _alternatives(values: Iterable[str]) -> str:
     return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", v) for v in sorted(values))
 
 
-def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _wanted(tags: Mapping[str, str], hosts: Hosts | None, where: Where | None) -> bool:
     if hosts is not None and (tags.get("site", ""), tags.get("host", "")) not in hosts:
         return False
@@ -113,7 +110,15 @@ class VictoriaRuleReads:
     nodes: Nodes
     conn: sqlite3.Connection  # this thread's store connection: the outbox's position
     state: Callable[[], Connection]
+    latest: Forwarder | None = None  # what fills `latest` from this collector's outbox
     _ids: dict[Labels, int] = field(default_factory=dict)
+
+    def _latest(self) -> Repository:
+        """The state, once `latest` holds what this collector just accepted (a touched pass
+        must see the value that crossed its threshold; up to the nodes' wait)."""
+        if self.latest is not None:
+            caught_up(self.conn, [self.latest], self.nodes.wait)
+        return Repository(self.state())
 
     def _id(self, labels: Labels) -> int:
         """A series' id for this engine's life (the nodes have none)."""
@@ -124,9 +129,9 @@ class VictoriaRuleReads:
                 where: Where | None = None) -> Iterator[Recent]:  # fmt: skip
         """See RuleReads: only `fields` are read."""
         names = _alternatives(f"{measurement}_{f}" for f in fields)
-        match = f"{{__name__=~{_quoted(names)}"
+        match = f"{{__name__=~{quoted(names)}"
         if hosts is not None:
-            match += f",host=~{_quoted(_alternatives({h for _, h in hosts}))}"
+            match += f",host=~{quoted(_alternatives({h for _, h in hosts}))}"
         found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
                                                                      now))  # fmt: skip
         samples: dict[Labels, dict[int, dict[str, object]]] = {}
@@ -163,7 +168,7 @@ class VictoriaRuleReads:
         """See RuleReads, from the state's newest samples."""
         compare = _COMPARE[op]
         ids = set()
-        for tags, fields in Repository(self.state()).newest_of(measurement, now - STALE, hosts):
+        for tags, fields in self._latest().newest_of(measurement, now - STALE, hosts):
             number = as_number(fields.get(field))
             if number is not None and compare(number, value) and _wanted(tags, None, where):
                 ids.add(self._id(tuple(sorted(tags.items()))))
@@ -171,4 +176,4 @@ class VictoriaRuleReads:
 
     def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
         """See RuleReads, from the state's newest samples."""
-        return Repository(self.state()).last_contacts(measurement, now - STALE)
+        return self._latest().last_contacts(measurement, now - STALE)

@@ -103,6 +103,24 @@ class Flushed:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def caught_up(
+    conn: sqlite3.Connection, forwarders: list[Forwarder], wait: float
+) -> list[Forwarder]:
+    """The forwarders whose target holds every batch this collector accepted so far (`conn`:
+    a store connection), waiting up to `wait` seconds for one unless none can be reached."""
+    row = conn.execute("SELECT max(id) FROM ingest_log").fetchone()
+    target, deadline = int(row[0] or 0), time.monotonic() + wait
+    for forwarder in forwarders:
+        forwarder.poke()
+    while True:
+        ready = [f for f in forwarders if f.watermark() >= target]
+        # a target its forwarder cannot reach will not catch up within the wait
+        hopeless = all(f.last_error for f in forwarders if f not in ready)
+        if ready or hopeless or time.monotonic() > deadline:
+            return ready
+        time.sleep(0.05)
+
+
 @dataclass(frozen=True, slots=True)
 class Nodes:
     """The VictoriaMetrics nodes this collector forwards to, read after its own outbox reached
@@ -116,17 +134,8 @@ class Nodes:
     def _caught_up(self, conn: sqlite3.Connection) -> list[Forwarder]:
         """The nodes holding every batch this collector accepted so far (waiting up to
         `wait` seconds for one, unless none can be reached), then the others."""
-        row = conn.execute("SELECT max(id) FROM ingest_log").fetchone()
-        target, deadline = int(row[0] or 0), time.monotonic() + self.wait
-        for node in self.forwarders:
-            node.poke()
-        while True:
-            ready = [n for n in self.forwarders if n.watermark() >= target]
-            # a node its forwarder cannot reach will not catch up within the wait
-            hopeless = all(n.last_error for n in self.forwarders if n not in ready)
-            if ready or hopeless or time.monotonic() > deadline:
-                return ready + [n for n in self.forwarders if n not in ready]
-            time.sleep(0.05)
+        ready = caught_up(conn, self.forwarders, self.wait)
+        return ready + [n for n in self.forwarders if n not in ready]
 
     def _flush(self, node: Forwarder) -> None:
         """Make the node search what it was sent (it buffers for a few seconds otherwise)."""

@@ -43,7 +43,8 @@ def http_get(url: str, timeout: float) -> bytes:
         raise NodeError(str(getattr(err, "reason", err))) from None
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
+    """A MetricsQL string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -52,7 +53,7 @@ def selector(q: SeriesQuery, name: str | None = None) -> str:
     a line protocol field)."""
     labels = {"__name__": name or f"{q.measurement}_{q.field}", **q.tags}
     labels.update({k: v for k, v in (("site", q.site), ("host", q.host)) if v is not None})
-    return "{" + ",".join(f"{k}={_quoted(v)}" for k, v in sorted(labels.items())) + "}"
+    return "{" + ",".join(f"{k}={quoted(v)}" for k, v in sorted(labels.items())) + "}"
 
 
 def _labels(metric: dict[str, str]) -> Labels:
