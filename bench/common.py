@@ -86,7 +86,8 @@ def post_all(
     latencies: list[float] = []
 
     def work() -> None:
-        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        address = (parts.hostname or "127.0.0.1", parts.port)
+        conn = http.client.HTTPConnection(*address, timeout=60)
         while True:
             with lock:
                 i = state["next"]
@@ -94,13 +95,23 @@ def post_all(
             if i >= len(bodies):
                 break
             started = time.perf_counter()
-            conn.request("POST", path, body=bodies[i], headers=headers)
-            response = conn.getresponse()
-            response.read()
+            for _ in range(3):  # a connection a proxy closed: counted, sent again on a new one
+                try:
+                    conn.request("POST", path, body=bodies[i], headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                    status = response.status
+                    break
+                except (http.client.HTTPException, OSError):
+                    conn.close()
+                    conn = http.client.HTTPConnection(*address, timeout=60)
+                    status = 0
+                    with lock:
+                        state["errors"] += 1
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
-                state["ok" if 200 <= response.status < 300 else "errors"] += 1
+                state["ok" if 200 <= status < 300 else "errors"] += 1
         conn.close()
 
     threads = [threading.Thread(target=work) for _ in range(workers)]

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from collector.config import SeriesConfig, StateConfig
 from collector.lease import SECONDS as LEASE_SECONDS
 from collector.state import PARTS, Repository
 from collector.state.mail import CLAIM_SECONDS
-from collector.state.postgres import PgState
+from collector.state.postgres import PgState, where
 from collector.store.db import open_store
 from tests.alert_support import Clock, Lab
 from tests.services import (
@@ -34,6 +35,7 @@ from tests.services import (
     MailSink,
     Postgres,
     agent_config,
+    free_port,
     get_json,
     post,
     query_series,
@@ -443,6 +445,23 @@ def test_an_unreachable_state_database_is_said_plainly_without_its_password(
         done.stderr
     )
     assert "no_such_db" in done.stderr and "s3cret" not in done.stderr + done.stdout
+
+
+def test_a_url_listing_several_servers_finds_the_primary(tmp_path: Path, state_url: str) -> None:
+    """Patroni's clients list every server and ask for the writable one (libpq's
+    target_session_attrs=read-write): the first listed being down, the collector's state opens
+    on the next; a message about such a URL names the servers, never the password."""
+    parts = urllib.parse.urlsplit(state_url)
+    dead = f"127.0.0.1:{free_port()}"
+    listed = parts._replace(netloc=f"vigie:s3cret@{dead},{parts.hostname}:{parts.port}",
+                            query="target_session_attrs=read-write").geturl()  # fmt: skip
+    state = PgState(listed)
+    state.open(PARTS)
+    try:
+        assert state.connection().execute("SELECT 1").fetchone() == (1,)
+    finally:
+        state.close()
+    assert where(listed) == f"{dead},{parts.hostname}:{parts.port}{parts.path}"
 
 
 def test_a_state_url_that_is_not_postgresql_is_refused_at_load(tmp_path: Path) -> None:

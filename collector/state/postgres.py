@@ -77,9 +77,10 @@ class StateError(Exception):
 
 
 def where(url: str) -> str:
-    """host:port/database of a libpq URL, without its user and password (for messages)."""
+    """host:port/database of a libpq URL (hosts, when it lists several, as Patroni set-ups
+    do), without its user and password (for messages)."""
     parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+    return f"{parts.netloc.rpartition('@')[2] or 'localhost'}{parts.path or '/'}"
 
 
 class PgCursor:
