@@ -208,7 +208,8 @@ def test_collector_install_writes_the_distributed_configuration(tmp_path: Path) 
            "--victoriametrics", "http://10.0.0.21:8428,http://10.0.0.22:8428")  # fmt: skip
         with psycopg.connect(url) as conn:  # install.sh's first run migrated the shared state
             parts: dict[str, int] = dict(conn.execute("SELECT name, version FROM schema_part"))
-    assert parts.keys() == {"tokens", "inventory", "alerts", "silences", "mail", "accounts"}
+    assert parts.keys() == {"tokens", "inventory", "alerts", "silences", "mail", "accounts",
+                            "latest"}  # fmt: skip
     config = (root / "etc/vigie/collector.toml").read_text()
     assert f'[state]\nurl = "{url}"' in config and "s3cret" not in config
     assert '[series]\nbackend = "victoriametrics"\n' in config

@@ -110,7 +110,9 @@ def test_collector_killed_repeatedly_under_many_agents_loses_and_doubles_nothing
         assert len(keys) == logged, "a batch was stored twice"
         for agent in agents:
             seqs = sorted(
-                int(k.rsplit(":", 1)[1]) for (k,) in keys if k.startswith(agent.spool.agent_id)
+                int(k.rsplit(":", 1)[1])
+                for (k,) in keys  # scoped to the sender: site/host/batch
+                if k.startswith(f"Privas/poller/{agent.spool.agent_id}:")
             )
             assert seqs == list(range(1, agent.points // 50 + 1)), f"{agent.host} lost a batch"
         db = sqlite3.connect(f"file:{tmp_path}/collector/collector.db?mode=ro", uri=True)
