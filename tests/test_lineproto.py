@@ -357,3 +357,21 @@ def test_grammar_parity_with_influxdb(influxdb: Any) -> None:
     for line, why in DIFFERENCES.items():
         expected = (False, True) if why == "accepted by Vigie only" else (True, False)
         assert (influx_accepts(line), vigie_accepts(line)) == expected, line
+
+
+def test_an_agents_own_lines_go_to_victoriametrics_unchanged_only_when_they_can() -> None:
+    """The forwarder skips parsing an agent's lines when VictoriaMetrics would read them as the
+    collector did: seconds, a timestamp, site and host tags, no text field, no escape."""
+    from collector.mirror.forwarder import as_sent
+
+    agent = "cpu,host=pc-1,site=Privas usage_idle=71.5,usage_user=20i 1796000000\n\n"
+    assert as_sent(agent, "s") == [agent.strip()]
+    for text, precision in (
+        (agent, "ns"),  # another precision: the batch would be read in seconds
+        ('device_poll,host=pc-1,site=Privas ok=false,error="délai" 1796000000', "s"),  # text
+        ("disk,host=pc-1,site=Privas,path=C:\\ D used=1 1796000000", "s"),  # an escape
+        ("cpu,host=pc-1,site=Privas usage_idle=71.5", "s"),  # no time: the collector's
+        ("cpu,site=Privas usage_idle=71.5 1796000000", "s"),  # no host tag (Telegraf)
+        ("# a comment\n" + agent, "s"),
+    ):
+        assert as_sent(text, precision) is None, text

@@ -62,10 +62,26 @@ class OutboxBatch:
     unstorable: list[tuple[str, str]]  # (reason, the point as v2 line protocol)
 
 
+def as_sent(text: str, precision: str) -> list[str] | None:
+    """An agent's lines as a target can take them unchanged (VictoriaMetrics reads line
+    protocol itself), or None when they must be parsed and formatted: when a line could hold
+    text (a quote), an escape, no timestamp, a comment, or lacks its site or host tag, or the
+    time is not in seconds. Checking costs a fraction of parsing every line again."""
+    if precision != "s" or '"' in text or "\\" in text:
+        return None
+    lines = [line for line in text.splitlines() if line.strip()]
+    for line in lines:
+        head, _, rest = line.partition(" ")
+        if rest.count(" ") != 1 or ",site=" not in head or ",host=" not in head:
+            return None
+    return lines
+
+
 def read_outbox(
-    conn: sqlite3.Connection, after: int, formatter: Callable[..., str]
+    conn: sqlite3.Connection, after: int, formatter: Callable[..., str], passthrough: bool = False
 ) -> OutboxBatch | None:
-    """The next batch after watermark `after`, formatted for the target."""
+    """The next batch after watermark `after`, formatted for the target (an agent's own lines
+    unchanged when they can be, for a `passthrough` target)."""
     rows = conn.execute(
         "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
         "WHERE id > ? ORDER BY id LIMIT 200",
@@ -81,7 +97,15 @@ def read_outbox(
             last = log_id
             continue
         try:
-            parsed = parse_lines(decode_body(body, bool(gzipped)), precision, received)
+            text = decode_body(body, bool(gzipped))
+            sent = as_sent(text, precision) if passthrough else None
+            if sent is not None:
+                if lines and len(lines) + len(sent) > MAX_LINES:
+                    break
+                lines += sent
+                last = log_id
+                continue
+            parsed = parse_lines(text, precision, received)
         except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
             unstorable.append((f"ingest_log {log_id}: {err}", ""))
             last = log_id
@@ -127,6 +151,7 @@ class V1Target:
     name = "influxdb"
     mark = "mirrored_log_id"
     replay_seconds = 0  # InfluxDB answers once its WAL is written
+    passthrough = False  # InfluxDB 1.x reads escapes its own way (mirror.dialect)
 
     def started(self) -> int | None:
         """Not needed: nothing to send again."""
@@ -174,6 +199,7 @@ class VictoriaTarget:
 
     format = staticmethod(format_victoria)
     name = "victoriametrics"
+    passthrough = True
     # Its 204 precedes the disk (its docs; issues 8677, 2613): a node killed loses the last
     # seconds it acknowledged. It keeps an identical sample once, so sending them again is safe.
     replay_seconds = 60
@@ -214,6 +240,7 @@ class V2Target:
     name = "influxdb"
     mark = "mirrored_log_id"
     replay_seconds = 0  # InfluxDB answers once its WAL is written
+    passthrough = False  # InfluxDB 1.x reads escapes its own way (mirror.dialect)
 
     def started(self) -> int | None:
         """Not needed: nothing to send again."""
@@ -258,6 +285,7 @@ class Target(Protocol):
 
     name: str
     mark: str  # the meta key of its watermark
+    passthrough: bool  # takes an agent's own lines unchanged when they can be (as_sent)
     # Seconds of the outbox sent again when the target restarted: what a target that answers
     # before its data is on disk may have lost when it died (0: it does not).
     replay_seconds: int
@@ -369,7 +397,9 @@ class Forwarder:
     def forward_once(self) -> bool:
         """Send one batch; True if there may be more. Raises Retry."""
         self._check_restart()
-        batch = read_outbox(self._conn, self.watermark(), self._target.format)
+        batch = read_outbox(
+            self._conn, self.watermark(), self._target.format, self._target.passthrough
+        )
         if batch is None:
             return False
         # One ingest_log row may hold more than MAX_LINES: send it in slices. A Retry part-way

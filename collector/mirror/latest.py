@@ -21,6 +21,7 @@ class LatestTarget:
     name = "latest"
     mark = "latest_log_id"
     replay_seconds = 0  # PostgreSQL commits durably
+    passthrough = False  # rows of a table, not lines
 
     def started(self) -> int | None:
         """Not needed: nothing to send again."""
