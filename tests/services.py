@@ -440,7 +440,7 @@ def run_haproxy(tmp: Path, backends: list[str], backup: bool = False) -> Iterato
     tmp.mkdir(parents=True, exist_ok=True)
     config.write_text(
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n"
-        "  timeout server 30s\n  retries 2\n  option redispatch\n"
+        "  timeout server 30s\n  timeout check 3s\n  retries 2\n  option redispatch\n"
         f"frontend vigie\n  bind 127.0.0.1:{port}\n  default_backend collectors\n"
         "backend collectors\n  balance roundrobin\n  option httpchk GET /healthz\n"
         f"  http-check expect status 200\n{servers}"

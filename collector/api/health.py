@@ -38,11 +38,11 @@ def healthz(request: Request) -> JSONResponse:
         "version": __version__,
     }
     if svc.mirror is not None:
-        body["influxdb"] = outbox_health(svc.mirror)
+        body["influxdb"] = outbox_health(svc.mirror, svc.reader())
     if svc.nodes:
-        body["victoriametrics"] = {f.target_url: outbox_health(f) for f in svc.nodes}
+        body["victoriametrics"] = {f.target_url: outbox_health(f, svc.reader()) for f in svc.nodes}
     if svc.latest is not None:  # newest samples on their way to the shared state
-        body["latest"] = outbox_health(svc.latest)
+        body["latest"] = outbox_health(svc.latest, svc.reader())
     lease = svc.alerting.lease if svc.alerting else None
     if lease is not None:  # several collectors: which one evaluates the rules
         body["alerting"] = {"lease": "held" if lease.epoch else "standby", "epoch": lease.epoch}
@@ -61,10 +61,12 @@ def _state_health(svc: Services) -> str:
     return "ok"
 
 
-def outbox_health(forwarder: Forwarder) -> dict[str, Any]:
-    """What a forwarder lacks: requests not sent yet, dead letters, the last error."""
+def outbox_health(forwarder: Forwarder, conn: sqlite3.Connection) -> dict[str, Any]:
+    """What a forwarder lacks: requests not sent yet (read through the request thread's `conn`,
+    never the forwarder's own, which may wait seconds for the write lock), dead letters, the
+    last error."""
     return {
-        "outbox_requests": forwarder.depth(),
+        "outbox_requests": forwarder.depth(conn),
         "dead_letters": forwarder.dead_letters,
         "last_error": forwarder.last_error or None,
     }
@@ -108,12 +110,12 @@ def _figures(svc: Services, moment: int) -> tuple[Figures, Figures]:
     }
     if svc.mirror is not None:
         mirror = svc.mirror
-        gauges["vigie_outbox_requests"] = ("Requests InfluxDB lacks.", mirror.depth())
+        gauges["vigie_outbox_requests"] = ("Requests InfluxDB lacks.", mirror.depth(svc.reader()))
         counters["vigie_mirror_sent_lines_total"] = ("Lines sent to InfluxDB.", mirror.sent_lines)
         counters["vigie_mirror_dead_letters_total"] = ("Kept in dead_letter.", mirror.dead_letters)
     if svc.nodes:
         gauges["vigie_victoriametrics_outbox_requests"] = (
             "Requests the VictoriaMetrics node furthest behind lacks.",
-            max(node.depth() for node in svc.nodes),
+            max(node.depth(svc.reader()) for node in svc.nodes),
         )
     return counters, gauges

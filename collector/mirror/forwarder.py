@@ -327,14 +327,16 @@ class Forwarder:
         self.last_error = ""
         self._next_check = 0.0
 
-    def watermark(self) -> int:
-        """The last ingest_log id the target has."""
-        return read_mark(self._conn, self.mark) or 0
+    def watermark(self, conn: sqlite3.Connection | None = None) -> int:
+        """The last ingest_log id the target has; read through `conn` from another thread
+        (the forwarder's own connection may be waiting for the store's write lock)."""
+        return read_mark(conn or self._conn, self.mark) or 0
 
-    def depth(self) -> int:
-        """Accepted write requests the target does not have yet."""
-        row = self._conn.execute(
-            "SELECT count(*) FROM ingest_log WHERE id > ?", (self.watermark(),)
+    def depth(self, conn: sqlite3.Connection | None = None) -> int:
+        """Accepted write requests the target does not have yet (`conn`: as for watermark)."""
+        reader = conn or self._conn
+        row = reader.execute(
+            "SELECT count(*) FROM ingest_log WHERE id > ?", (self.watermark(reader),)
         ).fetchone()
         return int(row[0])
 

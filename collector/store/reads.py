@@ -113,7 +113,7 @@ def caught_up(
     for forwarder in forwarders:
         forwarder.poke()
     while True:
-        ready = [f for f in forwarders if f.watermark() >= target]
+        ready = [f for f in forwarders if f.watermark(conn) >= target]
         # a target its forwarder cannot reach will not catch up within the wait
         hopeless = all(f.last_error for f in forwarders if f not in ready)
         if ready or hopeless or time.monotonic() > deadline:
@@ -137,9 +137,9 @@ class Nodes:
         ready = caught_up(conn, self.forwarders, self.wait)
         return ready + [n for n in self.forwarders if n not in ready]
 
-    def _flush(self, node: Forwarder) -> None:
+    def _flush(self, node: Forwarder, conn: sqlite3.Connection) -> None:
         """Make the node search what it was sent (it buffers for a few seconds otherwise)."""
-        mark = node.watermark()
+        mark = node.watermark(conn)
         with self.flushed.lock:
             if self.flushed.marks.get(node.target_url, -1) >= mark:
                 return
@@ -153,7 +153,7 @@ class Nodes:
         connection, for the outbox's position); NodeError when none does."""
         errors = []
         for node in self._caught_up(conn):
-            self._flush(node)
+            self._flush(node, conn)
             try:
                 return ask(VictoriaQuery(node.target_url, self.fetch))
             except NodeError as err:
