@@ -93,10 +93,11 @@ def test_mirror_to_influxdb_1x_round_trips_awkward_tags(influxdb: Influx, tmp_pa
         assert sorted((r[3], r[1], r[2]) for r in rows) == sorted(
             (h, 10.0 + i, f'say "hi" {i}') for i, h in enumerate(hosts)
         )
-        health = wait_until(
+        health = wait_until(  # the dead letter and the watermark commit together
             lambda: (
-                get_json(f"{collector.url}/healthz", "")["influxdb"]
-                if get_json(f"{collector.url}/healthz", "")["influxdb"]["dead_letters"]
+                h
+                if (h := get_json(f"{collector.url}/healthz", "")["influxdb"])["dead_letters"]
+                and h["outbox_requests"] == 0
                 else None
             )
         )
@@ -201,6 +202,10 @@ def test_v2_api_request_is_what_influxdb_2_documents(
         assert first["body"] == f"cpu,host=pc1,site=Cruas usage_idle=50.0 {T}"
         assert handler.requests[1]["body"] == first["body"]
         assert handler.requests[2]["body"] == f"cpu,host=pc1,site=Cruas usage_idle=60.0 {T + 60}"
+        # the watermark is committed just after the target answered
+        wait_until(
+            lambda: get_json(f"{collector.url}/healthz", "")["influxdb"]["outbox_requests"] == 0
+        )
         health = get_json(f"{collector.url}/healthz", "")["influxdb"]
         assert health["dead_letters"] == 1 and health["outbox_requests"] == 0
 

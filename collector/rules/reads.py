@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from collector.state.source import Connection
 
 STALE = 7 * 86400  # series silent for longer are no longer evaluated
+# More hosts than this (a fleet replaying after an outage) are filtered here, not in the URL.
+MAX_HOSTS_IN_URL = 200
 Hosts = set[tuple[str, str]]
 Where = Mapping[str, tuple[str, ...]]
 
@@ -130,8 +132,9 @@ class VictoriaRuleReads:
         """See RuleReads: only `fields` are read."""
         names = _alternatives(f"{measurement}_{f}" for f in fields)
         match = f"{{__name__=~{quoted(names)}"
-        if hosts is not None:
-            match += f",host=~{quoted(_alternatives({h for _, h in hosts}))}"
+        names_of_hosts = {h for _, h in hosts or ()}
+        if hosts is not None and len(names_of_hosts) <= MAX_HOSTS_IN_URL:
+            match += f",host=~{quoted(_alternatives(names_of_hosts))}"
         found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
                                                                      now))  # fmt: skip
         samples: dict[Labels, dict[int, dict[str, object]]] = {}
