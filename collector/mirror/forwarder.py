@@ -144,18 +144,24 @@ def post_lines(url: str, lines: list[str], headers: dict[str, str], timeout: flo
         raise Retry(str(getattr(err, "reason", err))) from None
 
 
-class V1Target:
+class DurableTarget:
+    """A target whose answer means its data is durable (nothing to send again after it
+    restarts) and that takes each point formatted its own way."""
+
+    replay_seconds = 0
+    passthrough = False
+
+    def started(self) -> int | None:
+        """Not needed: nothing is sent again."""
+        return None
+
+
+class V1Target(DurableTarget):
     """InfluxDB's 1.x write API (also served by 2.x and 3.x): /write with db and rp."""
 
     format = staticmethod(format_v1)
     name = "influxdb"
     mark = "mirrored_log_id"
-    replay_seconds = 0  # InfluxDB answers once its WAL is written
-    passthrough = False  # InfluxDB 1.x reads escapes its own way (mirror.dialect)
-
-    def started(self) -> int | None:
-        """Not needed: nothing to send again."""
-        return None
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         params = {"db": config.database, "precision": "s"}
@@ -233,18 +239,12 @@ class VictoriaTarget:
             raise Rejected(f"HTTP 404: {missing} (is {self.url} a VictoriaMetrics node?)")
 
 
-class V2Target:
+class V2Target(DurableTarget):
     """InfluxDB's 2.x write API through influxdb-client, synchronous."""
 
     format = staticmethod(format_v2)
     name = "influxdb"
     mark = "mirrored_log_id"
-    replay_seconds = 0  # InfluxDB answers once its WAL is written
-    passthrough = False  # InfluxDB 1.x reads escapes its own way (mirror.dialect)
-
-    def started(self) -> int | None:
-        """Not needed: nothing to send again."""
-        return None
 
     def __init__(self, config: InfluxConfig, timeout: float = 30.0) -> None:
         from influxdb_client.client.influxdb_client import InfluxDBClient

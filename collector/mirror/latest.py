@@ -9,23 +9,17 @@ import sqlite3
 from collections.abc import Callable
 
 from collector.ingest.lineproto import series_key
-from collector.mirror.forwarder import Retry
+from collector.mirror.forwarder import DurableTarget, Retry
 from collector.state import Repository
 from collector.state.latest import Row
 from protocol.lineproto import Point
 
 
-class LatestTarget:
+class LatestTarget(DurableTarget):
     """`latest` in the shared state, written through `repository` (the calling thread's)."""
 
     name = "latest"
     mark = "latest_log_id"
-    replay_seconds = 0  # PostgreSQL commits durably
-    passthrough = False  # rows of a table, not lines
-
-    def started(self) -> int | None:
-        """Not needed: nothing to send again."""
-        return None
 
     def __init__(self, repository: Callable[[], Repository]) -> None:
         self._repository = repository
