@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -26,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from collector.ingest.lineproto import series_key
+from collector.lease import SiteLeases
 from collector.mirror.forwarder import Forwarder, VictoriaTarget
 from collector.rules.engine import Engine
 from collector.rules.load import load_rules
-from collector.rules.reads import VictoriaRuleReads
+from collector.rules.reads import LocalRuleReads, RuleReads, VictoriaRuleReads
 from collector.state import PARTS, Repository
 from collector.state.latest import Row
 from collector.state.postgres import PgState
@@ -195,9 +197,29 @@ def evaluation(path: Path, now: int, state_url: str, node: str) -> dict[str, obj
     started = time.perf_counter()
     engine.evaluate(hosts={("commune000", "pc00000")})
     out["one_host_pass_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    conn.close()
     if shared is not None:
+        out["two_collectors"] = shared_out(conn, now, shared, reads or LocalRuleReads(conn))
         shared.close()
+    conn.close()
+    return out
+
+
+def shared_out(
+    conn: sqlite3.Connection, now: int, shared: PgState, reads: RuleReads
+) -> dict[str, object]:
+    """Two collectors sharing the sites out (collector.lease.SiteLeases): the sites each
+    holds and the seconds each takes for a full pass with the forecasts."""
+    pair = [SiteLeases(shared.connection, lambda: now, reads.sites, every=0) for _ in "ab"]
+    for leases in pair + pair:  # the first alone takes every site, then yields half
+        leases.renew()
+    out: dict[str, object] = {"sites": [len(leases.held) for leases in pair]}
+    seconds = []
+    for leases in pair:
+        engine = Engine(conn, load_rules([]), lambda: now, shared.connection, leases, reads)
+        started = time.perf_counter()
+        engine.evaluate(slow=True)
+        seconds.append(round(time.perf_counter() - started, 2))
+    out["full_pass_with_forecasts_s"] = seconds
     return out
 
 

@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from collector.config import CollectorConfig, StateConfig
-from collector.lease import Lease
+from collector.lease import Lease, SiteLeases
 from collector.mirror.forwarder import Forwarder
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
 from collector.rules.engine import Engine, Pass
 from collector.rules.model import RuleSet
-from collector.rules.reads import VictoriaRuleReads
+from collector.rules.reads import LocalRuleReads, RuleReads, VictoriaRuleReads
 from collector.state import Repository
 from collector.state.source import StateSource
 from collector.store.db import connect, read_mark
@@ -83,15 +83,17 @@ class Alerting:
         self._conn = connect(config.storage.path)
         source = state or StateSource(StateConfig())
         self._state = source.bind(self._conn)
-        # Several collectors share a PostgreSQL state: one evaluates at a time.
-        self.lease = Lease(self._state, clock) if source.shared else None
         # Several collectors, each receiving part of the data: the rules read shared data.
-        reads = (
+        reads: RuleReads = (
             VictoriaRuleReads(Nodes(list(nodes), Flushed()), self._conn, self._state, latest)
             if source.shared and nodes
-            else None
+            else LocalRuleReads(self._conn)
         )
-        self.engine = Engine(self._conn, ruleset, clock, self._state, self.lease, reads)
+        # Several collectors share a PostgreSQL state: they share the sites out, and one plans
+        # the mails at a time.
+        self.lease = Lease(self._state, clock) if source.shared else None
+        self.sites = SiteLeases(self._state, clock, reads.sites) if source.shared else None
+        self.engine = Engine(self._conn, ruleset, clock, self._state, self.sites, reads)
         self.notifier = Notifier(
             self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
         )
@@ -156,12 +158,14 @@ class Alerting:
             log.warning("a full alert evaluation took %.1f s", seconds)
 
     def _leading(self) -> bool:
-        """Whether this collector evaluates now (always, unless the state is shared and
-        another collector holds the lease)."""
-        if self.lease is None:
+        """Whether this collector has alerting work now (always, unless the state is shared:
+        then while it holds sites or the mail planning)."""
+        if self.lease is None or self.sites is None:
             return True
         last = self._writer.last_ingest if self._writer else 0.0
-        return self.lease.renew(idle=time.time() - last > IDLE_AFTER)
+        idle = time.time() - last > IDLE_AFTER
+        mails = self.lease.renew(idle)
+        return bool(self.sites.renew(idle)) or mails
 
     def _plan(self) -> None:
         if self.notifier.plan():

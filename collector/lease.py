@@ -1,8 +1,16 @@
-"""The alerting lease: with several collectors on one PostgreSQL state, one of them evaluates
-the rules and plans the mails at a time. It renews the lease at each step; the others take it
-over once it runs out (the holder was killed or cut off). Every write of alert changes checks,
-in its own transaction, that the lease is still held at the same epoch, so a collector that lost
-it (paused, cut off, then back) cannot write over its successor's decisions.
+"""The alerting leases, with several collectors on one PostgreSQL state.
+
+The sites are shared out: each site's rules are evaluated by one collector at a time, the one
+that site's rendezvous hash picks among the collectors alive (each renews a heartbeat row),
+so that the rules' work is spread over the collectors and a collector that joins or leaves
+moves only its share. A collector renews the leases of its sites every few seconds, gives up
+those that are no longer its own, and takes its own once their holder gave them up or ran out
+(killed or cut off: after SECONDS). Every write of alert changes checks, in its own transaction,
+that the site's lease is still held at the same epoch, so a collector that lost it (paused, cut
+off, then back) cannot write over its successor's decisions.
+
+The mails are planned, and the daily digest sent, by one collector at a time under a lease of
+their own (`Lease`), renewed at each step.
 
 A holder that receives no data (HAProxy's backup server) says so at each renewal, and a
 collector that does receive data takes the lease from it at once: the rules are evaluated where
@@ -11,11 +19,12 @@ it, so that the silence itself raises its alerts."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from collector.state import Repository
 from collector.state.source import Connection
@@ -24,6 +33,19 @@ log = logging.getLogger(__name__)
 
 NAME = "alerting"
 SECONDS = 30  # a successor takes over this long after the holder's last renewal
+SITE, MEMBER = "site:", "member:"  # lease names: a site's rules; a collector alive
+SHARE_EVERY = 5.0  # seconds between two looks at the collectors alive and the sites
+
+
+def holder_name() -> str:
+    """This process's name in the lease table (host, pid and a random part: never reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner(site: str, holders: Iterable[str]) -> str:
+    """The holder that evaluates `site`: the highest rendezvous hash of (holder, site), so
+    that a holder joining or leaving moves only the sites it wins or held."""
+    return max(holders, key=lambda h: hashlib.blake2b(f"{h}\0{site}".encode()).digest())
 
 
 class Lease:
@@ -35,7 +57,7 @@ class Lease:
         self._state = state
         self._clock = clock
         self._ttl = ttl
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.holder = holder_name()
         self.epoch: int | None = None
 
     def renew(self, idle: bool = False) -> bool:
@@ -57,3 +79,57 @@ class Lease:
         return self.epoch is not None and repo.holds_lease(
             NAME, self.holder, self.epoch, int(self._clock())
         )
+
+
+class SiteLeases:
+    """This process's share of the sites (see the module's text). `held` maps each site whose
+    rules it evaluates to the lease's epoch; `sites` lists the fleet's sites."""
+
+    def __init__(
+        self,
+        state: Callable[[], Connection],
+        clock: Callable[[], float],
+        sites: Callable[[int], set[str]],
+        ttl: int = SECONDS,
+        every: float = SHARE_EVERY,
+    ) -> None:
+        self._state = state
+        self._clock = clock
+        self._sites = sites
+        self._ttl = ttl
+        self._every = every
+        self._next = float("-inf")
+        self.holder = holder_name()
+        self.held: Mapping[str, int] = {}
+        self.members = 0
+
+    def renew(self, idle: bool = False) -> Mapping[str, int]:
+        """Every `every` seconds: say this collector is alive (`idle`: it receives no data,
+        and yields its sites to those that do), then hold exactly its share. The sites held."""
+        now = self._clock()
+        if now < self._next:
+            return self.held
+        self._next = now + self._every
+        repo = Repository(self._state())
+        repo.take_lease(MEMBER + self.holder, self.holder, int(now), self._ttl, idle)
+        alive = repo.live_holders(MEMBER, int(now))
+        receiving = [h for h, quiet in alive.items() if not quiet] or list(alive)
+        fleet = self._sites(int(now))
+        mine = {s for s in fleet if owner(s, receiving) == self.holder}
+        leases = repo.keep_leases(SITE, self.holder, {SITE + s for s in mine}, int(now), self._ttl)
+        held = {name[len(SITE) :]: epoch for name, epoch in leases.items()}
+        if held.keys() != self.held.keys():
+            log.info("alerting: this collector evaluates %d of %d sites (%d collectors)",
+                     len(held), len(fleet), len(alive))  # fmt: skip
+        self.held, self.members = held, len(alive)
+        return held
+
+    def fenced(self, repo: Repository, sites: Iterable[str]) -> set[str]:
+        """Inside a write transaction: those of `sites` whose lease is still ours at our
+        epoch."""
+        now, held = int(self._clock()), self.held
+        return {
+            site
+            for site in sites
+            if site in held and repo.holds_lease(SITE + site, self.holder, held[site], now)
+        }

@@ -1,7 +1,7 @@
 """The relational state on PostgreSQL 15 (`[state] url`), shared by several collectors: the same
 tables and answers as on SQLite, migrations run once when collectors start together, enrollment
-codes counted across collectors, each mail claimed by one sender, and one collector at a time
-evaluating the rules and planning the mails (the alerting lease)."""
+codes counted across collectors, each mail claimed by one sender, each site's rules evaluated by
+one collector at a time (the sites shared out) and one planning the mails (the alerting lease)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,14 +189,39 @@ def exercise(repo: Repository) -> list[Any]:
     ]
     repo.set_alert_mark("digest_day", 20260528)
     out += [repo.alert_mark("digest_day"), repo.alert_mark("other")]
-    return out
+    return out + share_sites(repo)
+
+
+def share_sites(repo: Repository) -> list[object]:
+    """The sites' leases changing hands (collector.lease.SiteLeases)."""
+    lens, muette = "site:Lens", "site:Muette"
+    repo.take_lease("member:a", "a", NOW, 30)
+    repo.take_lease("member:b", "b", NOW + 10, 30, idle=True)
+    return [
+        repo.keep_leases("site:", "a", {lens, muette}, NOW, 30),
+        repo.keep_leases("site:", "b", {lens}, NOW + 1, 30),  # a holds it
+        repo.keep_leases("site:", "a", {muette}, NOW + 2, 30),  # a gives Lens up...
+        repo.keep_leases("site:", "b", {lens}, NOW + 3, 30),  # ...b takes it
+        repo.holds_lease(lens, "a", 1, NOW + 3),
+        repo.keep_leases("site:", "b", {lens, muette}, NOW + 32, 30),  # a ran out
+        repo.live_holders("member:", NOW + 35),  # a's heartbeat too
+    ]
 
 
 def test_postgresql_answers_as_sqlite_does(tmp_path: Path, pg: PgState) -> None:
     on_sqlite = exercise(Repository(open_store(tmp_path / "collector.db")))
     on_postgres = exercise(Repository(pg.connection()))
     assert on_postgres == on_sqlite
-    assert on_postgres[-9:-2] == [1, None, 2, False, 2, 3, None]  # the lease's hands, epochs
+    assert on_postgres[-16:-9] == [1, None, 2, False, 2, 3, None]  # the lease's hands, epochs
+    assert on_postgres[-7:] == [
+        {"site:Lens": 1, "site:Muette": 1},
+        {},
+        {"site:Muette": 1},
+        {"site:Lens": 2},
+        False,
+        {"site:Lens": 2, "site:Muette": 2},
+        {"b": True},
+    ]
     assert "enrollment code used up (2 of 2 uses, last by pc-3)" in on_postgres
 
 
@@ -307,16 +332,80 @@ def test_two_collectors_on_one_state_mail_an_alert_once_and_hand_over_when_one_d
         assert [a["rule"] for a in first.alerts("firing")] == []
         assert sum("RÉSOLU" in str(m["Subject"]) for m in first.mails()) == 1
 
-        # The first comes back after a pause: it cannot take the lease nor write over the
+        # The first comes back after a pause: it cannot take the leases nor write over the
         # second's decisions, even with its old epoch at hand.
         first.write(poller, [on_battery(int(clock.now))])
         first.step()
         assert first.alerting.lease.epoch is None
-        first.alerting.lease.epoch = 1
+        assert first.alerting.sites and first.alerting.sites.held == {}
+        first.alerting.sites.held = {"Lens": 1}
         first.app.state.services.writer.sync()
         first.alerting.engine.evaluate(None, slow=True)
         assert first.alerts("firing") == []
         assert len(first.mails()) == 2
+
+
+def test_two_collectors_share_the_sites_out_and_one_takes_all_when_the_other_dies(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """Each site's rules are evaluated by one collector at a time: two share 24 communes out
+    (none twice, none left), each raises and mails the power cuts of its own share, and when
+    one dies the other takes its sites over once their leases run out."""
+    clock = Clock()
+    shared = StateConfig(state_url)
+    recipient = "partage@example.org"
+    communes = {f"Commune-{n:02d}" for n in range(24)}
+
+    def ups(site: str, source: int, ago: int = 0) -> str:
+        ts = int(clock.now) - ago
+        return f"ups,site={site},host=onduleur,mib=rfc1628 output_source={source}i {ts}"
+
+    labs = [Lab(tmp_path / name, smtp, recipient, state=shared, clock=clock,
+                max_mails_per_hour=99) for name in ("c1", "c2")]  # fmt: skip
+    with labs[0] as first, labs[1] as second:
+        pair = (first, second)
+        pollers = {site: first.token(site, "poller", "poller") for site in sorted(communes)}
+
+        def everywhere(lines: Callable[[str], list[str]]) -> None:
+            for site, token in pollers.items():
+                for lab in pair:  # each collector's own store holds everything
+                    lab.write(token, lines(site))
+
+        def shares() -> list[set[str]]:
+            return [set(lab.alerting.sites.held) & communes for lab in pair if lab.alerting.sites]
+
+        def cuts() -> set[str]:
+            return {a["labels"]["site"] for a in first.alerts("firing")} & communes
+
+        everywhere(lambda site: [ups(site, 3, 300)])
+        for _ in range(2):  # the first alone takes every site, then gives the second its share
+            for lab in pair:
+                lab.step()
+            clock.advance(6)
+        mine, yours = shares()
+        assert mine and yours and not mine & yours and mine | yours == communes
+        assert all(lab.alerting.sites and lab.alerting.sites.members == 2 for lab in pair)
+
+        everywhere(lambda site: [ups(site, 5, ago) for ago in (120, 60, 0)])
+        second.step()  # only the second has evaluated: its own share of the power cuts
+        assert cuts() == yours
+        first.step()
+        assert cuts() == communes
+        subjects = [str(m["Subject"]) for m in first.mails()]
+        assert sorted(site for s in subjects for site in communes if site in s) == sorted(communes)
+
+        # The first dies: once its leases run out the second evaluates every site, and
+        # resolves them all (each mailed once more).
+        clock.advance(LEASE_SECONDS + 1)
+        everywhere(lambda site: [ups(site, 3, 60), ups(site, 3)])
+        second.step()
+        assert shares()[1] == communes and second.alerting.sites
+        assert second.alerting.sites.members == 1
+        clock.advance(120)
+        everywhere(lambda site: [ups(site, 3)])
+        second.step()
+        assert cuts() == set()
+        assert sum("RÉSOLU" in str(m["Subject"]) for m in first.mails()) == len(communes)
 
 
 def collector_state(url: str) -> str:

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -125,8 +126,13 @@ def written(url: str, line: str, token: str) -> bool:
     return status == 204
 
 
+def alerting(c: CollectorProcess) -> dict[str, Any]:
+    """What /healthz says of the collector's share of the alerting."""
+    return dict(get_json(f"{c.url}/healthz", "")["alerting"])
+
+
 def lease(c: CollectorProcess) -> str:
-    return str(get_json(f"{c.url}/healthz", "")["alerting"]["lease"])
+    return str(alerting(c)["lease"])
 
 
 def stored(node: Victoria) -> dict[tuple[str, str], list[float]]:
@@ -217,6 +223,10 @@ def test_the_reference_deployment_loses_nothing_when_a_collector_and_a_node_die(
                 thread.join(90)
         # one collector evaluates (which one may change hands as data comes and goes)
         wait_for(lambda: sorted(lease(c) for c in pair) == ["held", "standby"], 30, "one leader")
+        # ...and the sites' rules are shared out between the two (the killed one's heartbeat
+        # forgotten once it ran out).
+        wait_for(lambda: all(alerting(c)["sites"] > 0 and alerting(c)["collectors"] == 2
+                             for c in pair), 40, "the sites shared out")  # fmt: skip
         assert all(not a.pending for a in agents), "a batch never acknowledged"
         assert sum(a.failures for a in agents) > 0  # the loss was felt, and ridden over
         for c in pair:

@@ -44,8 +44,14 @@ def healthz(request: Request) -> JSONResponse:
     if svc.latest is not None:  # newest samples on their way to the shared state
         body["latest"] = outbox_health(svc.latest, svc.reader())
     lease = svc.alerting.lease if svc.alerting else None
-    if lease is not None:  # several collectors: which one evaluates the rules
-        body["alerting"] = {"lease": "held" if lease.epoch else "standby", "epoch": lease.epoch}
+    sites = svc.alerting.sites if svc.alerting else None
+    if lease is not None and sites is not None:  # several collectors: who evaluates what
+        body["alerting"] = {
+            "lease": "held" if lease.epoch else "standby",  # mail planning, digest
+            "epoch": lease.epoch,
+            "sites": len(sites.held),  # whose rules this collector evaluates
+            "collectors": sites.members,
+        }
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 

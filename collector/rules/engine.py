@@ -24,12 +24,12 @@ from collector.rules.evaluate import (
 )
 from collector.rules.load import effective
 from collector.rules.model import Rule, RuleSet
-from collector.rules.reads import LocalRuleReads, RuleReads
+from collector.rules.reads import LocalRuleReads, RuleReads, Where
 from collector.state import AlertRow, Repository
 from collector.store.query import Recent, as_number
 
 if TYPE_CHECKING:
-    from collector.lease import Lease
+    from collector.lease import SiteLeases
     from collector.state.source import Connection
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,19 @@ def points_for(rule: Rule, samples: list[tuple[int, dict[str, object]]]) -> Poin
     return out
 
 
+def within(where: Where | None, sites: set[str] | None) -> Where | None:
+    """A rule's tag filter narrowed to these sites (None: every site)."""
+    if sites is None:
+        return where
+    allowed = set((where or {}).get("site", sites)) & sites
+    return {**(where or {}), "site": tuple(sorted(allowed))}
+
+
 class Engine:
     """Evaluates a rule set against the store; one instance per thread (it owns `conn`). The
     series are read from `reads` (the store itself by default); the alerts live in `state`
-    (the store's file itself by default, or a shared PostgreSQL); with a `lease`, changes are
-    written only while it is held."""
+    (the store's file itself by default, or a shared PostgreSQL); with `leases`, only the sites
+    this collector holds are evaluated, and their changes written only while still held."""
 
     def __init__(
         self,
@@ -84,13 +92,13 @@ class Engine:
         ruleset: RuleSet,
         clock: Callable[[], float] = time.time,
         state: Callable[[], Connection] | None = None,
-        lease: Lease | None = None,
+        leases: SiteLeases | None = None,
         reads: RuleReads | None = None,
     ) -> None:
         self._conn = conn
         self._reads = reads or LocalRuleReads(conn)
         self._state = state or (lambda: conn)
-        self._lease = lease
+        self._leases = leases
         self.ruleset = ruleset
         self._clock = clock
         self._last_slow = -SLOW_EVERY
@@ -126,6 +134,11 @@ class Engine:
         now = int(self._clock())
         if slow is None:
             slow = hosts is None and self.slow_due()
+        sites = None if self._leases is None else set(self._leases.held)
+        if sites is not None and not sites:
+            return Pass(0, 0, 0, time.perf_counter() - started)  # another collector's sites
+        if sites is not None and hosts is not None:
+            hosts = {(site, host) for site, host in hosts if site in sites}
         state = self._state()
         repo = Repository(state)
         active = repo.active_alerts()
@@ -138,11 +151,11 @@ class Engine:
             evaluated += 1
             if rule.kind == "absence":
                 if hosts is None:
-                    judged += self._absence(rule, active, now)
+                    judged += self._absence(rule, active, now, sites)
                 continue
             if hosts is not None and rule.kind == "change":
                 continue  # reads a whole window per series: left to the full pass (30 s)
-            for recent in self._recent(rule, now, hosts, active):
+            for recent in self._recent(rule, now, hosts, active, sites):
                 series += 1
                 found = self._series(rule, recent, active)
                 if found is not None:
@@ -150,8 +163,10 @@ class Engine:
         # ...then write the changes in one short transaction.
         state.execute("BEGIN IMMEDIATE")
         try:
-            held = self._lease is None or self._lease.held(repo)
-            changes = sum(self._apply(repo, *entry, now) for entry in judged) if held else 0
+            if self._leases is not None:
+                held = self._leases.fenced(repo, {entry[2].get("site", "") for entry in judged})
+                judged = [entry for entry in judged if entry[2].get("site", "") in held]
+            changes = sum(self._apply(repo, *entry, now) for entry in judged)
             state.execute("COMMIT")
         except BaseException:
             state.execute("ROLLBACK")
@@ -164,21 +179,23 @@ class Engine:
         now: int,
         hosts: set[tuple[str, str]] | None,
         active: dict[str, AlertRow],
+        sites: set[str] | None,
     ) -> Iterable[Recent]:
         reads, fields = self._reads, (rule.field, *rule.require)
+        where = within(rule.where, sites)
         if rule.kind in SLOW_KINDS and hosts is not None:
             # A few hosts whose history was just replayed: raw samples, since the rollups of
             # that history are recomputed later by the store's maintenance.
             return reads.windows(rule.measurement, fields, rule.window, now, hosts,
-                                 where=rule.where)  # fmt: skip
+                                 where=where)  # fmt: skip
         if rule.kind in SLOW_KINDS:
             # Hour means are plenty for a trend over days, and 12 times fewer points.
             res = 3600 if rule.window >= 2 * 86400 else 300
             return reads.means(rule.measurement, rule.field, rule.window, now, hosts, res,
-                               rule.where)  # fmt: skip
+                               where)  # fmt: skip
         lookback = max(rule.for_, rule.window if rule.kind == "change" else 0) + MARGIN
         if hosts is None:
-            return reads.windows(rule.measurement, fields, lookback, now, where=rule.where)
+            return reads.windows(rule.measurement, fields, lookback, now, where=where)
         series_ids, alert_hosts = self._worth_a_window(rule, hosts, active, now)
         found = {}
         if series_ids:
@@ -187,7 +204,7 @@ class Engine:
                 found[recent.series_id] = recent
         if alert_hosts:
             for recent in reads.windows(rule.measurement, fields, lookback, now, alert_hosts,
-                                        where=rule.where):  # fmt: skip
+                                        where=where):  # fmt: skip
                 found[recent.series_id] = recent
         return list(found.values())
 
@@ -239,8 +256,11 @@ class Engine:
             return None
         return (rule, key, labels, verdict, existing)
 
-    def _absence(self, base: Rule, active: dict[str, AlertRow], now: int) -> list[Judged]:
-        seen = self._reads.last_seen(base.measurement, now)
+    def _absence(
+        self, base: Rule, active: dict[str, AlertRow], now: int, sites: set[str] | None
+    ) -> list[Judged]:
+        seen = [s for s in self._reads.last_seen(base.measurement, now)
+                if sites is None or s[0] in sites]  # fmt: skip
         if base.scope == "site":
             newest: dict[str, int] = {}
             for site, _, ts in seen:

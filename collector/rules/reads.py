@@ -23,6 +23,7 @@ from collector.store.query import (
     recent_means,
     recent_samples,
     series_where_latest,
+    sites_seen,
 )
 from collector.store.reads import Nodes, caught_up
 from collector.store.victoria import Labels, quoted
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from collector.state.source import Connection
 
 STALE = 7 * 86400  # series silent for longer are no longer evaluated
-# More hosts than this (a fleet replaying after an outage) are filtered here, not in the URL.
+# More hosts (a fleet replaying after an outage) or sites than this are filtered here, not in
+# the URL.
 MAX_HOSTS_IN_URL = 200
 Hosts = set[tuple[str, str]]
 Where = Mapping[str, tuple[str, ...]]
@@ -55,6 +57,9 @@ class RuleReads(Protocol):
 
     def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
         """(site, host, newest sample time) of every host that sent `measurement` lately."""
+
+    def sites(self, now: int) -> set[str]:
+        """The sites with a fresh series (what the collectors share out)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,10 @@ class LocalRuleReads:
     def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
         """See RuleReads."""
         return last_seen(self.conn, measurement, now - STALE)
+
+    def sites(self, now: int) -> set[str]:
+        """See RuleReads."""
+        return sites_seen(self.conn, now - STALE)
 
 
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -135,6 +144,9 @@ class VictoriaRuleReads:
         names_of_hosts = {h for _, h in hosts or ()}
         if hosts is not None and len(names_of_hosts) <= MAX_HOSTS_IN_URL:
             match += f",host=~{quoted(_alternatives(names_of_hosts))}"
+        sites = (where or {}).get("site")
+        if sites is not None and len(sites) <= MAX_HOSTS_IN_URL:  # this collector's share
+            match += f",site=~{quoted(_alternatives(sites))}"
         found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
                                                                      now))  # fmt: skip
         samples: dict[Labels, dict[int, dict[str, object]]] = {}
@@ -180,3 +192,7 @@ class VictoriaRuleReads:
     def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
         """See RuleReads, from the state's newest samples."""
         return self._latest().last_contacts(measurement, now - STALE)
+
+    def sites(self, now: int) -> set[str]:
+        """See RuleReads, from the state's newest samples."""
+        return self._latest().sites_seen(now - STALE)

@@ -246,6 +246,53 @@ class Alerts:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def keep_leases(
+        self, prefix: str, holder: str, wanted: set[str], now: int, ttl: int
+    ) -> dict[str, int]:
+        """Hold exactly the `wanted` leases among those named `prefix`...: release the others
+        this holder has, extend the wanted ones it has, take the wanted ones that are free or
+        ran out (one transaction, a statement per change of hands). Name -> epoch of those
+        held now."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            mine = self._held(prefix, holder, now)
+            self._conn.executemany(
+                "UPDATE lease SET expires = 0 WHERE name = ? AND holder = ?",
+                [(name, holder) for name in sorted(mine.keys() - wanted)],
+            )
+            self._conn.execute(
+                "UPDATE lease SET expires = ? WHERE holder = ? AND expires > ? AND name LIKE ?",
+                (now + ttl, holder, now, prefix + "%"),
+            )
+            for name in sorted(wanted - mine.keys()):
+                epoch = self.take_lease(name, holder, now, ttl)
+                if epoch is not None:
+                    mine[name] = epoch
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return {name: epoch for name, epoch in mine.items() if name in wanted}
+
+    def _held(self, prefix: str, holder: str, now: int) -> dict[str, int]:
+        rows = self._conn.execute(
+            "SELECT name, epoch FROM lease WHERE holder = ? AND expires > ? AND name LIKE ?",
+            (holder, now, prefix + "%"),
+        ).fetchall()
+        return {str(name): int(epoch) for name, epoch in rows}
+
+    def live_holders(self, prefix: str, now: int) -> dict[str, bool]:
+        """Holder -> idle, of the unexpired leases named `prefix`... (collectors' heartbeats);
+        those gone for a day are forgotten."""
+        self._conn.execute(
+            "DELETE FROM lease WHERE name LIKE ? AND expires < ?", (prefix + "%", now - 86400)
+        )
+        rows = self._conn.execute(
+            "SELECT holder, idle FROM lease WHERE name LIKE ? AND expires > ?",
+            (prefix + "%", now),
+        ).fetchall()
+        return {str(holder): bool(idle) for holder, idle in rows}
+
     def holds_lease(self, name: str, holder: str, epoch: int, now: int) -> bool:
         """Whether this holder still has the lease at this epoch; inside a transaction the row
         stays locked until it ends (PostgreSQL), so no other holder takes it meanwhile."""

@@ -77,6 +77,11 @@ class LatestValues:
         ).fetchall()
         return [(str(s), str(h), int(t)) for s, h, t in rows]
 
+    def sites_seen(self, since: int) -> set[str]:
+        """The sites with a sample since `since`."""
+        rows = self._conn.execute("SELECT DISTINCT site FROM latest WHERE ts >= ?", (since,))
+        return {str(site) for (site,) in rows.fetchall()}
+
     def newest_of(
         self, measurement: str, since: int, hosts: set[tuple[str, str]]
     ) -> list[tuple[dict[str, str], dict[str, object]]]:

@@ -320,8 +320,12 @@ def _series_filter(
     sql = "s.measurement = ? AND s.last_seen >= ?"
     args: list[object] = [measurement, fresh_since]
     for tag, allowed in sorted((where or {}).items()):
-        sql += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
-        args += [json_path(tag), json.dumps(list(allowed))]
+        if tag == "site":  # the series' own column, indexed
+            sql += " AND s.site IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(list(allowed)))
+        else:
+            sql += " AND json_extract(s.tags, ?) IN (SELECT value FROM json_each(?))"
+            args += [json_path(tag), json.dumps(list(allowed))]
     if series_ids is not None:
         sql += " AND s.id IN (SELECT value FROM json_each(?))"
         args.append(json.dumps(sorted(series_ids)))
@@ -442,6 +446,12 @@ def last_seen(
         (measurement, fresh_since),
     ).fetchall()
     return [(str(s), str(h), int(t)) for s, h, t in rows]
+
+
+def sites_seen(conn: sqlite3.Connection, fresh_since: int) -> set[str]:
+    """The sites with a series seen since `fresh_since`."""
+    rows = conn.execute("SELECT DISTINCT site FROM series WHERE last_seen >= ?", (fresh_since,))
+    return {str(site) for (site,) in rows.fetchall()}
 
 
 def latest_samples(
