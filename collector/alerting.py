@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 TOUCHED_EVERY = 1.0
 # A collector that accepted no write for this long hands the alerting lease to one that does.
 IDLE_AFTER = 60.0
+# Hosts another collector received are looked for this long before the last look (seconds):
+# the nodes may get a batch a little after the state says it arrived.
+OVERLAP = 3.0
 
 
 class Replays:
@@ -84,7 +87,7 @@ class Alerting:
         source = state or StateSource(StateConfig())
         self._state = source.bind(self._conn)
         # Several collectors, each receiving part of the data: the rules read shared data.
-        reads: RuleReads = (
+        self._reads: RuleReads = (
             VictoriaRuleReads(Nodes(list(nodes), Flushed()), self._conn, self._state, latest)
             if source.shared and nodes
             else LocalRuleReads(self._conn)
@@ -92,13 +95,14 @@ class Alerting:
         # Several collectors share a PostgreSQL state: they share the sites out, and one plans
         # the mails at a time.
         self.lease = Lease(self._state, clock) if source.shared else None
-        self.sites = SiteLeases(self._state, clock, reads.sites) if source.shared else None
-        self.engine = Engine(self._conn, ruleset, clock, self._state, self.sites, reads)
+        self.sites = SiteLeases(self._state, clock, self._reads.sites) if source.shared else None
+        self.engine = Engine(self._conn, ruleset, clock, self._state, self.sites, self._reads)
         self.notifier = Notifier(
             self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
         )
         self.sender = MailSender(source.bind(connect(config.storage.path)), config.smtp, clock)
         self.last_pass: Pass | None = None
+        self._looked = clock()
         self._replays = Replays()
         self._stop = threading.Event()
         self._mail_wake = threading.Event()
@@ -119,13 +123,15 @@ class Alerting:
         return self.last_pass
 
     def _touched_pass(self) -> Pass:
-        """Evaluate the hosts whose data was indexed since the last look."""
+        """Evaluate the hosts whose data was indexed since the last look (here, or on another
+        collector when the rules read shared data)."""
         if self._writer is None:
             return Pass(0, 0, 0, 0.0)
         touched = self._writer.take_touched()
-        if not self._leading():
-            return Pass(0, 0, 0, 0.0)
         hosts = self.engine.hosts_of(touched.series)
+        if not self._leading({site for site, _ in hosts}):
+            return Pass(0, 0, 0, 0.0)
+        hosts |= self._received_elsewhere()
         replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
         done = self.engine.evaluate(hosts, slow=False) if hosts else Pass(0, 0, 0, 0.0)
         if replayed:
@@ -135,6 +141,15 @@ class Alerting:
         if hosts or replayed:
             self._plan()
         return done
+
+    def _received_elsewhere(self) -> set[tuple[str, str]]:
+        """The hosts of this collector's sites that another collector received since the last
+        look (with a shared state: nothing otherwise)."""
+        if self.sites is None:
+            return set()
+        now = self._clock()
+        since, self._looked = min(self._looked, now) - OVERLAP, now
+        return self._reads.received_since(since, self.sites.held)
 
     def _full_pass(self) -> None:
         """Every rule over the whole fleet, one rule at a time, with the hosts that sent data
@@ -157,15 +172,15 @@ class Alerting:
         if seconds > self._config.alerts.evaluation_interval / 2:
             log.warning("a full alert evaluation took %.1f s", seconds)
 
-    def _leading(self) -> bool:
+    def _leading(self, seen: set[str] | None = None) -> bool:
         """Whether this collector has alerting work now (always, unless the state is shared:
-        then while it holds sites or the mail planning)."""
+        then while it holds sites or the mail planning); `seen`: sites it just received."""
         if self.lease is None or self.sites is None:
             return True
         last = self._writer.last_ingest if self._writer else 0.0
         idle = time.time() - last > IDLE_AFTER
         mails = self.lease.renew(idle)
-        return bool(self.sites.renew(idle)) or mails
+        return bool(self.sites.renew(idle, seen or ())) or mails
 
     def _plan(self) -> None:
         if self.notifier.plan():

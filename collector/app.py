@@ -43,11 +43,8 @@ def lifespan_for(
         mirror, nodes = forwarders(config)
         # On a shared state, each series' newest sample goes there too, for every collector's
         # pages (text fields included, which VictoriaMetrics cannot keep).
-        latest = (
-            Forwarder(config.storage.path, LatestTarget(lambda: Repository(state.connection())))
-            if state.shared
-            else None
-        )
+        to_state = LatestTarget(lambda: Repository(state.connection()), clock)
+        latest = Forwarder(config.storage.path, to_state) if state.shared else None
         extra = [f for f in (mirror, latest) if f is not None]
         outbox = tuple(f.mark for f in extra + nodes)
         writer = Writer(

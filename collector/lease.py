@@ -83,7 +83,8 @@ class Lease:
 
 class SiteLeases:
     """This process's share of the sites (see the module's text). `held` maps each site whose
-    rules it evaluates to the lease's epoch; `sites` lists the fleet's sites."""
+    rules it evaluates to the lease's epoch; `sites` lists the fleet's sites (`fleet`: as at the
+    last renewal)."""
 
     def __init__(
         self,
@@ -102,12 +103,14 @@ class SiteLeases:
         self.holder = holder_name()
         self.held: Mapping[str, int] = {}
         self.members = 0
+        self.fleet: set[str] = set()
 
-    def renew(self, idle: bool = False) -> Mapping[str, int]:
-        """Every `every` seconds: say this collector is alive (`idle`: it receives no data,
+    def renew(self, idle: bool = False, seen: Iterable[str] = ()) -> Mapping[str, int]:
+        """Every `every` seconds, or at once when `seen` names a site new to the fleet (its
+        first alert must not wait): say this collector is alive (`idle`: it receives no data,
         and yields its sites to those that do), then hold exactly its share. The sites held."""
         now = self._clock()
-        if now < self._next:
+        if now < self._next and self.fleet.issuperset(seen):
             return self.held
         self._next = now + self._every
         repo = Repository(self._state())
@@ -121,7 +124,7 @@ class SiteLeases:
         if held.keys() != self.held.keys():
             log.info("alerting: this collector evaluates %d of %d sites (%d collectors)",
                      len(held), len(fleet), len(alive))  # fmt: skip
-        self.held, self.members = held, len(alive)
+        self.held, self.members, self.fleet = held, len(alive), fleet
         return held
 
     def fenced(self, repo: Repository, sites: Iterable[str]) -> set[str]:

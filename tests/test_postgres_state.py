@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -655,3 +656,42 @@ def test_the_rules_see_the_whole_fleet_whichever_collector_received_each_part(
                 local.execute("SELECT count(*) FROM series WHERE host='onduleur'").fetchone()[0]
                 == 0
             )
+
+
+def test_a_threshold_crossed_on_another_collector_is_mailed_at_the_next_look(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """Round robin brings a UPS's readings to the collector that does not evaluate its site:
+    the site's evaluator learns it from the state and raises the alert at its next look (every
+    second), not at its next full pass (every 30 s)."""
+    clock = Clock(int(time.time()))
+    recipient = "regard@example.org"
+    with run_victoriametrics(tmp_path / "vm") as node:
+        series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
+        labs = [Lab(tmp_path / name, smtp, recipient, state=StateConfig(state_url), clock=clock,
+                    series=series) for name in ("c1", "c2")]  # fmt: skip
+        with labs[0] as first, labs[1] as second:
+            poller = first.token("Lens", "poller", "poller")
+            first.write(poller, [on_mains(int(clock.now) - 300)])
+            for _ in range(2):  # the two collectors share the sites out
+                for lab in (first, second):
+                    lab.step()
+                clock.advance(6)
+            held = [lab for lab in (first, second) if "Lens" in lab.alerting.sites.held]  # type: ignore[union-attr]
+            assert len(held) == 1
+            evaluator, other = (first, second) if held[0] is first else (second, first)
+            evaluator.alerting.tick(full=False)
+            other.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
+            other.app.state.services.writer.sync()
+
+            def forwarded() -> bool:
+                health = other.client.get("/healthz").json()
+                queues = [health["latest"], *health["victoriametrics"].values()]
+                return all(q["outbox_requests"] == 0 for q in queues)
+
+            wait_for(forwarded, 30, "the other collector's forwarding")
+            urllib.request.urlopen(f"{node.url}/internal/force_flush", timeout=10).read()
+            clock.advance(1)
+            evaluator.alerting.tick(full=False)  # a look, not a full pass
+            firing = [a["rule"] for a in evaluator.alerts("firing")]
+            assert firing == ["ups_on_battery"], firing

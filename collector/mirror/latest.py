@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 
 from collector.ingest.lineproto import series_key
@@ -21,8 +22,11 @@ class LatestTarget(DurableTarget):
     name = "latest"
     mark = "latest_log_id"
 
-    def __init__(self, repository: Callable[[], Repository]) -> None:
+    def __init__(
+        self, repository: Callable[[], Repository], clock: Callable[[], float] = time.time
+    ) -> None:
         self._repository = repository
+        self._clock = clock
 
     def format(self, point: Point) -> str:
         """The point as one JSON row of `latest`."""
@@ -43,6 +47,6 @@ class LatestTarget(DurableTarget):
             if row[0] not in newest or row[5] >= newest[row[0]][5]:
                 newest[row[0]] = row
         try:
-            self._repository().record_latest(newest.values())
+            self._repository().record_latest(list(newest.values()), int(self._clock() * 1000))
         except sqlite3.Error as err:  # the state's errors, PostgreSQL's included
             raise Retry(str(err)) from None

@@ -7,7 +7,6 @@ the whole fleet's whichever collector received it."""
 from __future__ import annotations
 
 import operator
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from collector.store.query import (
     sites_seen,
 )
 from collector.store.reads import Nodes, caught_up
-from collector.store.victoria import Labels, quoted
+from collector.store.victoria import Labels, alternatives, quoted
 
 if TYPE_CHECKING:
     from collector.state.source import Connection
@@ -60,6 +59,10 @@ class RuleReads(Protocol):
 
     def sites(self, now: int) -> set[str]:
         """The sites with a fresh series (what the collectors share out)."""
+
+    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
+        """The hosts of `sites` whose data other collectors received since `since` (this
+        collector's own writer says what it received)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +98,13 @@ class LocalRuleReads:
         """See RuleReads."""
         return sites_seen(self.conn, now - STALE)
 
+    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
+        """See RuleReads: the store holds only what this collector received."""
+        return set()
+
 
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
             "==": operator.eq, "!=": operator.ne}  # fmt: skip
-
-
-def _alternatives(values: Iterable[str]) -> str:
-    """A regular expression matching exactly these values (RE2, as VictoriaMetrics reads)."""
-    return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", v) for v in sorted(values))
 
 
 def _wanted(tags: Mapping[str, str], hosts: Hosts | None, where: Where | None) -> bool:
@@ -139,14 +141,14 @@ class VictoriaRuleReads:
                 hosts: Hosts | None = None, series_ids: set[int] | None = None,
                 where: Where | None = None) -> Iterator[Recent]:  # fmt: skip
         """See RuleReads: only `fields` are read."""
-        names = _alternatives(f"{measurement}_{f}" for f in fields)
+        names = alternatives(f"{measurement}_{f}" for f in fields)
         match = f"{{__name__=~{quoted(names)}"
         names_of_hosts = {h for _, h in hosts or ()}
         if hosts is not None and len(names_of_hosts) <= MAX_HOSTS_IN_URL:
-            match += f",host=~{quoted(_alternatives(names_of_hosts))}"
+            match += f",host=~{quoted(alternatives(names_of_hosts))}"
         sites = (where or {}).get("site")
         if sites is not None and len(sites) <= MAX_HOSTS_IN_URL:  # this collector's share
-            match += f",site=~{quoted(_alternatives(sites))}"
+            match += f",site=~{quoted(alternatives(sites))}"
         found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
                                                                      now))  # fmt: skip
         samples: dict[Labels, dict[int, dict[str, object]]] = {}
@@ -166,7 +168,9 @@ class VictoriaRuleReads:
               res: int, where: Where | None) -> list[Recent]:  # fmt: skip
         """See RuleReads."""
         start = now - lookback
-        asked = SeriesQuery(measurement, field, start, now, step=res)
+        sites = tuple((where or {}).get("site", ()))  # this collector's share
+        asked = SeriesQuery(measurement, field, start, now, step=res,
+                            sites=sites if len(sites) <= MAX_HOSTS_IN_URL else ())  # fmt: skip
         found = self.nodes.read(self.conn, lambda n: n.steps(asked, start, now))
         out = []
         for labels, points in sorted(found.items()):
@@ -196,3 +200,7 @@ class VictoriaRuleReads:
     def sites(self, now: int) -> set[str]:
         """See RuleReads, from the state's newest samples."""
         return self._latest().sites_seen(now - STALE)
+
+    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
+        """See RuleReads, from when the state's newest samples changed."""
+        return Repository(self.state()).received_since(int(since * 1000), set(sites))

@@ -28,6 +28,7 @@ class SeriesQuery:
     step: int = 0  # 0: raw points
     rate: bool = False
     agg: str = "mean"
+    sites: tuple[str, ...] = ()  # any of these sites (the rules' share of a collector)
 
 
 @dataclass(frozen=True, slots=True)

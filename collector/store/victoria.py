@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from collector.ingest.lineproto import series_key
 from collector.store.query import SeriesQuery, Value, numeric_points
@@ -48,12 +49,20 @@ def quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def alternatives(values: Iterable[str]) -> str:
+    """A regular expression matching exactly these values (RE2, as VictoriaMetrics reads)."""
+    return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", v) for v in sorted(values))
+
+
 def selector(q: SeriesQuery, name: str | None = None) -> str:
     """The MetricsQL series selector of a query (metric `measurement_field`, as the node names
     a line protocol field)."""
     labels = {"__name__": name or f"{q.measurement}_{q.field}", **q.tags}
     labels.update({k: v for k, v in (("site", q.site), ("host", q.host)) if v is not None})
-    return "{" + ",".join(f"{k}={quoted(v)}" for k, v in sorted(labels.items())) + "}"
+    matchers = [f"{k}={quoted(v)}" for k, v in sorted(labels.items())]
+    if q.sites:
+        matchers.append(f"site=~{quoted(alternatives(q.sites))}")
+    return "{" + ",".join(matchers) + "}"
 
 
 def _labels(metric: dict[str, str]) -> Labels:
