@@ -5,6 +5,7 @@ so that a slow mail server never delays evaluation."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -212,12 +213,19 @@ class Alerting:
             thread.start()
 
     def stop(self) -> None:
-        """Stop both threads (queued mail stays queued for the next start)."""
+        """Stop both threads (queued mail stays queued for the next start) and hand the
+        leases over to the other collectors."""
         self._stop.set()
         self._mail_wake.set()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=60)
+        try:
+            for leases in (self.sites, self.lease):
+                if leases is not None:
+                    leases.release()
+        except sqlite3.Error as err:  # PostgreSQL's too: the leases run out in 30 s instead
+            log.warning("could not hand the alerting leases over: %s", err)
 
     def _evaluate_loop(self) -> None:
         interval = self._config.alerts.evaluation_interval

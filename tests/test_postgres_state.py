@@ -658,6 +658,37 @@ def test_the_rules_see_the_whole_fleet_whichever_collector_received_each_part(
             )
 
 
+def test_a_collector_stopped_cleanly_hands_its_sites_over_at_once(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """A collector stopped for an upgrade gives its sites and the mail planning up as it
+    stops: the other takes them at its next look, not once the leases ran out (30 s)."""
+    clock = Clock()
+    communes = {f"Village-{n}" for n in range(12)}
+    labs = [Lab(tmp_path / name, smtp, "arret@example.org", state=StateConfig(state_url),
+                clock=clock) for name in ("c1", "c2")]  # fmt: skip
+    with labs[0] as first, labs[1] as second:
+        for site in sorted(communes):  # both receive data (neither is a backup)
+            token, line = first.token(site, "poller", "poller"), on_mains(int(clock.now))
+            for lab in (first, second):
+                lab.write(token, [line.replace("Lens", site)])
+        for _ in range(2):
+            for lab in (first, second):
+                lab.step()
+            clock.advance(6)
+        assert first.alerting.sites and second.alerting.sites
+        mine = set(first.alerting.sites.held) & communes
+        assert mine and mine != communes
+        lead = first if first.alerting.lease and first.alerting.lease.epoch else second
+        first.alerting.stop()  # what the collector does on SIGTERM
+        clock.advance(1)
+        second.step()
+        assert set(second.alerting.sites.held) >= communes
+        assert second.alerting.sites.members == 1
+        assert second.alerting.lease and second.alerting.lease.epoch
+        assert lead is second or second.alerting.lease.epoch == 2  # taken over from the first
+
+
 def test_a_threshold_crossed_on_another_collector_is_mailed_at_the_next_look(
     tmp_path: Path, smtp: MailSink, state_url: str
 ) -> None:

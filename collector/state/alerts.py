@@ -293,6 +293,10 @@ class Alerts:
         ).fetchall()
         return {str(holder): bool(idle) for holder, idle in rows}
 
+    def give_up_lease(self, name: str, holder: str) -> None:
+        """End this holder's lease `name` now (a successor need not wait for it to run out)."""
+        self._conn.execute("UPDATE lease SET expires = 0 WHERE name=? AND holder=?", (name, holder))
+
     def holds_lease(self, name: str, holder: str, epoch: int, now: int) -> bool:
         """Whether this holder still has the lease at this epoch; inside a transaction the row
         stays locked until it ends (PostgreSQL), so no other holder takes it meanwhile."""
