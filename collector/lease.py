@@ -126,9 +126,11 @@ class SiteLeases:
         mine = {s for s in fleet if owner(s, receiving) == self.holder}
         leases = repo.keep_leases(SITE, self.holder, {SITE + s for s in mine}, int(now), self._ttl)
         held = {name[len(SITE) :]: epoch for name, epoch in leases.items()}
-        if held.keys() != self.held.keys():
-            log.info("alerting: this collector evaluates %d of %d sites (%d collectors)",
-                     len(held), len(fleet), len(alive))  # fmt: skip
+        # Said when the collectors change (a site new to the fleet is not news).
+        news = len(alive) != self.members or self.held.keys() - held.keys()
+        say = log.info if news else log.debug
+        say("alerting: this collector evaluates %d of %d sites (%d collectors alive)",
+            len(held), len(fleet), len(alive))  # fmt: skip
         self.held, self.members, self.fleet = held, len(alive), fleet
         return held
 

@@ -140,13 +140,14 @@ class Nodes:
     def _flush(self, node: Forwarder, conn: sqlite3.Connection) -> None:
         """Make the node search what it was sent (it buffers for a few seconds otherwise)."""
         mark = node.watermark(conn)
+        # Under the lock: a reader that finds the mark set must find the flush done too.
         with self.flushed.lock:
             if self.flushed.marks.get(node.target_url, -1) >= mark:
                 return
+            # a node that refuses it (-forceFlushAuthKey) shows the data a moment later
+            with contextlib.suppress(NodeError):
+                self.fetch(f"{node.target_url}/internal/force_flush", 10.0)
             self.flushed.marks[node.target_url] = mark
-        # a node that refuses it (-forceFlushAuthKey) shows the data a moment later
-        with contextlib.suppress(NodeError):
-            self.fetch(f"{node.target_url}/internal/force_flush", 10.0)
 
     def read(self, conn: sqlite3.Connection, ask: Callable[[VictoriaQuery], T]) -> T:
         """`ask` of the first node that answers, after the wait (`conn`: this thread's store
