@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 STALE = 7 * 86400  # series silent for longer are no longer evaluated
 # More hosts (a fleet replaying after an outage) or sites than this are filtered here, not in
-# the URL.
+# the URL (a node reads a list of literal alternatives as a set; the URL stays under 64 kB).
 MAX_HOSTS_IN_URL = 200
+MAX_SITES_IN_URL = 2000  # a collector's share of the communes
 Hosts = set[tuple[str, str]]
 Where = Mapping[str, tuple[str, ...]]
 
@@ -147,7 +148,7 @@ class VictoriaRuleReads:
         if hosts is not None and len(names_of_hosts) <= MAX_HOSTS_IN_URL:
             match += f",host=~{quoted(alternatives(names_of_hosts))}"
         sites = (where or {}).get("site")
-        if sites is not None and len(sites) <= MAX_HOSTS_IN_URL:  # this collector's share
+        if sites is not None and len(sites) <= MAX_SITES_IN_URL:  # this collector's share
             match += f",site=~{quoted(alternatives(sites))}"
         found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
                                                                      now))  # fmt: skip
@@ -170,7 +171,7 @@ class VictoriaRuleReads:
         start = now - lookback
         sites = tuple((where or {}).get("site", ()))  # this collector's share
         asked = SeriesQuery(measurement, field, start, now, step=res,
-                            sites=sites if len(sites) <= MAX_HOSTS_IN_URL else ())  # fmt: skip
+                            sites=sites if len(sites) <= MAX_SITES_IN_URL else ())  # fmt: skip
         found = self.nodes.read(self.conn, lambda n: n.steps(asked, start, now))
         out = []
         for labels, points in sorted(found.items()):
