@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from collector.config import CollectorConfig, StateConfig
-from collector.lease import Lease, SiteLeases
+from collector.lease import Lease, SiteLeases, holder_name
 from collector.mirror.forwarder import Forwarder
 from collector.notify.notifier import Notifier
 from collector.notify.smtp import MailSender
@@ -34,7 +34,7 @@ TOUCHED_EVERY = 1.0
 IDLE_AFTER = 60.0
 # Hosts another collector received are looked for this long before the last look (seconds):
 # the nodes may get a batch a little after the state says it arrived.
-OVERLAP = 3.0
+OVERLAP = 2.0
 
 
 class Replays:
@@ -79,6 +79,7 @@ class Alerting:
         state: StateSource | None = None,
         nodes: Sequence[Forwarder] = (),
         latest: Forwarder | None = None,
+        name: str | None = None,
     ) -> None:
         self._config = config
         self._writer = writer
@@ -95,8 +96,13 @@ class Alerting:
         )
         # Several collectors share a PostgreSQL state: they share the sites out, and one plans
         # the mails at a time.
-        self.lease = Lease(self._state, clock) if source.shared else None
-        self.sites = SiteLeases(self._state, clock, self._reads.sites) if source.shared else None
+        name = name or holder_name()  # as `latest` names this collector's data
+        self.lease = Lease(self._state, clock, holder=name) if source.shared else None
+        self.sites = (
+            SiteLeases(self._state, clock, self._reads.sites, holder=name)
+            if source.shared
+            else None
+        )
         self.engine = Engine(self._conn, ruleset, clock, self._state, self.sites, self._reads)
         self.notifier = Notifier(
             self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
@@ -150,7 +156,7 @@ class Alerting:
             return set()
         now = self._clock()
         since, self._looked = min(self._looked, now) - OVERLAP, now
-        return self._reads.received_since(since, self.sites.held)
+        return self._reads.received_since(since, self.sites.held, self.sites.holder)
 
     def _full_pass(self) -> None:
         """Every rule over the whole fleet, one rule at a time, with the hosts that sent data

@@ -17,6 +17,7 @@ from collector.api.errors import add_error_handlers
 from collector.api.write import WriteEndpoints
 from collector.config import CollectorConfig
 from collector.ingest.lineproto import HeadCache
+from collector.lease import holder_name
 from collector.mirror.forwarder import Forwarder, VictoriaTarget, influx_target
 from collector.mirror.latest import LatestTarget
 from collector.rules.load import load_rules
@@ -43,7 +44,8 @@ def lifespan_for(
         mirror, nodes = forwarders(config)
         # On a shared state, each series' newest sample goes there too, for every collector's
         # pages (text fields included, which VictoriaMetrics cannot keep).
-        to_state = LatestTarget(lambda: Repository(state.connection()), clock)
+        name = holder_name()  # this collector's, in the shared state
+        to_state = LatestTarget(lambda: Repository(state.connection()), clock, name)
         latest = Forwarder(config.storage.path, to_state) if state.shared else None
         extra = [f for f in (mirror, latest) if f is not None]
         outbox = tuple(f.mark for f in extra + nodes)
@@ -74,6 +76,7 @@ def lifespan_for(
             state=state,
             nodes=nodes,
             latest=latest,
+            name=name,
         )
         if app.state.run_alerting:
             alerting.start()

@@ -52,12 +52,16 @@ class Lease:
     """This process's claim on the alerting lease."""
 
     def __init__(
-        self, state: Callable[[], Connection], clock: Callable[[], float], ttl: int = SECONDS
+        self,
+        state: Callable[[], Connection],
+        clock: Callable[[], float],
+        ttl: int = SECONDS,
+        holder: str | None = None,
     ) -> None:
         self._state = state
         self._clock = clock
         self._ttl = ttl
-        self.holder = holder_name()
+        self.holder = holder or holder_name()
         self.epoch: int | None = None
 
     def renew(self, idle: bool = False) -> bool:
@@ -98,6 +102,7 @@ class SiteLeases:
         sites: Callable[[int], set[str]],
         ttl: int = SECONDS,
         every: float = SHARE_EVERY,
+        holder: str | None = None,
     ) -> None:
         self._state = state
         self._clock = clock
@@ -105,7 +110,7 @@ class SiteLeases:
         self._ttl = ttl
         self._every = every
         self._next = float("-inf")
-        self.holder = holder_name()
+        self.holder = holder or holder_name()
         self.held: Mapping[str, int] = {}
         self.members = 0
         self.fleet: set[str] = set()

@@ -23,10 +23,14 @@ class LatestTarget(DurableTarget):
     mark = "latest_log_id"
 
     def __init__(
-        self, repository: Callable[[], Repository], clock: Callable[[], float] = time.time
+        self,
+        repository: Callable[[], Repository],
+        clock: Callable[[], float] = time.time,
+        by: str = "",
     ) -> None:
         self._repository = repository
         self._clock = clock
+        self._by = by  # this collector's name in the state (collector.lease)
 
     def format(self, point: Point) -> str:
         """The point as one JSON row of `latest`."""
@@ -47,6 +51,8 @@ class LatestTarget(DurableTarget):
             if row[0] not in newest or row[5] >= newest[row[0]][5]:
                 newest[row[0]] = row
         try:
-            self._repository().record_latest(list(newest.values()), int(self._clock() * 1000))
+            self._repository().record_latest(
+                list(newest.values()), int(self._clock() * 1000), self._by
+            )
         except sqlite3.Error as err:  # the state's errors, PostgreSQL's included
             raise Retry(str(err)) from None

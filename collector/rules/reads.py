@@ -61,9 +61,9 @@ class RuleReads(Protocol):
     def sites(self, now: int) -> set[str]:
         """The sites with a fresh series (what the collectors share out)."""
 
-    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
-        """The hosts of `sites` whose data other collectors received since `since` (this
-        collector's own writer says what it received)."""
+    def received_since(self, since: float, sites: Iterable[str], me: str) -> Hosts:
+        """The hosts of `sites` whose data collectors other than `me` received since `since`
+        (this collector's own writer says what it received)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ class LocalRuleReads:
         """See RuleReads."""
         return sites_seen(self.conn, now - STALE)
 
-    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
+    def received_since(self, since: float, sites: Iterable[str], me: str) -> Hosts:
         """See RuleReads: the store holds only what this collector received."""
         return set()
 
@@ -202,6 +202,6 @@ class VictoriaRuleReads:
         """See RuleReads, from the state's newest samples."""
         return self._latest().sites_seen(now - STALE)
 
-    def received_since(self, since: float, sites: Iterable[str]) -> Hosts:
+    def received_since(self, since: float, sites: Iterable[str], me: str) -> Hosts:
         """See RuleReads, from when the state's newest samples changed."""
-        return Repository(self.state()).received_since(int(since * 1000), set(sites))
+        return Repository(self.state()).received_since(int(since * 1000), set(sites), me)

@@ -30,12 +30,14 @@ MIGRATIONS = (
     CREATE INDEX latest_by_host ON latest (site, host, measurement);
     """,
     """
-    -- When each host's newest samples last changed (ms, the writing collector's clock): a
-    -- site's evaluator asks which of its hosts the other collectors just received.
+    -- When each host's newest samples last changed (ms, the writing collector's clock) and
+    -- which collector received them: a site's evaluator asks which of its hosts the other
+    -- collectors just received.
     CREATE TABLE latest_touch (
         site TEXT NOT NULL,
         host TEXT NOT NULL,
         at INTEGER NOT NULL,
+        collector TEXT NOT NULL,
         PRIMARY KEY (site, host)
     );
     CREATE INDEX latest_touch_by_time ON latest_touch (at);
@@ -51,8 +53,9 @@ _UPSERT = (
 )
 Row = tuple[str, str, str, str, str, int, str]  # as _UPSERT takes it
 _TOUCH = (
-    "INSERT INTO latest_touch (site, host, at) VALUES (?, ?, ?) ON CONFLICT (site, host) "
-    "DO UPDATE SET at = excluded.at WHERE excluded.at > latest_touch.at"
+    "INSERT INTO latest_touch (site, host, at, collector) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (site, host) DO UPDATE SET at = excluded.at, collector = excluded.collector "
+    "WHERE excluded.at > latest_touch.at"
 )
 
 
@@ -61,14 +64,14 @@ class LatestValues:
 
     _conn: sqlite3.Connection
 
-    def record_latest(self, rows: Collection[Row], at_ms: int) -> None:
-        """Keep each series' newest sample, and note its host received at `at_ms` (one
-        transaction)."""
+    def record_latest(self, rows: Collection[Row], at_ms: int, by: str = "") -> None:
+        """Keep each series' newest sample, and note its host received at `at_ms` by the
+        collector `by` (one transaction)."""
         hosts = sorted({(row[1], row[2]) for row in rows})
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.executemany(_UPSERT, rows)
-            self._conn.executemany(_TOUCH, [(site, host, at_ms) for site, host in hosts])
+            self._conn.executemany(_TOUCH, [(site, host, at_ms, by) for site, host in hosts])
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -95,17 +98,19 @@ class LatestValues:
         ).fetchall()
         return [(str(s), str(h), int(t)) for s, h, t in rows]
 
-    def received_since(self, since_ms: int, sites: Collection[str]) -> set[tuple[str, str]]:
-        """The (site, host) of the hosts of `sites` whose newest samples some collector
-        recorded after `since_ms`."""
+    def received_since(
+        self, since_ms: int, sites: Collection[str], other_than: str
+    ) -> set[tuple[str, str]]:
+        """The (site, host) of the hosts of `sites` whose newest samples a collector other
+        than `other_than` recorded after `since_ms`."""
         names = sorted(sites)
         found: set[tuple[str, str]] = set()
         for start in range(0, len(names), 500):  # under every server's limit of parameters
             chunk = names[start : start + 500]
             rows = self._conn.execute(
-                "SELECT site, host FROM latest_touch WHERE at > ? "  # noqa: S608 (placeholders)
-                f"AND site IN ({', '.join('?' * len(chunk))})",
-                (since_ms, *chunk),
+                "SELECT site, host FROM latest_touch WHERE at > ? AND collector != ? "  # noqa: S608
+                f"AND site IN ({', '.join('?' * len(chunk))})",  # (placeholders)
+                (since_ms, other_than, *chunk),
             ).fetchall()
             found |= {(str(site), str(host)) for site, host in rows}
         return found
