@@ -182,7 +182,9 @@ class Engine:
         sites: set[str] | None,
     ) -> Iterable[Recent]:
         reads, fields = self._reads, (rule.field, *rule.require)
-        where = within(rule.where, sites)
+        # Hosts given are of this collector's sites already: no list of sites for the node
+        # to match on top of them.
+        where = within(rule.where, sites) if hosts is None else rule.where
         if rule.kind in SLOW_KINDS and hosts is not None:
             # A few hosts whose history was just replayed: raw samples, since the rollups of
             # that history are recomputed later by the store's maintenance.
