@@ -110,6 +110,7 @@ class Alerting:
         self.sender = MailSender(source.bind(connect(config.storage.path)), config.smtp, clock)
         self.last_pass: Pass | None = None
         self._looked = clock()
+        self._again: set[tuple[str, str]] = set()  # hosts to look at again (see _unread)
         self._replays = Replays()
         self._stop = threading.Event()
         self._mail_wake = threading.Event()
@@ -135,12 +136,14 @@ class Alerting:
         if self._writer is None:
             return Pass(0, 0, 0, 0.0)
         touched = self._writer.take_touched()
-        hosts = self.engine.hosts_of(touched.series)
+        hosts = self.engine.hosts_of(touched.series) | self._again
+        self._again = set()
         if not self._leading({site for site, _ in hosts}):
             return Pass(0, 0, 0, 0.0)
         hosts |= self._received_elsewhere()
         replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
         done = self.engine.evaluate(hosts, slow=False) if hosts else Pass(0, 0, 0, 0.0)
+        self._again = self._unread(hosts)
         if replayed:
             # Hours of history at once (a spool after an outage): a forecast it makes urgent
             # must not wait for the next 10-minute forecast pass.
@@ -148,6 +151,16 @@ class Alerting:
         if hosts or replayed:
             self._plan()
         return done
+
+    def _unread(self, hosts: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Hosts the look could not read as they are now, to look at again next time: all of
+        them when the shared data had not caught up, else those of a site not yet known to
+        the sharing out (its newest samples not in the state yet)."""
+        if self.sites is None or not hosts:
+            return set()
+        if self._reads.behind():
+            return hosts
+        return {(site, host) for site, host in hosts if site not in self.sites.fleet}
 
     def _received_elsewhere(self) -> set[tuple[str, str]]:
         """The hosts of this collector's sites that another collector received since the last

@@ -25,6 +25,7 @@ import pytest
 
 from collector.config import SeriesConfig, StateConfig
 from collector.lease import SECONDS as LEASE_SECONDS
+from collector.mirror.forwarder import Retry
 from collector.state import PARTS, Repository
 from collector.state.mail import CLAIM_SECONDS
 from collector.state.postgres import PgState, where
@@ -726,3 +727,38 @@ def test_a_threshold_crossed_on_another_collector_is_mailed_at_the_next_look(
             evaluator.alerting.tick(full=False)  # a look, not a full pass
             firing = [a["rule"] for a in evaluator.alerts("firing")]
             assert firing == ["ups_on_battery"], firing
+
+
+def test_a_look_that_read_stale_shared_data_looks_again(
+    tmp_path: Path, smtp: MailSink, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the state's newest samples lag behind what the collector accepted (PostgreSQL
+    slow, or the store's write lock held), a look cannot see the value that crossed a
+    threshold: it looks at those hosts again next time, not at the next full pass."""
+    clock = Clock(int(time.time()))
+    with run_victoriametrics(tmp_path / "vm") as node:
+        series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
+        with Lab(tmp_path / "c1", smtp, "retard@example.org", state=StateConfig(state_url),
+                 clock=clock, series=series) as lab:  # fmt: skip
+            poller = lab.token("Lens", "poller", "poller")
+            lab.write(poller, [on_mains(int(clock.now) - 300)])
+            lab.step()
+            latest = lab.app.state.services.latest
+            slow, send = threading.Event(), latest._target.send
+
+            def lagging(lines: list[str]) -> None:
+                if slow.is_set():
+                    raise Retry("PostgreSQL too slow (test)")
+                send(lines)
+
+            monkeypatch.setattr(latest._target, "send", lagging)
+            slow.set()
+            lab.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
+            lab.app.state.services.writer.sync()
+            lab.alerting.tick(full=False)  # the state does not have the power cut yet
+            assert lab.alerts("firing") == []
+            slow.clear()
+            wait_for(lambda: lab.client.get("/healthz").json()["latest"]["outbox_requests"] == 0,
+                     30, "the state catching up")  # fmt: skip
+            lab.alerting.tick(full=False)  # nothing new arrived: the host is looked at again
+            assert [a["rule"] for a in lab.alerts("firing")] == ["ups_on_battery"]

@@ -65,6 +65,10 @@ class RuleReads(Protocol):
         """The hosts of `sites` whose data collectors other than `me` received since `since`
         (this collector's own writer says what it received)."""
 
+    def behind(self) -> bool:
+        """Whether the last reads may have missed what this collector just accepted (shared
+        data that had not caught up within the wait): the hosts are to be read again."""
+
 
 @dataclass(frozen=True, slots=True)
 class LocalRuleReads:
@@ -103,6 +107,10 @@ class LocalRuleReads:
         """See RuleReads: the store holds only what this collector received."""
         return set()
 
+    def behind(self) -> bool:
+        """See RuleReads: the store has indexed what it was asked for (the writer's sync)."""
+        return False
+
 
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
             "==": operator.eq, "!=": operator.ne}  # fmt: skip
@@ -126,12 +134,13 @@ class VictoriaRuleReads:
     state: Callable[[], Connection]
     latest: Forwarder | None = None  # what fills `latest` from this collector's outbox
     _ids: dict[Labels, int] = field(default_factory=dict)
+    _behind: bool = False
 
     def _latest(self) -> Repository:
         """The state, once `latest` holds what this collector just accepted (a touched pass
         must see the value that crossed its threshold; up to the nodes' wait)."""
         if self.latest is not None:
-            caught_up(self.conn, [self.latest], self.nodes.wait)
+            self._behind = not caught_up(self.conn, [self.latest], self.nodes.wait)
         return Repository(self.state())
 
     def _id(self, labels: Labels) -> int:
@@ -205,3 +214,8 @@ class VictoriaRuleReads:
     def received_since(self, since: float, sites: Iterable[str], me: str) -> Hosts:
         """See RuleReads, from when the state's newest samples changed."""
         return Repository(self.state()).received_since(int(since * 1000), set(sites), me)
+
+    def behind(self) -> bool:
+        """See RuleReads: `latest` had not caught up at the last read (its forwarder waits
+        for PostgreSQL, or for the store's write lock to note its progress)."""
+        return self._behind

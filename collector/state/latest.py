@@ -116,8 +116,11 @@ class LatestValues:
         return found
 
     def sites_seen(self, since: int) -> set[str]:
-        """The sites with a sample since `since`."""
-        rows = self._conn.execute("SELECT DISTINCT site FROM latest WHERE ts >= ?", (since,))
+        """The sites with a host received since `since` (seconds; a row per host to read,
+        not one per series)."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT site FROM latest_touch WHERE at >= ?", (since * 1000,)
+        )
         return {str(site) for (site,) in rows.fetchall()}
 
     def newest_of(
