@@ -347,6 +347,22 @@ def test_two_collectors_on_one_state_mail_an_alert_once_and_hand_over_when_one_d
         assert len(first.mails()) == 2
 
 
+def two_collectors(tmp: Path, smtp: MailSink, recipient: str, state_url: str, clock: Clock,
+                   **settings: Any) -> list[Lab]:  # fmt: skip
+    """Two collectors' labs on one shared state and one clock (`settings`: Lab's)."""
+    return [Lab(tmp / name, smtp, recipient, state=StateConfig(state_url), clock=clock,
+                **settings) for name in ("c1", "c2")]  # fmt: skip
+
+
+def share_out(labs: list[Lab], clock: Clock) -> None:
+    """Step each lab twice, 6 s apart: the first alone takes every site, then gives the others
+    their share."""
+    for _ in range(2):
+        for lab in labs:
+            lab.step()
+        clock.advance(6)
+
+
 def test_two_collectors_share_the_sites_out_and_one_takes_all_when_the_other_dies(
     tmp_path: Path, smtp: MailSink, state_url: str
 ) -> None:
@@ -354,7 +370,6 @@ def test_two_collectors_share_the_sites_out_and_one_takes_all_when_the_other_die
     (none twice, none left), each raises and mails the power cuts of its own share, and when
     one dies the other takes its sites over once their leases run out."""
     clock = Clock()
-    shared = StateConfig(state_url)
     recipient = "partage@example.org"
     communes = {f"Commune-{n:02d}" for n in range(24)}
 
@@ -362,8 +377,7 @@ def test_two_collectors_share_the_sites_out_and_one_takes_all_when_the_other_die
         ts = int(clock.now) - ago
         return f"ups,site={site},host=onduleur,mib=rfc1628 output_source={source}i {ts}"
 
-    labs = [Lab(tmp_path / name, smtp, recipient, state=shared, clock=clock,
-                max_mails_per_hour=99) for name in ("c1", "c2")]  # fmt: skip
+    labs = two_collectors(tmp_path, smtp, recipient, state_url, clock, max_mails_per_hour=99)
     with labs[0] as first, labs[1] as second:
         pair = (first, second)
         pollers = {site: first.token(site, "poller", "poller") for site in sorted(communes)}
@@ -380,10 +394,7 @@ def test_two_collectors_share_the_sites_out_and_one_takes_all_when_the_other_die
             return {a["labels"]["site"] for a in first.alerts("firing")} & communes
 
         everywhere(lambda site: [ups(site, 3, 300)])
-        for _ in range(2):  # the first alone takes every site, then gives the second its share
-            for lab in pair:
-                lab.step()
-            clock.advance(6)
+        share_out(list(pair), clock)
         mine, yours = shares()
         assert mine and yours and not mine & yours and mine | yours == communes
         assert all(lab.alerting.sites and lab.alerting.sites.members == 2 for lab in pair)
@@ -631,8 +642,7 @@ def test_the_rules_see_the_whole_fleet_whichever_collector_received_each_part(
     recipient = "rondes@example.org"  # the SMTP sink is the module's: a recipient of its own
     with run_victoriametrics(tmp_path / "vm") as node:
         series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
-        labs = [Lab(tmp_path / name, smtp, recipient, state=StateConfig(state_url), clock=clock,
-                    series=series) for name in ("c1", "c2")]  # fmt: skip
+        labs = two_collectors(tmp_path, smtp, recipient, state_url, clock, series=series)
         with labs[0] as first, labs[1] as second:
             poller = first.token("Lens", "poller", "poller")
             agent = first.token("Lens", "pc-1")
@@ -666,17 +676,13 @@ def test_a_collector_stopped_cleanly_hands_its_sites_over_at_once(
     stops: the other takes them at its next look, not once the leases ran out (30 s)."""
     clock = Clock()
     communes = {f"Village-{n}" for n in range(12)}
-    labs = [Lab(tmp_path / name, smtp, "arret@example.org", state=StateConfig(state_url),
-                clock=clock) for name in ("c1", "c2")]  # fmt: skip
+    labs = two_collectors(tmp_path, smtp, "arret@example.org", state_url, clock)
     with labs[0] as first, labs[1] as second:
         for site in sorted(communes):  # both receive data (neither is a backup)
             token, line = first.token(site, "poller", "poller"), on_mains(int(clock.now))
             for lab in (first, second):
                 lab.write(token, [line.replace("Lens", site)])
-        for _ in range(2):
-            for lab in (first, second):
-                lab.step()
-            clock.advance(6)
+        share_out(labs, clock)
         assert first.alerting.sites and second.alerting.sites
         mine = set(first.alerting.sites.held) & communes
         assert mine and mine != communes
@@ -700,15 +706,11 @@ def test_a_threshold_crossed_on_another_collector_is_mailed_at_the_next_look(
     recipient = "regard@example.org"
     with run_victoriametrics(tmp_path / "vm") as node:
         series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
-        labs = [Lab(tmp_path / name, smtp, recipient, state=StateConfig(state_url), clock=clock,
-                    series=series) for name in ("c1", "c2")]  # fmt: skip
+        labs = two_collectors(tmp_path, smtp, recipient, state_url, clock, series=series)
         with labs[0] as first, labs[1] as second:
             poller = first.token("Lens", "poller", "poller")
             first.write(poller, [on_mains(int(clock.now) - 300)])
-            for _ in range(2):  # the two collectors share the sites out
-                for lab in (first, second):
-                    lab.step()
-                clock.advance(6)
+            share_out(labs, clock)
             held = [lab for lab in (first, second) if "Lens" in lab.alerting.sites.held]  # type: ignore[union-attr]
             assert len(held) == 1
             evaluator, other = (first, second) if held[0] is first else (second, first)
