@@ -150,9 +150,6 @@ class SiteLeases:
     def fenced(self, repo: Repository, sites: Iterable[str]) -> set[str]:
         """Inside a write transaction: those of `sites` whose lease is still ours at our
         epoch."""
-        now, held = int(self._clock()), self.held
-        return {
-            site
-            for site in sites
-            if site in held and repo.holds_lease(SITE + site, self.holder, held[site], now)
-        }
+        wanted = {SITE + site: self.held[site] for site in sites if site in self.held}
+        still = repo.holds_leases(wanted, self.holder, int(self._clock()))
+        return {name[len(SITE) :] for name in still}

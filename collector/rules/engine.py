@@ -135,6 +135,8 @@ class Engine:
         if slow is None:
             slow = hosts is None and self.slow_due()
         sites = None if self._leases is None else set(self._leases.held)
+        if sites and self._leases is not None and self._leases.fleet <= sites:
+            sites = None  # every site of the fleet: no list to filter on (the fence still holds)
         if sites is not None and not sites:
             return Pass(0, 0, 0, time.perf_counter() - started)  # another collector's sites
         if sites is not None and hosts is not None:

@@ -297,6 +297,20 @@ class Alerts:
         """End this holder's lease `name` now (a successor need not wait for it to run out)."""
         self._conn.execute("UPDATE lease SET expires = 0 WHERE name=? AND holder=?", (name, holder))
 
+    def holds_leases(self, epochs: dict[str, int], holder: str, now: int) -> set[str]:
+        """Those of the leases `epochs` (name -> epoch) this holder still has at that epoch,
+        locked as `holds_lease` locks one; a statement per 500 names, not one per lease."""
+        names, held = sorted(epochs), set()
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            rows = self._conn.execute(
+                "UPDATE lease SET holder = holder WHERE holder = ? AND expires > ? "  # noqa: S608
+                f"AND name IN ({', '.join('?' * len(chunk))}) RETURNING name, epoch",
+                (holder, now, *chunk),
+            ).fetchall()
+            held |= {str(name) for name, epoch in rows if epochs[str(name)] == int(epoch)}
+        return held
+
     def holds_lease(self, name: str, holder: str, epoch: int, now: int) -> bool:
         """Whether this holder still has the lease at this epoch; inside a transaction the row
         stays locked until it ends (PostgreSQL), so no other holder takes it meanwhile."""
