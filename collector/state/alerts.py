@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.schema import Part
+from collector.state.sql import in_lists
 
 TABLES = ("alert", "alert_event", "lease", "alert_mark")
 # Each from version i to i+1 of this part (collector.schema).
@@ -298,28 +299,22 @@ class Alerts:
         self._conn.execute("UPDATE lease SET expires = 0 WHERE name=? AND holder=?", (name, holder))
 
     def holds_leases(self, epochs: dict[str, int], holder: str, now: int) -> set[str]:
-        """Those of the leases `epochs` (name -> epoch) this holder still has at that epoch,
-        locked as `holds_lease` locks one; a statement per 500 names, not one per lease."""
-        names, held = sorted(epochs), set()
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
+        """Those of the leases `epochs` (name -> epoch) this holder still has at that epoch;
+        inside a transaction the rows stay locked until it ends (PostgreSQL), so no other
+        holder takes them meanwhile."""
+        held = set()
+        for chunk, marks in in_lists(epochs):
             rows = self._conn.execute(
                 "UPDATE lease SET holder = holder WHERE holder = ? AND expires > ? "  # noqa: S608
-                f"AND name IN ({', '.join('?' * len(chunk))}) RETURNING name, epoch",
+                f"AND name IN ({marks}) RETURNING name, epoch",  # (placeholders)
                 (holder, now, *chunk),
             ).fetchall()
             held |= {str(name) for name, epoch in rows if epochs[str(name)] == int(epoch)}
         return held
 
     def holds_lease(self, name: str, holder: str, epoch: int, now: int) -> bool:
-        """Whether this holder still has the lease at this epoch; inside a transaction the row
-        stays locked until it ends (PostgreSQL), so no other holder takes it meanwhile."""
-        cursor = self._conn.execute(
-            "UPDATE lease SET holder = holder "
-            "WHERE name=? AND holder=? AND epoch=? AND expires > ?",
-            (name, holder, epoch, now),
-        )
-        return cursor.rowcount == 1
+        """Whether this holder still has the lease `name` at this epoch (see holds_leases)."""
+        return bool(self.holds_leases({name: epoch}, holder, now))
 
     def alert_mark(self, name: str) -> int | None:
         """One of alerting's marks, or None."""

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Collection
 
 from collector.schema import Part
+from collector.state.sql import in_lists
 from collector.telemetry import OWN_SITE
 
 TABLES = ("latest", "latest_touch")
@@ -103,13 +104,11 @@ class LatestValues:
     ) -> set[tuple[str, str]]:
         """The (site, host) of the hosts of `sites` whose newest samples a collector other
         than `other_than` recorded after `since_ms`."""
-        names = sorted(sites)
         found: set[tuple[str, str]] = set()
-        for start in range(0, len(names), 500):  # under every server's limit of parameters
-            chunk = names[start : start + 500]
+        for chunk, marks in in_lists(sites):
             rows = self._conn.execute(
                 "SELECT site, host FROM latest_touch WHERE at > ? AND collector != ? "  # noqa: S608
-                f"AND site IN ({', '.join('?' * len(chunk))})",  # (placeholders)
+                f"AND site IN ({marks})",  # (placeholders)
                 (since_ms, other_than, *chunk),
             ).fetchall()
             found |= {(str(site), str(host)) for site, host in rows}
@@ -128,15 +127,13 @@ class LatestValues:
     ) -> list[tuple[dict[str, str], dict[str, object]]]:
         """(tags, fields) of the newest sample of each series of `measurement` on `hosts`
         since `since`."""
-        names = sorted({h for _, h in hosts})
-        if not names:
-            return []
-        marks = ", ".join("?" * len(names))
-        rows = self._conn.execute(
-            "SELECT site, host, tags, fields FROM latest WHERE measurement = ? AND ts >= ? "  # noqa: S608 (placeholders)
-            f"AND host IN ({marks})",
-            (measurement, since, *names),
-        ).fetchall()
+        rows = []
+        for chunk, marks in in_lists({h for _, h in hosts}):
+            rows += self._conn.execute(
+                "SELECT site, host, tags, fields FROM latest WHERE measurement = ? AND ts >= ? "  # noqa: S608 (placeholders)
+                f"AND host IN ({marks})",
+                (measurement, since, *chunk),
+            ).fetchall()
         return [(json.loads(t), json.loads(f)) for s, h, t, f in rows if (s, h) in hosts]
 
     def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
