@@ -35,6 +35,9 @@ IDLE_AFTER = 60.0
 # Hosts another collector received are looked for this long before the last look (seconds):
 # the nodes may get a batch a little after the state says it arrived.
 OVERLAP = 2.0
+# A host whose newest data a look could not read yet is looked at again at each look, for
+# this long at most (seconds; the full passes read it anyway).
+AGAIN_FOR = 60.0
 
 
 class Replays:
@@ -110,7 +113,7 @@ class Alerting:
         self.sender = MailSender(source.bind(connect(config.storage.path)), config.smtp, clock)
         self.last_pass: Pass | None = None
         self._looked = clock()
-        self._again: set[tuple[str, str]] = set()  # hosts to look at again (see _unread)
+        self._again: dict[tuple[str, str], float] = {}  # host: since when (see _unread)
         self._replays = Replays()
         self._stop = threading.Event()
         self._mail_wake = threading.Event()
@@ -136,14 +139,14 @@ class Alerting:
         if self._writer is None:
             return Pass(0, 0, 0, 0.0)
         touched = self._writer.take_touched()
-        hosts = self.engine.hosts_of(touched.series) | self._again
-        self._again = set()
+        hosts = self.engine.hosts_of(touched.series) | self._again.keys()
+        again, self._again = self._again, {}
         if not self._leading({site for site, _ in hosts}):
             return Pass(0, 0, 0, 0.0)
         hosts |= self._received_elsewhere()
         replayed = self._replays.settled(self.engine.hosts_of(touched.backfilled))
         done = self.engine.evaluate(hosts, slow=False) if hosts else Pass(0, 0, 0, 0.0)
-        self._again = self._unread(hosts)
+        self._again = self._unread(hosts, again)
         if replayed:
             # Hours of history at once (a spool after an outage): a forecast it makes urgent
             # must not wait for the next 10-minute forecast pass.
@@ -152,15 +155,20 @@ class Alerting:
             self._plan()
         return done
 
-    def _unread(self, hosts: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Hosts the look could not read as they are now, to look at again next time: all of
-        them when the shared data had not caught up, else those of a site not yet known to
-        the sharing out (its newest samples not in the state yet)."""
+    def _unread(
+        self, hosts: set[tuple[str, str]], again: dict[tuple[str, str], float]
+    ) -> dict[tuple[str, str], float]:
+        """Hosts the look could not read as they are now, to look at again next time (with
+        since when, carried over from `again`, the look's own): those whose shared data had
+        not caught up, and those of a site not yet known to the sharing out (its newest
+        samples not in the state yet)."""
         if self.sites is None or not hosts:
-            return set()
-        if self._reads.behind():
-            return hosts
-        return {(site, host) for site, host in hosts if site not in self.sites.fleet}
+            return {}
+        missed = self._reads.unread(hosts)
+        missed |= {(site, host) for site, host in hosts if site not in self.sites.fleet}
+        now = self._clock()
+        since = {host: again.get(host, now) for host in missed}
+        return {host: first for host, first in since.items() if now - first < AGAIN_FOR}
 
     def _received_elsewhere(self) -> set[tuple[str, str]]:
         """The hosts of this collector's sites that another collector received since the last

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -36,6 +37,7 @@ STALE = 7 * 86400  # series silent for longer are no longer evaluated
 MAX_HOSTS_IN_URL = 200
 MAX_SITES_IN_URL = 2000  # a collector's share of the communes
 Hosts = set[tuple[str, str]]
+Exported = dict[tuple[str, Labels], list[tuple[int, float]]]  # (name, labels): points
 Where = Mapping[str, tuple[str, ...]]
 
 
@@ -65,9 +67,9 @@ class RuleReads(Protocol):
         """The hosts of `sites` whose data collectors other than `me` received since `since`
         (this collector's own writer says what it received)."""
 
-    def behind(self) -> bool:
-        """Whether the last reads may have missed what this collector just accepted (shared
-        data that had not caught up within the wait): the hosts are to be read again."""
+    def unread(self, hosts: Hosts) -> Hosts:
+        """Those of `hosts` whose newest data the reads since the last call may have missed
+        (shared data that had not caught up): to read again at the next look."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,9 @@ class LocalRuleReads:
         """See RuleReads: the store holds only what this collector received."""
         return set()
 
-    def behind(self) -> bool:
+    def unread(self, hosts: Hosts) -> Hosts:
         """See RuleReads: the store has indexed what it was asked for (the writer's sync)."""
-        return False
+        return set()
 
 
 _COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -134,13 +136,17 @@ class VictoriaRuleReads:
     state: Callable[[], Connection]
     latest: Forwarder | None = None  # what fills `latest` from this collector's outbox
     _ids: dict[Labels, int] = field(default_factory=dict)
-    _behind: bool = False
+    # What where_latest found: each series' host and newest sample time, which its window
+    # must show.
+    _newest: dict[int, tuple[tuple[str, str], int]] = field(default_factory=dict)
+    _behind: bool = False  # `latest` had not caught up at some read since unread()
+    _unseen: Hosts = field(default_factory=set)  # hosts whose window lacked a newest sample
 
     def _latest(self) -> Repository:
         """The state, once `latest` holds what this collector just accepted (a touched pass
         must see the value that crossed its threshold; up to the nodes' wait)."""
-        if self.latest is not None:
-            self._behind = not caught_up(self.conn, [self.latest], self.nodes.wait)
+        if self.latest is not None and not caught_up(self.conn, [self.latest], self.nodes.wait):
+            self._behind = True
         return Repository(self.state())
 
     def _id(self, labels: Labels) -> int:
@@ -159,8 +165,14 @@ class VictoriaRuleReads:
         sites = (where or {}).get("site")
         if sites is not None and len(sites) <= MAX_SITES_IN_URL:  # this collector's share
             match += f",site=~{quoted(alternatives(sites))}"
-        found = self.nodes.read(self.conn, lambda n: n.export_match(match + "}", now - lookback,
-                                                                     now))  # fmt: skip
+        found = self._export(match, now - lookback, now)
+        if series_ids is not None and self._lacking(found, series_ids, now - lookback, now):
+            # VictoriaMetrics may answer a selector it answered a moment ago from a cache that
+            # /internal/force_flush does not reset: a series created since is missing (for 4
+            # to 10 s here). A matcher it has never seen reads its index afresh.
+            found = self._export(f'{match},vigie_fresh!="{time.time_ns()}"', now - lookback, now)
+            lacking = self._lacking(found, series_ids, now - lookback, now)
+            self._unseen |= {self._newest[sid][0] for sid in lacking}
         samples: dict[Labels, dict[int, dict[str, object]]] = {}
         for (name, labels), points in found.items():
             field_name = name[len(measurement) + 1 :]
@@ -173,6 +185,24 @@ class VictoriaRuleReads:
             if _wanted(tags, hosts, where) and (series_ids is None or sid in series_ids):
                 site, host = tags.get("site", ""), tags.get("host", "")
                 yield Recent(site, host, tags, sorted(by_time.items()), sid)
+
+    def _export(self, match: str, start: int, end: int) -> Exported:
+        """The raw samples of the series `match` (a selector without its closing brace)
+        selects."""
+        return self.nodes.read(self.conn, lambda n: n.export_match(match + "}", start, end))
+
+    def _lacking(self, found: Exported, series_ids: set[int], start: int, end: int) -> set[int]:
+        """The series of `series_ids` whose newest sample (as where_latest read it) falls in
+        [start, end] but is not in `found`."""
+        shown: dict[int, int] = {}
+        for (_, labels), points in found.items():
+            sid = self._id(labels)
+            shown[sid] = max([shown.get(sid, 0), *(ts for ts, _ in points)])
+        return {
+            sid
+            for sid in series_ids & self._newest.keys()
+            if start <= self._newest[sid][1] <= end and shown.get(sid, -1) < self._newest[sid][1]
+        }
 
     def means(self, measurement: str, field: str, lookback: int, now: int, hosts: Hosts | None,
               res: int, where: Where | None) -> list[Recent]:  # fmt: skip
@@ -197,10 +227,12 @@ class VictoriaRuleReads:
         """See RuleReads, from the state's newest samples."""
         compare = _COMPARE[op]
         ids = set()
-        for tags, fields in self._latest().newest_of(measurement, now - STALE, hosts):
+        for tags, ts, fields in self._latest().newest_of(measurement, now - STALE, hosts):
             number = as_number(fields.get(field))
             if number is not None and compare(number, value) and _wanted(tags, None, where):
-                ids.add(self._id(tuple(sorted(tags.items()))))
+                sid = self._id(tuple(sorted(tags.items())))
+                self._newest[sid] = ((tags.get("site", ""), tags.get("host", "")), ts)
+                ids.add(sid)
         return ids
 
     def last_seen(self, measurement: str, now: int) -> list[tuple[str, str, int]]:
@@ -215,7 +247,11 @@ class VictoriaRuleReads:
         """See RuleReads, from when the state's newest samples changed."""
         return Repository(self.state()).received_since(int(since * 1000), set(sites), me)
 
-    def behind(self) -> bool:
-        """See RuleReads: `latest` had not caught up at the last read (its forwarder waits
-        for PostgreSQL, or for the store's write lock to note its progress)."""
-        return self._behind
+    def unread(self, hosts: Hosts) -> Hosts:
+        """See RuleReads: every host when `latest` had not caught up (its forwarder waits for
+        PostgreSQL, or for the store's write lock to note its progress), else those whose
+        window lacked the newest sample `latest` has (a node not caught up)."""
+        missed = set(hosts) if self._behind else hosts & self._unseen
+        self._behind, self._unseen = False, set()
+        self._newest.clear()
+        return missed

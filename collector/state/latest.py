@@ -124,17 +124,21 @@ class LatestValues:
 
     def newest_of(
         self, measurement: str, since: int, hosts: set[tuple[str, str]]
-    ) -> list[tuple[dict[str, str], dict[str, object]]]:
-        """(tags, fields) of the newest sample of each series of `measurement` on `hosts`
-        since `since`."""
+    ) -> list[tuple[dict[str, str], int, dict[str, object]]]:
+        """(tags, time, fields) of the newest sample of each series of `measurement` on
+        `hosts` since `since`."""
         rows = []
         for chunk, marks in in_lists({h for _, h in hosts}):
             rows += self._conn.execute(
-                "SELECT site, host, tags, fields FROM latest WHERE measurement = ? AND ts >= ? "  # noqa: S608 (placeholders)
-                f"AND host IN ({marks})",
+                "SELECT site, host, tags, ts, fields FROM latest WHERE measurement = ? "  # noqa: S608 (placeholders)
+                f"AND ts >= ? AND host IN ({marks})",
                 (measurement, since, *chunk),
             ).fetchall()
-        return [(json.loads(t), json.loads(f)) for s, h, t, f in rows if (s, h) in hosts]
+        return [
+            (json.loads(tags), int(ts), json.loads(fields))
+            for site, host, tags, ts, fields in rows
+            if (site, host) in hosts
+        ]
 
     def hosts_seen(self, site: str | None = None) -> list[tuple[str, str, int]]:
         """(site, host, newest sample time) of every host (of one site)."""
