@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from collector.ingest.lineproto import (
@@ -182,12 +182,17 @@ def test_float_values_follow_influxdb_grammar(text: str) -> None:
 
 
 @given(st.text(alphabet="0123456789-_ ١²", min_size=1, max_size=22))
+@example("10000000000")  # year 2286 in seconds: beyond what nanoseconds hold
 def test_integer_values_and_timestamps_take_ascii_digits_only(digits: str) -> None:
     valid = re.fullmatch(r"-?[0-9]+", digits) is not None
     in_range = valid and -(2**63) <= int(digits) < 2**63
     if in_range:
         assert parse_value(digits + "i") == int(digits)
-        assert parse_lines(f"m v=1 {digits}", "s", 0)[0].time == int(digits)
+        if abs(int(digits)) <= (2**63 - 2) // 10**9:  # seconds that nanoseconds can hold
+            assert parse_lines(f"m v=1 {digits}", "s", 0)[0].time == int(digits)
+        else:
+            with pytest.raises(LineError, match="out of range"):
+                parse_lines(f"m v=1 {digits}", "s", 0)
     else:
         with pytest.raises(ValueError):
             parse_value(digits + "i")
