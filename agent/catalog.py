@@ -124,8 +124,8 @@ CATALOG: tuple[Measurement, ...] = (
         {"ok": "boolean", "error": "string: the reason (timeout / wrong community, v3 authentication, garbage, host key mismatch, deadline)",
          "duration_ms": "ms (float)", "points": "integer", "requests": "integer (SNMP)", "varbinds": "integer (SNMP)",
          "host_key_mismatch": "boolean (SSH): the device offered another key than the pinned one"}),
-    Measurement("vigie_collector", "collector (site `_vigie`, host `collector`)", "The collector's own health, for its rules (not mirrored).", {},
-        {"outbox_requests": "integer: accepted requests InfluxDB lacks", "mail_queued": "integer", "mail_failed": "integer"}),
+    Measurement("vigie_collector", "collector (site `_vigie`, host `collector`)", "The collector's own health, for its rules (not mirrored to InfluxDB). With several collectors on a shared state, each files it as host `<machine>:<port>` and forwards it to the VictoriaMetrics nodes and the state's `latest` like the agents' data: whichever collector evaluates site `_vigie` sees every collector's backlog (a node down shows on the other node); the pages leave site `_vigie` out.", {},
+        {"outbox_requests": "integer: accepted requests that the target furthest behind lacks (the InfluxDB mirror, a VictoriaMetrics node, the state's `latest`)", "mail_queued": "integer", "mail_failed": "integer"}),
 )  # fmt: skip
 
 COMMON_TAGS = ("site", "host")

@@ -23,7 +23,7 @@ from collector.state.source import StateSource
 from collector.store.db import connect, read_mark
 from collector.store.reads import Flushed, Nodes
 from collector.store.writer import Append, Writer
-from collector.telemetry import OWN_HOST, OWN_SITE
+from collector.telemetry import OWN_SITE, own_host
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class Alerting:
             if source.shared
             else None
         )
+        self._own_host = own_host(source.shared, config.server.port)
         self.engine = Engine(self._conn, ruleset, clock, self._state, self.sites, self._reads)
         self.notifier = Notifier(
             self._state, config.alerts, {r.name: r for r in ruleset.rules}, clock, self.lease
@@ -232,7 +233,7 @@ class Alerting:
         ]
         now = int(self._clock())
         line = f"vigie_collector {','.join(fields)} {now}".encode()
-        self._writer.append(Append(now, OWN_SITE, OWN_HOST, "s", False, 1, line, None))
+        self._writer.append(Append(now, OWN_SITE, self._own_host, "s", False, 1, line, None))
 
     def start(self) -> None:
         """Run evaluation and mail delivery in the background."""

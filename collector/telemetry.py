@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections import Counter
 
-# Where the collector files its own health as a series (read by its rules, not mirrored).
+# Where the collector files its own health as a series, for its rules (not mirrored to
+# InfluxDB; forwarded to the shared targets when several collectors share a state).
 OWN_SITE, OWN_HOST = "_vigie", "collector"
+
+
+def own_host(shared: bool, port: int) -> str:
+    """The host the collector files its own health under: OWN_HOST alone; with a shared
+    state, this machine and port, so that each collector's health is its own series and
+    alert (stable across restarts: a restarted collector resolves its own alert)."""
+    return f"{socket.gethostname()}:{port}" if shared else OWN_HOST
 
 
 class Telemetry:

@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import psycopg
@@ -26,11 +27,13 @@ import pytest
 from collector.config import SeriesConfig, StateConfig
 from collector.lease import SECONDS as LEASE_SECONDS
 from collector.mirror.forwarder import Retry
+from collector.rules.load import load_rules
 from collector.state import PARTS, Repository
 from collector.state.mail import CLAIM_SECONDS
 from collector.state.postgres import PgState, where
 from collector.store.db import open_store
 from collector.store.victoria import VictoriaQuery
+from collector.telemetry import OWN_SITE, own_host
 from tests.alert_support import Clock, Lab
 from tests.services import (
     VENV_BIN,
@@ -824,3 +827,34 @@ def test_a_look_that_read_stale_shared_data_looks_again(
                      30, "the state catching up")  # fmt: skip
             lab.alerting.tick(full=False)  # nothing new arrived: the host is looked at again
             assert [a["rule"] for a in lab.alerts("firing")] == ["ups_on_battery"]
+
+
+def test_a_node_down_is_alerted_from_the_collectors_own_health(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """With a shared state, each collector files its own health (its outbox's backlog) under
+    its own host on site _vigie and forwards it with the agents' data: the rules, which read
+    the nodes and `latest`, then see one VictoriaMetrics node falling behind on the other
+    node, and raise `influxdb_outbox_growing` (it never fired in this set-up before)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[override]]\nrule = "influxdb_outbox_growing"\nvalue = 2\nclear = 0\n'
+                     'for = "1m"\n')  # fmt: skip
+    clock = Clock(int(time.time()))
+    with run_victoriametrics(tmp_path / "vm") as node:
+        down = f"http://127.0.0.1:{free_port()}"  # a node that does not answer
+        series = SeriesConfig("victoriametrics", (node.url, down), retry_max_seconds=1)
+        with Lab(tmp_path / "c1", smtp, "sante@example.org", state=StateConfig(state_url),
+                 clock=clock, series=series, rules=load_rules([rules])) as lab:  # fmt: skip
+            poller = lab.token("Lens", "poller", "poller")
+            for _ in range(2):
+                for seconds in (30, 20, 10):
+                    lab.write(poller, [on_mains(int(clock.now) - seconds)])
+                lab.step()  # files the backlog: the batches the second node lacks
+                clock.advance(61)
+            lab.step()
+            (alert,) = [a for a in lab.alerts("firing") if a["rule"] == "influxdb_outbox_growing"]
+            me = own_host(True, lab.config.server.port)
+            assert alert["labels"] == {"site": OWN_SITE, "host": me}
+            assert alert["value"] >= 6
+            # ...and the pages still list only the fleet's devices.
+            assert lab.app.state.services.newest().hosts_seen() == [("Lens", "onduleur", ANY)]

@@ -78,10 +78,15 @@ def as_sent(text: str, precision: str) -> list[str] | None:
 
 
 def read_outbox(
-    conn: sqlite3.Connection, after: int, formatter: Callable[..., str], passthrough: bool = False
+    conn: sqlite3.Connection,
+    after: int,
+    formatter: Callable[..., str],
+    passthrough: bool = False,
+    own_health: bool = False,
 ) -> OutboxBatch | None:
     """The next batch after watermark `after`, formatted for the target (an agent's own lines
-    unchanged when they can be, for a `passthrough` target)."""
+    unchanged when they can be, for a `passthrough` target; the collector's own health only
+    for an `own_health` target)."""
     rows = conn.execute(
         "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
         "WHERE id > ? ORDER BY id LIMIT 200",
@@ -93,7 +98,7 @@ def read_outbox(
     unstorable: list[tuple[str, str]] = []
     last = after
     for log_id, received, site, host, precision, gzipped, body in rows:
-        if site == OWN_SITE:  # the collector's own health: for its rules and /metrics only
+        if site == OWN_SITE and not own_health:
             last = log_id
             continue
         try:
@@ -150,6 +155,7 @@ class DurableTarget:
 
     replay_seconds = 0
     passthrough = False
+    own_health = False
 
     def started(self) -> int | None:
         """Not needed: nothing is sent again."""
@@ -206,6 +212,7 @@ class VictoriaTarget:
     format = staticmethod(format_victoria)
     name = "victoriametrics"
     passthrough = True
+    own_health = True  # every collector's rules read the nodes
     # Its 204 precedes the disk (its docs; issues 8677, 2613): a node killed loses the last
     # seconds it acknowledged. It keeps an identical sample once, so sending them again is safe.
     replay_seconds = 60
@@ -286,6 +293,9 @@ class Target(Protocol):
     name: str
     mark: str  # the meta key of its watermark
     passthrough: bool  # takes an agent's own lines unchanged when they can be (as_sent)
+    # Takes the collector's own health (site OWN_SITE): the targets the rules read when several
+    # collectors share a state; a mirror does not.
+    own_health: bool
     # Seconds of the outbox sent again when the target restarted: what a target that answers
     # before its data is on disk may have lost when it died (0: it does not).
     replay_seconds: int
@@ -399,8 +409,9 @@ class Forwarder:
     def forward_once(self) -> bool:
         """Send one batch; True if there may be more. Raises Retry."""
         self._check_restart()
+        target = self._target
         batch = read_outbox(
-            self._conn, self.watermark(), self._target.format, self._target.passthrough
+            self._conn, self.watermark(), target.format, target.passthrough, target.own_health
         )
         if batch is None:
             return False

@@ -21,6 +21,7 @@ class LatestTarget(DurableTarget):
 
     name = "latest"
     mark = "latest_log_id"
+    own_health = True  # every collector's rules read it
 
     def __init__(
         self,
