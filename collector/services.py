@@ -14,8 +14,9 @@ from collector.alerting import Alerting
 from collector.config import CollectorConfig, StateConfig
 from collector.ingest.timewindow import SkewedSenders
 from collector.mirror.forwarder import Forwarder
-from collector.state import Repository
+from collector.state import Identity, Repository
 from collector.state.source import StateSource
+from collector.state.token_cache import TokenCache
 from collector.store.db import connect
 from collector.store.reads import (
     Flushed,
@@ -45,6 +46,7 @@ class Services:
     state: StateSource = field(default_factory=lambda: StateSource(StateConfig()))
     _local: threading.local = field(default_factory=threading.local)
     _flushed: Flushed = field(default_factory=Flushed)
+    _tokens: TokenCache = field(default_factory=TokenCache)
 
     def reader(self) -> sqlite3.Connection:
         """A read connection for the calling thread."""
@@ -73,6 +75,14 @@ class Services:
     def repository(self) -> Repository:
         """The relational state, read from the calling thread's connection."""
         return Repository(self.state.connection(self.reader()))
+
+    def identify(self, token: str) -> Identity | None:
+        """The identity of a valid, unrevoked token. A shared state is asked once every few
+        seconds per token (collector.state.token_cache); the store's file, every time (an
+        indexed read in the process: a revocation holds at once)."""
+        if not self.state.shared:
+            return self.repository().identify(token)
+        return self._tokens.identify(token, lambda t: self.repository().identify(t))
 
 
 def services(request: Request) -> Services:

@@ -31,6 +31,7 @@ from collector.rules.load import load_rules
 from collector.state import PARTS, Repository
 from collector.state.mail import CLAIM_SECONDS
 from collector.state.postgres import PgState, where
+from collector.state.token_cache import TTL as TOKEN_TTL
 from collector.store.db import open_store
 from collector.store.victoria import VictoriaQuery
 from collector.telemetry import OWN_SITE, own_host
@@ -858,3 +859,31 @@ def test_a_node_down_is_alerted_from_the_collectors_own_health(
             assert alert["value"] >= 6
             # ...and the pages still list only the fleet's devices.
             assert lab.app.state.services.newest().hosts_seen() == [("Lens", "onduleur", ANY)]
+
+
+def test_a_token_revoked_on_one_collector_is_refused_everywhere_within_seconds(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """With a shared state, a collector trusts a token it checked there for TOKEN_TTL seconds
+    (one PostgreSQL round trip per token every few seconds, not one per write): a revocation
+    holds at once where the token was not just used, and everywhere within TOKEN_TTL."""
+    clock = Clock(int(time.time()))
+    labs = two_collectors(tmp_path, smtp, "jeton@example.org", state_url, clock)
+    with labs[0] as first, labs[1] as second:
+        token = first.token("Lens", "pc-1")
+        body = f"cpu,site=Lens,host=pc-1 usage_idle=50 {int(clock.now)}"
+
+        def status(lab: Lab) -> int:
+            answer = lab.client.post("/write?db=vigie&precision=s", content=body.encode(),
+                                     headers={"Authorization": f"Token {token}"})  # fmt: skip
+            return int(answer.status_code)
+
+        assert status(second) == 204  # checked in the state, then trusted for a few seconds
+        repo = first.app.state.services.repository()
+        (token_id,) = [t.token_id for t in repo.list_tokens() if t.host == "pc-1"]
+        assert repo.revoke_token(token_id, int(clock.now))
+        revoked = time.monotonic()
+        assert status(first) == 401
+        assert status(second) == 204  # still trusted: the price of not asking at each write
+        time.sleep(max(0.0, revoked + TOKEN_TTL - time.monotonic()))
+        assert status(second) == 401

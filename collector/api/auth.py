@@ -37,7 +37,7 @@ def identify(request: Request, authorization: str | None) -> Identity:
     if not token:
         raise Refused(401, "missing token: send 'Authorization: Token <token>'")
     try:
-        identity = services(request).repository().identify(token)
+        identity = services(request).identify(token)
     except sqlite3.Error as err:  # the shared state is down: a 503, the agent keeps its data
         raise Refused(503, f"cannot check the token now: {err}") from None
     if identity is None:
