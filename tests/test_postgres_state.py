@@ -887,3 +887,29 @@ def test_a_token_revoked_on_one_collector_is_refused_everywhere_within_seconds(
         assert status(second) == 204  # still trusted: the price of not asking at each write
         time.sleep(max(0.0, revoked + TOKEN_TTL - time.monotonic()))
         assert status(second) == 401
+
+
+def test_with_no_node_answering_the_rules_that_read_the_state_still_raise_alerts(
+    tmp_path: Path, smtp: MailSink, state_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rules that read windows need a VictoriaMetrics node; the absence rules read each
+    host's last contact in the state. With every node down, a silent agent is still reported
+    (a pass used to stop at the first rule that could not read), and the rules that cannot
+    read are logged once and leave their alerts as they were."""
+    clock = Clock(int(time.time()))
+    down = f"http://127.0.0.1:{free_port()}"  # no node answers
+    series = SeriesConfig("victoriametrics", (down,), retry_max_seconds=1)
+    with Lab(tmp_path / "c1", smtp, "panne@example.org", state=StateConfig(state_url),
+             clock=clock, series=series) as lab:  # fmt: skip
+        agent = lab.token("Lens", "pc-1")
+        lab.write(agent, [f"vigie_agent,site=Lens,host=pc-1 cycle_seconds=0.2 {int(clock.now)}"])
+        wait_for(lambda: lab.client.get("/healthz").json()["latest"]["outbox_requests"] == 0,
+                 30, "latest")  # fmt: skip
+        clock.advance(11 * 60)
+        lab.step()
+        firing = [(a["rule"], a["labels"].get("host")) for a in lab.alerts("firing")]
+        assert ("agent_silent", "pc-1") in firing
+        assert lab.alerting.engine.unreadable.startswith("no VictoriaMetrics node answered")
+        lab.step()
+        said = [r.message for r in caplog.records if "rules not evaluated" in r.message]
+        assert len(said) == 1, said

@@ -27,6 +27,7 @@ from collector.rules.model import Rule, RuleSet
 from collector.rules.reads import LocalRuleReads, RuleReads, Where
 from collector.state import AlertRow, Repository
 from collector.store.query import Recent, as_number
+from collector.store.victoria import NodeError
 
 if TYPE_CHECKING:
     from collector.lease import SiteLeases
@@ -102,6 +103,7 @@ class Engine:
         self.ruleset = ruleset
         self._clock = clock
         self._last_slow = -SLOW_EVERY
+        self.unreadable = ""  # why the last pass could not read some rules' series
         self.forecasts = [r for r in ruleset.rules if r.kind in SLOW_KINDS]
 
     def slow_due(self) -> bool:
@@ -147,6 +149,7 @@ class Engine:
         # Read and judge first, without holding the write lock (ingest must not wait on us)...
         judged: list[Judged] = []
         series = evaluated = 0
+        unreadable = ""
         for rule in self.ruleset.rules if rules is None else rules:
             if rule.kind in SLOW_KINDS and not slow:
                 continue
@@ -157,11 +160,19 @@ class Engine:
                 continue
             if hosts is not None and rule.kind == "change":
                 continue  # reads a whole window per series: left to the full pass (30 s)
-            for recent in self._recent(rule, now, hosts, active, sites):
-                series += 1
-                found = self._series(rule, recent, active)
-                if found is not None:
-                    judged.append(found)
+            before = len(judged)
+            try:
+                for recent in self._recent(rule, now, hosts, active, sites):
+                    series += 1
+                    found = self._series(rule, recent, active)
+                    if found is not None:
+                        judged.append(found)
+            except NodeError as err:
+                # No VictoriaMetrics node answered: this rule's alerts stay as they were, and
+                # the others (the absence rules read the state) still run.
+                del judged[before:]
+                unreadable = str(err)
+        self._note_unreadable(unreadable, rules is None)
         # ...then write the changes in one short transaction.
         state.execute("BEGIN IMMEDIATE")
         try:
@@ -211,6 +222,15 @@ class Engine:
                                         where=where):  # fmt: skip
                 found[recent.series_id] = recent
         return list(found.values())
+
+    def _note_unreadable(self, error: str, every_rule: bool) -> None:
+        """Log when rules start and stop failing to read their series (not at every pass)."""
+        if error and not self.unreadable:
+            log.warning("rules not evaluated, their alerts left as they were: %s", error)
+        elif not error and self.unreadable and every_rule:
+            log.info("every rule reads its series again")
+        if error or every_rule:
+            self.unreadable = error
 
     def _worth_a_window(
         self,

@@ -144,9 +144,10 @@ class VictoriaRuleReads:
 
     def _latest(self) -> Repository:
         """The state, once `latest` holds what this collector just accepted (a touched pass
-        must see the value that crossed its threshold; up to the nodes' wait)."""
-        if self.latest is not None and not caught_up(self.conn, [self.latest], self.nodes.wait):
-            self._behind = True
+        must see the value that crossed its threshold; up to the nodes' wait, once per look:
+        `latest` far behind after a burst must not hold each rule of a look for the wait)."""
+        if self.latest is not None and not self._behind:
+            self._behind = not caught_up(self.conn, [self.latest], self.nodes.wait)
         return Repository(self.state())
 
     def _id(self, labels: Labels) -> int:
