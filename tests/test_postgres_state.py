@@ -319,6 +319,29 @@ def forwarded(lab: Lab, node: Victoria) -> None:
     urllib.request.urlopen(f"{node.url}/internal/force_flush", timeout=10).read()
 
 
+def forwarding_lab(tmp: Path, smtp: MailSink, recipient: str, state_url: str, clock: Clock,
+                   nodes: tuple[str, ...], **settings: Any) -> Lab:  # fmt: skip
+    """One collector's lab on the shared state, forwarding the series to `nodes`."""
+    series = SeriesConfig("victoriametrics", nodes, retry_max_seconds=1)
+    return Lab(tmp / "c1", smtp, recipient, state=StateConfig(state_url), clock=clock,
+               series=series, **settings)  # fmt: skip
+
+
+@contextlib.contextmanager
+def ups_on_mains(tmp: Path, smtp: MailSink, recipient: str, state_url: str,
+                 clock: Clock) -> Iterator[tuple[Lab, Victoria, str]]:  # fmt: skip
+    """A node and a collector's lab forwarding to it, whose site Lens has a UPS on mains
+    (evaluated once): the lab, the node and the site poller's token."""
+    with contextlib.ExitStack() as stack:
+        node = stack.enter_context(run_victoriametrics(tmp / "vm"))
+        lab = stack.enter_context(forwarding_lab(tmp, smtp, recipient, state_url, clock,
+                                                 (node.url,)))  # fmt: skip
+        poller = lab.token("Lens", "poller", "poller")
+        lab.write(poller, [on_mains(int(clock.now) - 300)])
+        lab.step()
+        yield lab, node, poller
+
+
 def test_two_collectors_on_one_state_mail_an_alert_once_and_hand_over_when_one_dies(
     tmp_path: Path, smtp: MailSink, state_url: str
 ) -> None:
@@ -514,6 +537,9 @@ def test_while_postgresql_is_down_agents_keep_their_data_and_it_all_arrives_afte
         url = server.create_database("vigie")
         with run_collector(tmp_path / "c", collector_state(url)) as collector:
             token = collector.token("Lens", "pc-1")
+            # A token checked in the last seconds is trusted without the state (the agent's);
+            # one not checked lately cannot be.
+            unchecked = collector.token("Lens", "pc-2")
             (tmp_path / "agent").mkdir()
             config = agent_config(tmp_path / "agent", collector.url, token, "Lens", "pc-1")
             begun = int(time.time())
@@ -522,8 +548,9 @@ def test_while_postgresql_is_down_agents_keep_their_data_and_it_all_arrives_afte
                 time.sleep(4)
                 server.kill()
                 started = time.monotonic()
-                line = f"cpu,host=pc-1,site=Lens usage_percent=1 {int(time.time())}"
-                status, answer = post(f"{collector.url}/write?precision=s", line.encode(), token)
+                line = f"cpu,host=pc-2,site=Lens usage_percent=1 {int(time.time())}"
+                status, answer = post(f"{collector.url}/write?precision=s", line.encode(),
+                                      unchecked)  # fmt: skip
                 assert status == 503 and "cannot check the token now" in answer
                 assert time.monotonic() - started < 10
                 with pytest.raises(urllib.error.HTTPError) as down:
@@ -763,36 +790,31 @@ def test_a_look_reads_afresh_a_series_the_node_answered_without(
         return found
 
     monkeypatch.setattr(VictoriaQuery, "export_match", stale)
-    with run_victoriametrics(tmp_path / "vm") as node:
-        series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
-        with Lab(tmp_path / "c1", smtp, "nouveau@example.org", state=StateConfig(state_url),
-                 clock=clock, series=series) as lab:  # fmt: skip
-            poller = lab.token("Lens", "poller", "poller")
-            lab.write(poller, [on_mains(int(clock.now) - 300)])
-            lab.step()
+    lens = ups_on_mains(tmp_path, smtp, "nouveau@example.org", state_url, clock)
+    with lens as (lab, node, poller):
 
-            def firing() -> list[str]:
-                return [a["rule"] for a in lab.alerts("firing")]
+        def firing() -> list[str]:
+            return [a["rule"] for a in lab.alerts("firing")]
 
-            hidden.add("cached")
-            lab.write(poller, [on_battery(int(clock.now) - s) for s in (180, 120, 60)])
-            forwarded(lab, node)
-            lab.alerting.tick(full=False)  # a look, not a full pass
-            assert firing() == ["ups_on_battery"]
-            # The node is behind even for a fresh selector: the look sees nothing yet, and
-            # the next look (nothing new written) reads the host again.
-            hidden.add("fresh")
-            second = [line.replace("host=onduleur", "host=onduleur2") for line in
-                      (on_battery(int(clock.now) - s) for s in (120, 60, 0))]  # fmt: skip
-            lab.write(poller, second)
-            forwarded(lab, node)
-            clock.advance(1)
-            lab.alerting.tick(full=False)
-            assert firing() == ["ups_on_battery"]
-            hidden.clear()
-            clock.advance(1)
-            lab.alerting.tick(full=False)
-            assert firing() == ["ups_on_battery", "ups_on_battery"]
+        hidden.add("cached")
+        lab.write(poller, [on_battery(int(clock.now) - s) for s in (180, 120, 60)])
+        forwarded(lab, node)
+        lab.alerting.tick(full=False)  # a look, not a full pass
+        assert firing() == ["ups_on_battery"]
+        # The node is behind even for a fresh selector: the look sees nothing yet, and
+        # the next look (nothing new written) reads the host again.
+        hidden.add("fresh")
+        second = [line.replace("host=onduleur", "host=onduleur2") for line in
+                  (on_battery(int(clock.now) - s) for s in (120, 60, 0))]  # fmt: skip
+        lab.write(poller, second)
+        forwarded(lab, node)
+        clock.advance(1)
+        lab.alerting.tick(full=False)
+        assert firing() == ["ups_on_battery"]
+        hidden.clear()
+        clock.advance(1)
+        lab.alerting.tick(full=False)
+        assert firing() == ["ups_on_battery", "ups_on_battery"]
 
 
 def test_a_look_that_read_stale_shared_data_looks_again(
@@ -802,32 +824,27 @@ def test_a_look_that_read_stale_shared_data_looks_again(
     slow, or the store's write lock held), a look cannot see the value that crossed a
     threshold: it looks at those hosts again next time, not at the next full pass."""
     clock = Clock(int(time.time()))
-    with run_victoriametrics(tmp_path / "vm") as node:
-        series = SeriesConfig("victoriametrics", (node.url,), retry_max_seconds=1)
-        with Lab(tmp_path / "c1", smtp, "retard@example.org", state=StateConfig(state_url),
-                 clock=clock, series=series) as lab:  # fmt: skip
-            poller = lab.token("Lens", "poller", "poller")
-            lab.write(poller, [on_mains(int(clock.now) - 300)])
-            lab.step()
-            latest = lab.app.state.services.latest
-            slow, send = threading.Event(), latest._target.send
+    lens = ups_on_mains(tmp_path, smtp, "retard@example.org", state_url, clock)
+    with lens as (lab, _, poller):
+        latest = lab.app.state.services.latest
+        slow, send = threading.Event(), latest._target.send
 
-            def lagging(lines: list[str]) -> None:
-                if slow.is_set():
-                    raise Retry("PostgreSQL too slow (test)")
-                send(lines)
+        def lagging(lines: list[str]) -> None:
+            if slow.is_set():
+                raise Retry("PostgreSQL too slow (test)")
+            send(lines)
 
-            monkeypatch.setattr(latest._target, "send", lagging)
-            slow.set()
-            lab.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
-            lab.app.state.services.writer.sync()
-            lab.alerting.tick(full=False)  # the state does not have the power cut yet
-            assert lab.alerts("firing") == []
-            slow.clear()
-            wait_for(lambda: lab.client.get("/healthz").json()["latest"]["outbox_requests"] == 0,
-                     30, "the state catching up")  # fmt: skip
-            lab.alerting.tick(full=False)  # nothing new arrived: the host is looked at again
-            assert [a["rule"] for a in lab.alerts("firing")] == ["ups_on_battery"]
+        monkeypatch.setattr(latest._target, "send", lagging)
+        slow.set()
+        lab.write(poller, [on_battery(int(clock.now) - s) for s in (120, 60, 0)])
+        lab.app.state.services.writer.sync()
+        lab.alerting.tick(full=False)  # the state does not have the power cut yet
+        assert lab.alerts("firing") == []
+        slow.clear()
+        wait_for(lambda: lab.client.get("/healthz").json()["latest"]["outbox_requests"] == 0,
+                 30, "the state catching up")  # fmt: skip
+        lab.alerting.tick(full=False)  # nothing new arrived: the host is looked at again
+        assert [a["rule"] for a in lab.alerts("firing")] == ["ups_on_battery"]
 
 
 def test_a_node_down_is_alerted_from_the_collectors_own_health(
@@ -843,9 +860,8 @@ def test_a_node_down_is_alerted_from_the_collectors_own_health(
     clock = Clock(int(time.time()))
     with run_victoriametrics(tmp_path / "vm") as node:
         down = f"http://127.0.0.1:{free_port()}"  # a node that does not answer
-        series = SeriesConfig("victoriametrics", (node.url, down), retry_max_seconds=1)
-        with Lab(tmp_path / "c1", smtp, "sante@example.org", state=StateConfig(state_url),
-                 clock=clock, series=series, rules=load_rules([rules])) as lab:  # fmt: skip
+        with forwarding_lab(tmp_path, smtp, "sante@example.org", state_url, clock,
+                            (node.url, down), rules=load_rules([rules])) as lab:  # fmt: skip
             poller = lab.token("Lens", "poller", "poller")
             for _ in range(2):
                 for seconds in (30, 20, 10):
@@ -898,9 +914,8 @@ def test_with_no_node_answering_the_rules_that_read_the_state_still_raise_alerts
     read are logged once and leave their alerts as they were."""
     clock = Clock(int(time.time()))
     down = f"http://127.0.0.1:{free_port()}"  # no node answers
-    series = SeriesConfig("victoriametrics", (down,), retry_max_seconds=1)
-    with Lab(tmp_path / "c1", smtp, "panne@example.org", state=StateConfig(state_url),
-             clock=clock, series=series) as lab:  # fmt: skip
+    with forwarding_lab(tmp_path, smtp, "panne@example.org", state_url, clock,
+                        (down,)) as lab:  # fmt: skip
         agent = lab.token("Lens", "pc-1")
         lab.write(agent, [f"vigie_agent,site=Lens,host=pc-1 cycle_seconds=0.2 {int(clock.now)}"])
         wait_for(lambda: lab.client.get("/healthz").json()["latest"]["outbox_requests"] == 0,
