@@ -52,7 +52,6 @@ class SimulatedAgent:
     token: str
     acknowledged: list[int] = field(default_factory=list)
     pending: list[tuple[int, str]] = field(default_factory=list)
-    failures: int = 0
 
     def run(self, url: str, stop: threading.Event, start: float) -> None:
         """Until `stop`, then until everything pending is acknowledged (60 s at most)."""
@@ -83,7 +82,6 @@ class SimulatedAgent:
             status, _ = post(f"{url}/write?precision=s", line.encode(), self.token, headers)
         except OSError:
             status = 0
-        self.failures += status != 204
         return status == 204
 
 
@@ -199,6 +197,9 @@ def test_the_reference_deployment_loses_nothing_when_a_collector_and_a_node_die(
         try:
             time.sleep(20)
             holder = next(c for c in pair if lease(c) == "held")
+            # It dies while taking agents' batches (HAProxy's round robin gives it half).
+            taken = get_json(f"{holder.url}/healthz", "")["last_ingest"]
+            assert taken is not None and taken >= time.time() - 5, taken
             holder.stop(signal.SIGKILL)
             nodes[1].kill()
             # Both UPSes go on battery while the lease holder is dead (the poller retries).
@@ -230,7 +231,6 @@ def test_the_reference_deployment_loses_nothing_when_a_collector_and_a_node_die(
                  and all(alerting(c)["collectors"] == 2 for c in pair),
                  40, "the sites shared out")  # fmt: skip
         assert all(not a.pending for a in agents), "a batch never acknowledged"
-        assert sum(a.failures for a in agents) > 0  # the loss was felt, and ridden over
         for c in pair:
             for url in urls:
                 wait_for(lambda: get_json(f"{c.url}/healthz", "")["victoriametrics"][url]  # noqa: B023
