@@ -1,8 +1,8 @@
 """Identities of recently checked tokens, kept in memory for a few seconds: with a shared
 PostgreSQL state, every write would otherwise ask the state which token it carries (a round
-trip per request). A token
-revoked anywhere is refused within TTL seconds by every collector. Only valid tokens are kept
-(a wrong one is looked up each time), under the token's hash, never the token itself."""
+trip per request). A token revoked anywhere is refused within TTL seconds by every collector.
+Only valid tokens are kept (a wrong one is looked up each time), under the token's hash, never
+the token itself."""
 
 from __future__ import annotations
 
