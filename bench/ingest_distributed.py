@@ -4,7 +4,8 @@ collectors run), and to two such collectors behind HAProxy (round robin).
 
 Measured: lines/s acknowledged (each 204 means the batch is in the receiving collector's
 durable log), and lines/s delivered: until every line is searchable where the pages read it
-(indexed in the embedded store; forwarded to the node, for the other two).
+(indexed in the embedded store; for the other two, forwarded to the node and each series'
+newest sample to the shared state).
 Run: .venv/bin/python -m bench.ingest_distributed [--batches N]
 """
 
@@ -19,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.common import make_batches, post_all
 from tests.services import (
@@ -46,29 +49,46 @@ def collector(folder: Path, extra: str) -> CollectorProcess:
 
 
 def delivered(collectors: list[CollectorProcess]) -> bool:
-    """Everything acknowledged is where the pages read it."""
+    """Everything acknowledged is where the pages and rules read it: the nodes and, with a
+    shared state, each series' newest sample in it."""
     for c in collectors:
         health = get_json(f"{c.url}/healthz", "")
-        nodes = health.get("victoriametrics", {})
-        if health["index_backlog"] or any(n["outbox_requests"] for n in nodes.values()):
+        queues = [*health.get("victoriametrics", {}).values(), health.get("latest", {})]
+        if health["index_backlog"] or any(q.get("outbox_requests") for q in queues):
             return False
     return True
 
 
+def cpu_seconds(collectors: list[CollectorProcess]) -> float:
+    """CPU time the collectors and their index processes have used so far."""
+    total = 0.0
+    for c in collectors:
+        assert c.proc is not None
+        process = psutil.Process(c.proc.pid)
+        for each in (process, *process.children(recursive=True)):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def run(url: str, collectors: list[CollectorProcess], bodies: list[bytes]) -> dict[str, Any]:
-    """Send the batches; acknowledged and delivered rates."""
+    """Send the batches; acknowledged and delivered rates, and the collectors' CPU time per
+    100,000 lines (the part that does not depend on what else shares the machine)."""
     token = collectors[0].token("commune000", "poller", role="poller")
     headers = {"Content-Encoding": "gzip", "Authorization": f"Token {token}"}
+    cpu_before = cpu_seconds(collectors)
     started = time.perf_counter()
     result = post_all(url, "/write?precision=s", bodies, headers, workers=16)
     acked = time.perf_counter() - started
     while not delivered(collectors):
         time.sleep(0.1)
     lines = len(bodies) * 150
+    cpu = cpu_seconds(collectors) - cpu_before
     return {"acknowledged_lines_per_s": round(result.lines_per_second),
             "delivered_lines_per_s": round(lines / (time.perf_counter() - started)),
             "acknowledge_s": round(acked, 1), "errors": result.errors,
-            "p99_ms": round(result.percentile(99), 1)}  # fmt: skip
+            "p99_ms": round(result.percentile(99), 1),
+            "collector_cpu_s_per_100k_lines": round(cpu * 100_000 / lines, 2)}  # fmt: skip
 
 
 def main() -> None:
@@ -107,14 +127,16 @@ def main() -> None:
         entry["ratio_acknowledged"] = round(entry["acknowledged_lines_per_s"] / base, 2)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ingest_distributed.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("| set-up | acknowledged lines/s | delivered lines/s | p99 ms | ratio (ack.) |")
-    print("|---|---|---|---|---|")
+    print("| set-up | acknowledged lines/s | delivered lines/s | p99 ms | ratio (ack.) | "
+          "collector CPU s / 100k lines |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
     for name in ("one_collector_sqlite", "1_collectors_victoriametrics",
                  "2_collectors_victoriametrics"):  # fmt: skip
         e = report[name]
         print(
             f"| {name} | {e['acknowledged_lines_per_s']:,} | {e['delivered_lines_per_s']:,} | "
-            f"{e['p99_ms']} | {e.get('ratio_acknowledged', 1.0)} |"
+            f"{e['p99_ms']} | {e.get('ratio_acknowledged', 1.0)} | "
+            f"{e['collector_cpu_s_per_100k_lines']} |"
         )
 
 

@@ -187,6 +187,7 @@ def exercise(repo: Repository) -> list[Any]:
     repo.mail_failed(claimed[1], "550 refused", None)
     repo.release_held(NOW + 3600)
     out += [repo.claim_mail(NOW + 3600), repo.mail_counts()]
+    out += newest_samples(repo)
     out += [repo.take_lease("alerting", "a", NOW, 30), repo.take_lease("alerting", "b", NOW, 30)]
     out += [
         repo.take_lease("alerting", "b", NOW + 30, 30),
@@ -198,6 +199,32 @@ def exercise(repo: Repository) -> list[Any]:
     repo.set_alert_mark("digest_day", 20260528)
     out += [repo.alert_mark("digest_day"), repo.alert_mark("other")]
     return out + share_sites(repo)
+
+
+def newest_samples(repo: Repository) -> list[object]:
+    """Each series' newest sample (state.latest), as two collectors' forwarders record it."""
+
+    def ups(host: str, at: int, charge: float) -> tuple[str, str, str, str, str, int, str]:
+        tags = {"host": host, "site": "Lens"}
+        return (f"ups,host={host},site=Lens", "Lens", host, "ups", json.dumps(tags), at,
+                json.dumps({"charge_percent": charge}))  # fmt: skip
+
+    # Two samples of one series in a batch (a spooled agent's): the newer is kept.
+    batch = [ups("onduleur", NOW, 80.0), ups("onduleur", NOW - 60, 99.0), ups("pc-1", NOW, 1.0)]
+    repo.record_latest(batch, NOW * 1000, "a")
+    repo.record_latest([ups("onduleur", NOW - 30, 50.0)], NOW * 1000 + 1, "b")  # a replay
+    samples = repo.latest_samples("ups", "Lens")
+    assert [(host, at, fields) for host, _, at, fields in samples] == [
+        ("onduleur", NOW, {"charge_percent": 80.0}), ("pc-1", NOW, {"charge_percent": 1.0})
+    ]  # fmt: skip
+    return [
+        samples,
+        sorted(repo.last_contacts("ups", NOW - 10)),
+        repo.received_since(NOW * 1000 - 1, {"Lens"}, "b"),  # b had onduleur last
+        repo.sites_seen(NOW - 1),
+        repo.newest_of("ups", NOW - 100, {("Lens", "onduleur")}),
+        repo.hosts_seen("Lens"),
+    ]
 
 
 def share_sites(repo: Repository) -> list[object]:
@@ -933,3 +960,31 @@ def test_with_no_node_answering_the_rules_that_read_the_state_still_raise_alerts
         lab.step()
         said = [r.message for r in caplog.records if "rules not evaluated" in r.message]
         assert len(said) == 1, said
+
+
+def test_a_series_postgresql_cannot_name_is_set_aside_and_the_rest_arrives(
+    tmp_path: Path, smtp: MailSink, state_url: str
+) -> None:
+    """A NUL in a tag (from a third-party writer): the embedded store and the nodes keep the
+    point, PostgreSQL's text cannot; that point goes to the dead letters with the reason and
+    the newest samples keep reaching the state."""
+    clock = Clock()
+    now = int(clock.now)
+    with (
+        run_victoriametrics(tmp_path / "vm") as node,
+        forwarding_lab(tmp_path, smtp, "x@example.org", state_url, clock, (node.url,)) as lab,
+    ):
+        poller = lab.token("Lens", "poller", "poller")
+        lab.write(poller, [f"ups,site=Lens,host=ond\x00uleur charge_percent=50 {now}",
+                           f"ups,site=Lens,host=onduleur charge_percent=80 {now}"])  # fmt: skip
+        forwarded(lab, node)
+        lab.write(poller, [f"ups,site=Lens,host=onduleur charge_percent=70 {now + 60}"])
+        forwarded(lab, node)
+        assert lab.client.get("/healthz").json()["latest"]["dead_letters"] == 1
+        with contextlib.closing(psycopg.connect(state_url)) as conn:
+            rows = conn.execute("SELECT host, ts, fields FROM latest WHERE measurement = 'ups'")
+            [(host, at, fields)] = rows.fetchall()
+        assert (host, at, json.loads(fields)) == ("onduleur", now + 60, {"charge_percent": 70.0})
+        with contextlib.closing(open_store(lab.config.storage.path)) as store:
+            [(reason,)] = store.execute("SELECT reason FROM dead_letter WHERE target = 'latest'")
+        assert "NUL" in reason and "ond\\x00uleur" in reason

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlencode
 
 from collector.config import InfluxConfig
@@ -53,13 +53,26 @@ class Rejected(Exception):
     """The target refused the batch for good (4xx)."""
 
 
+Unstorables = list[tuple[str, str]]  # (reason, the point as v2 line protocol)
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxBatch:
     """Lines from consecutive ingest_log rows, up to MAX_LINES (one row is never split)."""
 
     last_log_id: int
     lines: list[str]
-    unstorable: list[tuple[str, str]]  # (reason, the point as v2 line protocol)
+    unstorable: Unstorables
+
+
+class Request(NamedTuple):
+    """One accepted write request of the outbox, decoded."""
+
+    text: str
+    precision: str
+    received: int  # the time of points sent without one
+    site: str  # the token's: the tags of the points that leave them out
+    host: str
 
 
 def as_sent(text: str, precision: str) -> list[str] | None:
@@ -77,16 +90,27 @@ def as_sent(text: str, precision: str) -> list[str] | None:
     return lines
 
 
-def read_outbox(
-    conn: sqlite3.Connection,
-    after: int,
-    formatter: Callable[..., str],
-    passthrough: bool = False,
-    own_health: bool = False,
-) -> OutboxBatch | None:
-    """The next batch after watermark `after`, formatted for the target (an agent's own lines
-    unchanged when they can be, for a `passthrough` target; the collector's own health only
-    for an `own_health` target)."""
+def point_lines(
+    formatter: Callable[[Point], str], request: Request
+) -> tuple[list[str], Unstorables]:
+    """Each point of `request` as `formatter` writes it for a target ("": nothing it keeps), and
+    those it cannot store; raises LineError."""
+    lines: list[str] = []
+    unstorable: Unstorables = []
+    for parsed in parse_lines(request.text, request.precision, request.received):
+        point = to_point(identified(parsed, request.site, request.host))
+        try:
+            line = formatter(point)
+            if line:
+                lines.append(line)
+        except Unstorable as err:
+            unstorable.append((str(err), format_v2(point)))
+    return lines, unstorable
+
+
+def read_outbox(conn: sqlite3.Connection, after: int, target: Target) -> OutboxBatch | None:
+    """The next batch after watermark `after`, as `target` takes it (the collector's own
+    health only for an `own_health` target)."""
     rows = conn.execute(
         "SELECT id, received, site, host, precision, gzip, body FROM ingest_log "
         "WHERE id > ? ORDER BY id LIMIT 200",
@@ -95,36 +119,23 @@ def read_outbox(
     if not rows:
         return None
     lines: list[str] = []
-    unstorable: list[tuple[str, str]] = []
+    unstorable: Unstorables = []
     last = after
     for log_id, received, site, host, precision, gzipped, body in rows:
-        if site == OWN_SITE and not own_health:
+        if site == OWN_SITE and not target.own_health:
             last = log_id
             continue
         try:
             text = decode_body(body, bool(gzipped))
-            sent = as_sent(text, precision) if passthrough else None
-            if sent is not None:
-                if lines and len(lines) + len(sent) > MAX_LINES:
-                    break
-                lines += sent
-                last = log_id
-                continue
-            parsed = parse_lines(text, precision, received)
+            taken, refused = target.lines_of(Request(text, precision, received, site, host))
         except (LineError, OSError, UnicodeDecodeError, EOFError) as err:
             unstorable.append((f"ingest_log {log_id}: {err}", ""))
             last = log_id
             continue
-        if lines and len(lines) + len(parsed) > MAX_LINES:
+        if lines and len(lines) + len(taken) > MAX_LINES:
             break
-        for point in parsed:
-            p = to_point(identified(point, site, host))
-            try:
-                line = formatter(p)
-                if line:  # "": nothing this target keeps (VictoriaMetrics and text)
-                    lines.append(line)
-            except Unstorable as err:
-                unstorable.append((str(err), format_v2(p)))
+        lines += taken
+        unstorable += refused
         last = log_id
     return OutboxBatch(last, lines, unstorable)
 
@@ -150,11 +161,10 @@ def post_lines(url: str, lines: list[str], headers: dict[str, str], timeout: flo
 
 
 class DurableTarget:
-    """A target whose answer means its data is durable (nothing to send again after it
-    restarts) and that takes each point formatted its own way."""
+    """A target whose answer means its data is durable: nothing to send again after it
+    restarts."""
 
     replay_seconds = 0
-    passthrough = False
     own_health = False
 
     def started(self) -> int | None:
@@ -165,7 +175,6 @@ class DurableTarget:
 class V1Target(DurableTarget):
     """InfluxDB's 1.x write API (also served by 2.x and 3.x): /write with db and rp."""
 
-    format = staticmethod(format_v1)
     name = "influxdb"
     mark = "mirrored_log_id"
 
@@ -182,6 +191,10 @@ class V1Target(DurableTarget):
         elif config.username:
             pair = f"{config.username}:{config.password}".encode()
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+
+    def lines_of(self, request: Request) -> tuple[list[str], Unstorables]:
+        """The request's points as InfluxDB 1.x reads them."""
+        return point_lines(format_v1, request)
 
     def prepare(self) -> None:
         """Create the database if it is missing (1.x; harmless elsewhere)."""
@@ -209,9 +222,7 @@ class V1Target(DurableTarget):
 class VictoriaTarget:
     """A VictoriaMetrics node's InfluxDB line protocol endpoint (/write, seconds)."""
 
-    format = staticmethod(format_victoria)
     name = "victoriametrics"
-    passthrough = True
     own_health = True  # every collector's rules read the nodes
     # Its 204 precedes the disk (its docs; issues 8677, 2613): a node killed loses the last
     # seconds it acknowledged. It keeps an identical sample once, so sending them again is safe.
@@ -222,6 +233,12 @@ class VictoriaTarget:
         self.mark = f"forwarded_log_id:{url}"
         self._write = f"{url}/write?precision=s"
         self._timeout = timeout
+
+    def lines_of(self, request: Request) -> tuple[list[str], Unstorables]:
+        """An agent's own lines unchanged when they can be (`as_sent`), else its numbers and
+        booleans (`format_victoria`)."""
+        sent = as_sent(request.text, request.precision)
+        return (sent, []) if sent is not None else point_lines(format_victoria, request)
 
     def prepare(self) -> None:
         """Nothing to create: VictoriaMetrics takes any metric."""
@@ -249,7 +266,6 @@ class VictoriaTarget:
 class V2Target(DurableTarget):
     """InfluxDB's 2.x write API through influxdb-client, synchronous."""
 
-    format = staticmethod(format_v2)
     name = "influxdb"
     mark = "mirrored_log_id"
 
@@ -262,6 +278,10 @@ class V2Target(DurableTarget):
             url=config.url, token=config.token, org=config.org, timeout=int(timeout * 1000)
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def lines_of(self, request: Request) -> tuple[list[str], Unstorables]:
+        """The request's points as InfluxDB 2.x and 3.x read them."""
+        return point_lines(format_v2, request)
 
     def prepare(self) -> None:
         """Nothing to create: the bucket belongs to the InfluxDB administrator."""
@@ -288,11 +308,10 @@ class V2Target(DurableTarget):
 
 
 class Target(Protocol):
-    """Where a forwarder sends the outbox: `format` turns a point into what `send` takes."""
+    """Where a forwarder sends the outbox: `lines_of` turns a request into what `send` takes."""
 
     name: str
     mark: str  # the meta key of its watermark
-    passthrough: bool  # takes an agent's own lines unchanged when they can be (as_sent)
     # Takes the collector's own health (site OWN_SITE): the targets the rules read when several
     # collectors share a state; a mirror does not.
     own_health: bool
@@ -303,8 +322,9 @@ class Target(Protocol):
     def started(self) -> int | None:
         """When the target's process started (None: unknown, or no replay_seconds)."""
 
-    def format(self, point: Point) -> str:
-        """The point as the target takes it; "" to skip it; raises Unstorable."""
+    def lines_of(self, request: Request) -> tuple[list[str], Unstorables]:
+        """What the target takes of the request, and the points it cannot store (with the
+        reason); raises LineError."""
 
     def prepare(self) -> None:
         """Create what the target needs before the first send."""
@@ -409,10 +429,7 @@ class Forwarder:
     def forward_once(self) -> bool:
         """Send one batch; True if there may be more. Raises Retry."""
         self._check_restart()
-        target = self._target
-        batch = read_outbox(
-            self._conn, self.watermark(), target.format, target.passthrough, target.own_health
-        )
+        batch = read_outbox(self._conn, self.watermark(), self._target)
         if batch is None:
             return False
         # One ingest_log row may hold more than MAX_LINES: send it in slices. A Retry part-way
@@ -437,16 +454,20 @@ class Forwarder:
                 more = self.forward_once()
                 failures = 0
                 self.last_error = ""
-            except Retry as err:
-                failures += 1
-                delay = min(self._max, self._base * 2 ** min(failures - 1, 10))
-                self.last_error = str(err)
-                log.warning("%s unreachable (%s); retry in %.0f s", self.name, err, delay)
-                self._stop.wait(delay)
-                continue
             except sqlite3.Error as err:
                 log.error("%s forwarder cannot read the outbox: %s", self.name, err)
                 self._stop.wait(5)
+                continue
+            except Exception as err:  # Retry, or a fault of ours: never end the thread
+                failures += 1
+                delay = min(self._max, self._base * 2 ** min(failures - 1, 10))
+                if isinstance(err, Retry):
+                    self.last_error = str(err)
+                    log.warning("%s unreachable (%s); retry in %.0f s", self.name, err, delay)
+                else:  # said in /healthz and logged with its traceback
+                    self.last_error = f"{type(err).__name__}: {err}"
+                    log.exception("%s forwarder failed; retry in %.0f s", self.name, delay)
+                self._stop.wait(delay)
                 continue
             if not more:
                 self._wake.wait(1.0)

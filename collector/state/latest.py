@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Collection
 
 from collector.schema import Part
+from collector.state.postgres import PgConnection
 from collector.state.sql import in_lists
 from collector.telemetry import OWN_SITE
 
@@ -46,17 +47,30 @@ MIGRATIONS = (
 )
 PART = Part("latest", TABLES, MIGRATIONS)
 
+_COLUMNS = "INSERT INTO latest (key, site, host, measurement, tags, ts, fields) "
 # A replay, or a late batch from another collector, never replaces a newer sample.
-_UPSERT = (
-    "INSERT INTO latest (key, site, host, measurement, tags, ts, fields) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
+_NEWER = (
+    "ON CONFLICT (key) DO UPDATE "
     "SET ts = excluded.ts, fields = excluded.fields WHERE excluded.ts >= latest.ts"
 )
+_UPSERT = f"{_COLUMNS}VALUES (?, ?, ?, ?, ?, ?, ?) {_NEWER}"
 Row = tuple[str, str, str, str, str, int, str]  # as _UPSERT takes it
-_TOUCH = (
-    "INSERT INTO latest_touch (site, host, at, collector) VALUES (?, ?, ?, ?) "
+_TOUCH_COLUMNS = "INSERT INTO latest_touch (site, host, at, collector) "
+_TOUCHED = (
     "ON CONFLICT (site, host) DO UPDATE SET at = excluded.at, collector = excluded.collector "
     "WHERE excluded.at > latest_touch.at"
+)
+_TOUCH = f"{_TOUCH_COLUMNS}VALUES (?, ?, ?, ?) {_TOUCHED}"
+# On PostgreSQL the rows are copied into a table of the session (emptied at each commit) and
+# merged by two statements: a statement per row cost the collector ten times the CPU (measured:
+# 70 ms against 6 ms for 5,000 rows), and that thread shares the interpreter with ingest.
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS latest_in (key TEXT, site TEXT, host TEXT, "
+    "measurement TEXT, tags TEXT, ts BIGINT, fields TEXT) ON COMMIT DELETE ROWS"
+)
+_MERGE = f"{_COLUMNS}SELECT DISTINCT ON (key) * FROM latest_in ORDER BY key, ts DESC {_NEWER}"  # noqa: S608 (constants)
+_MERGE_TOUCH = (
+    f"{_TOUCH_COLUMNS}SELECT DISTINCT site, host, ?::BIGINT, ?::TEXT FROM latest_in {_TOUCHED}"  # noqa: S608 (constants)
 )
 
 
@@ -68,11 +82,17 @@ class LatestValues:
     def record_latest(self, rows: Collection[Row], at_ms: int, by: str = "") -> None:
         """Keep each series' newest sample, and note its host received at `at_ms` by the
         collector `by` (one transaction)."""
-        hosts = sorted({(row[1], row[2]) for row in rows})
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(_UPSERT, rows)
-            self._conn.executemany(_TOUCH, [(site, host, at_ms, by) for site, host in hosts])
+            if isinstance(self._conn, PgConnection):
+                self._conn.execute(_STAGING)
+                self._conn.copy_rows("latest_in", rows)
+                self._conn.execute(_MERGE)
+                self._conn.execute(_MERGE_TOUCH, (at_ms, by))
+            else:
+                hosts = sorted({(row[1], row[2]) for row in rows})
+                self._conn.executemany(_UPSERT, rows)
+                self._conn.executemany(_TOUCH, [(site, host, at_ms, by) for site, host in hosts])
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
