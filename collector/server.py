@@ -31,6 +31,14 @@ def _require_server_packages() -> Any:
     return uvicorn
 
 
+# Several collectors on one state each keep the series they received: the pages' newest values
+# are shared, the charts and the alert rules are not (each reads its own store).
+ALONE_ON_SHARED_STATE = (
+    " (with a shared state, each collector's charts and alert rules see only the series it "
+    'received: to run several, set [series] backend = "victoriametrics", docs/SCALING.md)'
+)
+
+
 def start_summary(config: CollectorConfig, rules: int, overrides: int) -> list[str]:
     """What this collector will do, said once at start (secrets left out), so that a config
     that silently does not what was meant shows at once in the journal."""
@@ -53,7 +61,8 @@ def start_summary(config: CollectorConfig, rules: int, overrides: int) -> list[s
         else "InfluxDB mirror: off",
         f"series also forwarded to VictoriaMetrics: {', '.join(config.series.urls)}"
         if config.series.backend == "victoriametrics"
-        else "series: the embedded store only",
+        else "series: the embedded store only"
+        + (ALONE_ON_SHARED_STATE if config.state.url else ""),
         f"state: PostgreSQL at {where(config.state.url)}, shared with the other collectors"
         if config.state.url
         else "state: in the store",

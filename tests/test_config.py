@@ -9,6 +9,7 @@ import pytest
 
 from agent.config import load_agent_config
 from collector.config import load_collector_config
+from collector.server import ALONE_ON_SHARED_STATE, start_summary
 from protocol.tomlconfig import ConfigError
 from tests.services import VENV_BIN, run_collector
 
@@ -202,3 +203,15 @@ def test_the_collector_says_at_start_what_it_will_do(tmp_path: Path) -> None:
     assert "mail: 127.0.0.1:2525 (none) from vigie@localhost to 1 recipients" in output
     assert "daily digest at 7 h" in output and "rules" in output
     assert "s3cret-smtp" not in output  # secrets never logged
+
+
+def test_a_shared_state_without_victoriametrics_says_what_each_collector_sees(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "collector.toml"
+    path.write_text(f'[storage]\npath = "{tmp_path}/c.db"\n'
+                    '[state]\nurl = "postgresql://vigie@db.example.org/vigie"\n')  # fmt: skip
+    lines = start_summary(load_collector_config(path), 31, 0)
+    assert "series: the embedded store only" + ALONE_ON_SHARED_STATE in lines
+    path.write_text(f'[storage]\npath = "{tmp_path}/c.db"\n')
+    assert "series: the embedded store only" in start_summary(load_collector_config(path), 31, 0)
